@@ -1,0 +1,9 @@
+"""JSON API v1: the residents' flow for partners and apps, errors as RFC 9457 problems."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from booking.api import clinics, holds, openapi, problems, reservations  # noqa: E402, F401
+
+problems.register(bp)

@@ -1,0 +1,45 @@
+"""Helpers shared by the API views: reading JSON bodies and query parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from booking.services.errors import DomainError
+
+
+class BadRequest(DomainError):
+    """The request could not be read at all (not JSON, not an object)."""
+
+    status = 400
+    title = "Bad request"
+
+
+class UnsupportedMediaType(DomainError):
+    """The body is not JSON."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
+def json_object(*, optional: bool = False) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise a 4xx problem."""
+    if not request.data and optional:
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def idempotency_key() -> str | None:
+    """Return the Idempotency-Key header if sent, refusing absurd ones."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters.")
+    return key

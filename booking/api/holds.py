@@ -1,0 +1,88 @@
+"""Holding a slot, releasing it, and confirming it into a reservation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+
+from booking.api import bp
+from booking.api.common import idempotency_key, json_object
+from booking.api.serializers import local_iso
+from booking.clock import now
+from booking.db import db
+from booking.models import Clinic, Slot
+from booking.services import holds, reservations
+from booking.services.errors import NotFound
+from booking.services.tokens import format_code
+from booking.services.validation import parse_int, parse_person
+
+MAX_ID = 2**31 - 1
+
+
+def _hold_token(hold_id: str) -> str:
+    if not 8 <= len(hold_id) <= 64:
+        raise NotFound("No hold with that id.")
+    return hold_id
+
+
+@bp.post("/v1/holds")
+def create_hold() -> Any:
+    """Hold one place in a slot for the configured number of minutes."""
+    body = json_object()
+    slot_id = parse_int(body.get("slot_id"), field="slot_id", low=1, high=MAX_ID)
+    key = idempotency_key()
+
+    def work(session: Any) -> dict[str, Any]:
+        reservation = holds.place_hold(
+            session,
+            slot_id,
+            now=now(),
+            hold_minutes=current_app.config["HOLD_MINUTES"],
+            request_key=key,
+        )
+        return {
+            "hold_id": reservation.hold_token,
+            "slot_id": reservation.slot_id,
+            "expires_at": reservation.hold_expires_at.isoformat(timespec="seconds"),
+        }
+
+    return db.transaction(work), 201
+
+
+@bp.delete("/v1/holds/<hold_id>")
+def delete_hold(hold_id: str) -> Any:
+    """Release a hold; its place goes back to the pool at once."""
+    token = _hold_token(hold_id)
+    db.transaction(lambda s: holds.release_hold(s, token, now=now()))
+    return Response(status=204)
+
+
+@bp.post("/v1/holds/<hold_id>/confirm")
+def confirm_hold(hold_id: str) -> Any:
+    """Confirm a hold with the resident's details; replays return the same reservation."""
+    token = _hold_token(hold_id)
+    body = json_object()
+    moment = now()
+    tz_today = moment.date()
+    person = parse_person(body, today=tz_today, require_attestation=False)
+    secret = current_app.config["SECRET_KEY"]
+
+    def work(session: Any) -> dict[str, Any]:
+        done = reservations.confirm_hold(session, token, person, now=moment, secret_key=secret)
+        reservation = done.reservation
+        slot = session.get(Slot, reservation.slot_id)
+        clinic = session.get(Clinic, reservation.clinic_id)
+        return {
+            "confirmation_code": reservation.confirmation_code,
+            "confirmation_code_display": format_code(reservation.confirmation_code or ""),
+            "manage_token": done.manage_token,
+            "reservation": {
+                "status": reservation.status,
+                "slot_id": slot.id,
+                "clinic_id": clinic.id,
+                "start": local_iso(slot.starts_at, clinic.timezone),
+            },
+        }
+
+    return db.transaction(work), 201

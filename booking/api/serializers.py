@@ -1,0 +1,73 @@
+"""How clinics, slots and reservations look in the JSON API (times with their offsets)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from booking.models import Clinic, Reservation, Slot
+from booking.services.inventory import ClinicResult
+
+
+def local_iso(value: datetime, tz: str) -> str:
+    """ISO 8601 in the clinic's local time with its UTC offset, to the second."""
+    return value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+def clinic_json(clinic: Clinic) -> dict[str, Any]:
+    """A clinic's public description."""
+    return {
+        "id": clinic.id,
+        "name": clinic.name,
+        "address": {
+            "line": clinic.address_line,
+            "city": clinic.city,
+            "state": clinic.state,
+            "postal_code": clinic.postal_code,
+        },
+        "phone": clinic.phone,
+        "latitude": clinic.latitude,
+        "longitude": clinic.longitude,
+        "timezone": clinic.timezone,
+        "services": list(clinic.services or []),
+    }
+
+
+def clinic_result_json(result: ClinicResult) -> dict[str, Any]:
+    """A search hit: the clinic plus distance and availability."""
+    body = clinic_json(result.clinic)
+    body["distance_miles"] = result.distance_miles
+    body["available_slots"] = result.available_slots
+    body["next_available"] = (
+        local_iso(result.next_available, result.clinic.timezone) if result.next_available else None
+    )
+    return body
+
+
+def slot_json(slot: Slot, tz: str) -> dict[str, Any]:
+    """A slot with its live availability."""
+    return {
+        "id": slot.id,
+        "start": local_iso(slot.starts_at, tz),
+        "end": local_iso(slot.ends_at, tz),
+        "service": slot.service,
+        "capacity": slot.capacity,
+        "available": slot.available,
+    }
+
+
+def reservation_json(reservation: Reservation, slot: Slot, clinic: Clinic) -> dict[str, Any]:
+    """A reservation as its holder may see it."""
+    return {
+        "status": reservation.status,
+        "slot_id": slot.id,
+        "clinic_id": clinic.id,
+        "clinic_name": clinic.name,
+        "service": slot.service,
+        "start": local_iso(slot.starts_at, clinic.timezone),
+        "end": local_iso(slot.ends_at, clinic.timezone),
+        "first_name": reservation.first_name,
+        "last_name": reservation.last_name,
+        "channel": reservation.channel,
+    }

@@ -1,0 +1,69 @@
+"""The application factory: nothing is built at import time, everything here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from booking.config import load_config
+from booking.db import db
+from booking.redis_client import init_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the FairSlot app from FAIRSLOT_* variables, with ``config`` overriding them."""
+    settings = load_config(overrides=config)
+    app = Flask(
+        "booking",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings["INSTANCE_PATH"],
+    )
+    app.config.update(settings)
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, not a clock
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    if app.config["PROXY_COUNT"]:
+        # Trust exactly as many X-Forwarded-For hops as there are proxies we run: a client
+        # cannot choose its own address (and so its rate-limit bucket) by adding entries.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=app.config["PROXY_COUNT"],
+            x_proto=app.config["PROXY_COUNT"],
+            x_host=app.config["PROXY_COUNT"],
+        )
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    init_redis(app)
+    csrf.init_app(app)
+
+    from booking import errors, i18n, limits
+    from booking.api import bp as api_bp
+    from booking.cli import register_cli
+    from booking.health import bp as health_bp
+    from booking.resident import bp as resident_bp
+
+    i18n.init_app(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(resident_bp)
+    csrf.exempt(api_bp)  # the API takes no cookies for authority, so there is nothing to forge
+    csrf.exempt(health_bp)
+    errors.register(app)
+    limits.init_app(app)
+    register_cli(app)
+    return app

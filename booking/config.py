@@ -1,0 +1,204 @@
+"""Configuration read from FAIRSLOT_* environment variables.
+
+Every setting has one name in the environment and one key in ``app.config``; the table in the
+README is generated from the same list of ``Setting`` rows, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "demo", "test")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _str(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One FAIRSLOT_* environment variable and the app.config key it fills."""
+
+    env: str
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "FAIRSLOT_ENV",
+        "FAIRSLOT_ENV",
+        "production",
+        _str,
+        "`production`, `development`, `demo` or `test`. Outside demo and test a secret key is "
+        "required.",
+    ),
+    Setting(
+        "FAIRSLOT_SECRET_KEY",
+        "SECRET_KEY",
+        None,
+        _str,
+        "Signs sessions, CSRF tokens and manage links. Required in production.",
+    ),
+    Setting(
+        "FAIRSLOT_DATABASE_URL",
+        "DATABASE_URL",
+        None,
+        _str,
+        "SQLAlchemy URL, e.g. `postgresql+psycopg://fairslot@db/fairslot`. Unset: SQLite in "
+        "`instance/fairslot.sqlite3`.",
+    ),
+    Setting(
+        "FAIRSLOT_REDIS_URL",
+        "REDIS_URL",
+        None,
+        _str,
+        "Redis URL, e.g. `redis://cache:6379/0`. Unset: an in-process Redis (fakeredis).",
+    ),
+    Setting(
+        "FAIRSLOT_HOLD_MINUTES",
+        "HOLD_MINUTES",
+        10,
+        _int,
+        "How long a chosen slot is held while the resident fills in the form.",
+    ),
+    Setting(
+        "FAIRSLOT_BOOKING_DAYS",
+        "BOOKING_DAYS",
+        14,
+        _int,
+        "How many days ahead residents can search and book.",
+    ),
+    Setting(
+        "FAIRSLOT_LOOKUP_RATE_LIMIT",
+        "LOOKUP_RATE_LIMIT",
+        "10 per minute;60 per hour",
+        _str,
+        "Per-client limit on reservation look-ups by code and date of birth.",
+    ),
+    Setting(
+        "FAIRSLOT_HOLD_RATE_LIMIT",
+        "HOLD_RATE_LIMIT",
+        "30 per minute",
+        _str,
+        "Per-client limit on placing holds.",
+    ),
+    Setting(
+        "FAIRSLOT_PROXY_COUNT",
+        "PROXY_COUNT",
+        0,
+        _int,
+        "Number of trusted reverse proxies in front of the app; the client address is taken "
+        "from that many `X-Forwarded-For` hops and no more.",
+    ),
+    Setting(
+        "FAIRSLOT_PUBLIC_URL",
+        "PUBLIC_URL",
+        "http://127.0.0.1:5000",
+        _str,
+        "Base URL used in links that leave the site (messages, open data).",
+    ),
+    Setting(
+        "FAIRSLOT_HELPLINE_PHONE",
+        "HELPLINE_PHONE",
+        "2-1-1",
+        _str,
+        "The phone line residents can call to book by phone.",
+    ),
+    Setting(
+        "FAIRSLOT_DB_POOL_SIZE",
+        "DB_POOL_SIZE",
+        10,
+        _int,
+        "Database connections kept per process (PostgreSQL).",
+    ),
+    Setting(
+        "FAIRSLOT_SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_SECURE",
+        None,
+        _bool,
+        "Send cookies over HTTPS only. Default: on in production, off otherwise.",
+    ),
+)
+
+
+def _instance_path() -> Path:
+    return Path(os.environ.get("FAIRSLOT_INSTANCE_PATH", Path.cwd() / "instance"))
+
+
+def _demo_secret(instance: Path) -> str:
+    """Return a per-installation random key for demo/dev use, kept in instance/."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "demo-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the app config from the environment, then apply explicit overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            config[setting.key] = setting.default
+            continue
+        try:
+            config[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}={raw!r} is not valid: {exc}") from None
+    config.update(overrides)
+
+    env = config["FAIRSLOT_ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"FAIRSLOT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    instance = Path(config.get("INSTANCE_PATH") or _instance_path())
+    config["INSTANCE_PATH"] = str(instance)
+    if not config.get("SECRET_KEY"):
+        if env == "test":
+            config["SECRET_KEY"] = secrets.token_urlsafe(32)
+        elif env in {"demo", "development"}:
+            config["SECRET_KEY"] = _demo_secret(instance)
+        else:
+            raise ConfigError(
+                "FAIRSLOT_SECRET_KEY is not set. In production FairSlot will not start without "
+                "it: set it to a long random value, e.g. "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`, '
+                "or set FAIRSLOT_ENV=demo to run the local demo."
+            )
+    if not config.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'fairslot.sqlite3'}"
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = env == "production"
+    config["TESTING"] = env == "test" or bool(config.get("TESTING"))
+    return config

@@ -1,0 +1,50 @@
+"""App-wide error pages: problem+json under /api, a plain page elsewhere, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from booking.api.problems import from_domain_error, from_http_exception
+from booking.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_problem() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on the app."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if _wants_problem():
+            return from_http_exception(exc)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        try:
+            page = render_template(
+                "error.html", status=exc.code, title=exc.name, detail=exc.description
+            )
+        except Exception:
+            # The error page itself failed (a broken template): still answer, plainly.
+            log.exception("error page failed to render")
+            page = f"<!doctype html><title>{exc.code}</title><h1>{exc.code} {exc.name}</h1>"
+        return page, exc.code or 500, headers
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        if _wants_problem():
+            return from_domain_error(exc)
+        return render_template(
+            "error.html", status=exc.status, title=exc.title, detail=exc.detail
+        ), exc.status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return http_error(InternalServerError())

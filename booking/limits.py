@@ -1,0 +1,41 @@
+"""Per-client rate limits (flask-limiter), kept in Redis so every app process shares them.
+
+When Redis is unreachable the limiter falls back to per-process memory counters: limits stay
+in force (each process counts on its own) instead of failing every request or letting all
+through. The table below is the one place that says which endpoint is limited by what.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+# endpoint -> (app.config key holding its limit string, methods it applies to)
+LIMITED_ENDPOINTS = {
+    "api.get_reservation": ("LOOKUP_RATE_LIMIT", ["GET"]),
+    "api.cancel_reservation": ("LOOKUP_RATE_LIMIT", ["POST"]),
+    "resident.lookup": ("LOOKUP_RATE_LIMIT", ["POST"]),
+    "api.create_hold": ("HOLD_RATE_LIMIT", ["POST"]),
+    "resident.hold_slot": ("HOLD_RATE_LIMIT", ["POST"]),
+}
+
+
+def init_app(app: Flask) -> Limiter:
+    """Create the app's limiter and apply the limits in LIMITED_ENDPOINTS."""
+    redis_url = app.config.get("REDIS_URL")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "fairslot")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1})
+    limiter = Limiter(key_func=get_remote_address, app=app)
+    for endpoint, (key, methods) in LIMITED_ENDPOINTS.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise RuntimeError(f"rate limit configured for unknown endpoint {endpoint}")
+        app.view_functions[endpoint] = limiter.limit(
+            lambda key=key: app.config[key], methods=methods
+        )(view)
+    app.extensions["fairslot.limiter"] = limiter
+    return limiter

@@ -1,0 +1,7 @@
+"""The residents' pages: server-rendered HTML that works without JavaScript."""
+
+from flask import Blueprint
+
+bp = Blueprint("resident", __name__)
+
+from booking.resident import book, find, manage  # noqa: E402, F401

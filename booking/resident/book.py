@@ -1,0 +1,137 @@
+"""Holding a time, filling in the details, and the confirmation page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+
+from booking.clock import now
+from booking.db import db
+from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.resident import bp
+from booking.services import holds, reservations
+from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
+from booking.services.tokens import format_code
+from booking.services.validation import parse_person
+
+FORM_FIELDS = ("first_name", "last_name", "date_of_birth", "phone", "email")
+
+
+@bp.post("/slots/<int:slot_id>/hold")
+def hold_slot(slot_id: int) -> Any:
+    """Hold the chosen time for this visitor, giving back any time they held before."""
+    current = session.get("hold")
+    try:
+        reservation = db.transaction(
+            lambda s: holds.place_hold(
+                s,
+                slot_id,
+                now=now(),
+                hold_minutes=current_app.config["HOLD_MINUTES"],
+                replace_hold=current,
+            )
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        slot = db.session.get(Slot, slot_id)
+        return render_template("slot_taken.html", message=exc.detail, slot=slot), exc.status
+    session["hold"] = reservation.hold_token
+    return redirect(url_for("resident.book", hold_id=reservation.hold_token), code=303)
+
+
+def _own_hold(hold_id: str) -> Reservation:
+    # A hold belongs to the browser that placed it: a copied link does not carry it elsewhere.
+    if session.get("hold") != hold_id:
+        abort(404)
+    try:
+        return holds.find_hold(db.session, hold_id)
+    except NotFound:
+        abort(404)
+
+
+def _book_page(reservation: Reservation, values: Any, errors: dict[str, str], status: int) -> Any:
+    slot = db.session.get(Slot, reservation.slot_id)
+    clinic = db.session.get(Clinic, reservation.clinic_id)
+    remaining = max(0, int((reservation.hold_expires_at - now()).total_seconds()))
+    return (
+        render_template(
+            "book.html",
+            reservation=reservation,
+            slot=slot,
+            clinic=clinic,
+            values=values,
+            errors=errors,
+            remaining_seconds=remaining,
+        ),
+        status,
+    )
+
+
+@bp.route("/book/<hold_id>", methods=["GET", "POST"])
+def book(hold_id: str) -> Any:
+    """The details form for a held time; on success, confirm and show the code."""
+    reservation = _own_hold(hold_id)
+    if reservation.status == ReservationStatus.CONFIRMED:
+        return redirect(url_for("resident.confirmation"), code=303)
+    expired = reservation.status != ReservationStatus.HELD or reservation.hold_expires_at <= now()
+    if expired:
+        return _expired(reservation)
+    if request.method == "GET":
+        return _book_page(reservation, {}, {}, 200)
+
+    values = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    values["eligibility_attested"] = request.form.get("eligibility_attested")
+    try:
+        person = parse_person(values, today=now().date(), require_attestation=True)
+        done = db.transaction(
+            lambda s: reservations.confirm_hold(
+                s, hold_id, person, now=now(), secret_key=current_app.config["SECRET_KEY"]
+            )
+        )
+    except InvalidInput as exc:
+        return _book_page(reservation, values, exc.errors, 422)
+    except HoldExpired:
+        return _expired(reservation)
+    except DomainError as exc:
+        return _book_page(reservation, values, {"form": exc.detail}, exc.status)
+    session["confirmed"] = {"id": done.reservation.id, "manage_token": done.manage_token}
+    session["manage"] = done.reservation.id
+    return redirect(url_for("resident.confirmation"), code=303)
+
+
+def _expired(reservation: Reservation) -> Any:
+    session.pop("hold", None)
+    return render_template("hold_expired.html", clinic_id=reservation.clinic_id), 410
+
+
+@bp.post("/book/<hold_id>/release")
+def release(hold_id: str) -> Any:
+    """Give the held time back and return to the clinic's times."""
+    reservation = _own_hold(hold_id)
+    db.transaction(lambda s: holds.release_hold(s, hold_id, now=now(), missing_ok=True))
+    session.pop("hold", None)
+    return redirect(url_for("resident.clinic", clinic_id=reservation.clinic_id), code=303)
+
+
+@bp.get("/confirmation")
+def confirmation() -> Any:
+    """The code, the place and time, and the manage link of what was just booked."""
+    confirmed = session.get("confirmed")
+    if not confirmed:
+        return redirect(url_for("resident.lookup"))
+    reservation = db.session.get(Reservation, confirmed["id"])
+    if reservation is None:
+        abort(404)
+    slot = db.session.get(Slot, reservation.slot_id)
+    clinic = db.session.get(Clinic, reservation.clinic_id)
+    manage_url = url_for("resident.manage_link", token=confirmed["manage_token"], _external=True)
+    return render_template(
+        "confirmation.html",
+        reservation=reservation,
+        code=format_code(reservation.confirmation_code or ""),
+        slot=slot,
+        clinic=clinic,
+        manage_url=manage_url,
+    )

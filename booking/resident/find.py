@@ -1,0 +1,90 @@
+"""Finding a clinic and a time: the search form, results and a clinic's days and slots."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, render_template, request
+
+from booking.api.clinics import parse_search, run_search
+from booking.clock import now
+from booking.db import db
+from booking.resident import bp
+from booking.services import inventory
+from booking.services.errors import InvalidInput, NotFound
+from booking.services.validation import parse_date
+
+RADIUS_CHOICES = (5, 10, 25, 50)
+
+
+def _form_context(**extra: Any) -> dict[str, Any]:
+    return {"services": inventory.SERVICES, "radius_choices": RADIUS_CHOICES, **extra}
+
+
+@bp.get("/")
+def index() -> Any:
+    """The start page: search by ZIP code."""
+    return render_template("index.html", **_form_context(values={}, errors={}))
+
+
+@bp.get("/search")
+def search() -> Any:
+    """Clinics near a ZIP code, or the form again with what to fix."""
+    try:
+        params = parse_search(request.args)
+    except InvalidInput as exc:
+        return (
+            render_template("index.html", **_form_context(values=request.args, errors=exc.errors)),
+            422,
+        )
+    results = run_search(params)
+    return render_template(
+        "search.html", **_form_context(values=request.args, params=params, results=results)
+    )
+
+
+def pick_day(days: list[tuple[date, int]], raw: str | None) -> date:
+    """The day to show: the one asked for if valid, else the first with free places."""
+    if raw:
+        try:
+            wanted = parse_date(raw)
+        except InvalidInput:
+            abort(404)
+        if any(day == wanted for day, _ in days):
+            return wanted
+    return next((day for day, free in days if free), days[0][0])
+
+
+def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None) -> dict[str, Any]:
+    """Everything a clinic page shows: its days with free counts and the chosen day's slots."""
+    try:
+        clinic = inventory.get_clinic(db.session, clinic_id)
+    except NotFound:
+        abort(404)
+    if service not in inventory.SERVICES:
+        service = None
+    moment = now()
+    days = inventory.clinic_days(
+        db.session, clinic, now=moment, days=current_app.config["BOOKING_DAYS"], service=service
+    )
+    day = pick_day(days, raw_day)
+    slots = inventory.slots_for_day(db.session, clinic, day, now=moment, service=service)
+    return {
+        "clinic": clinic,
+        "days": days,
+        "day": day,
+        "slots": slots,
+        "service": service,
+        "services": inventory.SERVICES,
+        "today": moment.astimezone(ZoneInfo(clinic.timezone)).date(),
+        "tomorrow": moment.astimezone(ZoneInfo(clinic.timezone)).date() + timedelta(days=1),
+    }
+
+
+@bp.get("/clinics/<int:clinic_id>")
+def clinic(clinic_id: int) -> Any:
+    """A clinic's address, its days with free places, and the free times of one day."""
+    context = clinic_day_context(clinic_id, request.args.get("date"), request.args.get("service"))
+    return render_template("clinic.html", **context)

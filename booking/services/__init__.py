@@ -1,0 +1,1 @@
+"""Business operations on a SQLAlchemy session: no Flask, no commits, domain errors only."""

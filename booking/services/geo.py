@@ -1,0 +1,65 @@
+"""ZIP code centroids (offline, from the ``zipcodes`` package) and great-circle distances."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+EARTH_RADIUS_MILES = 3958.8
+_lock = threading.Lock()
+_index: dict[str, ZipPlace] | None = None
+
+
+@dataclass(frozen=True)
+class ZipPlace:
+    """A ZIP code's centroid and its place name."""
+
+    zip_code: str
+    city: str
+    state: str
+    latitude: float
+    longitude: float
+
+
+def _load() -> dict[str, ZipPlace]:
+    # The package parses a bundled JSON file of ~42,000 ZIPs; do it once per process, lazily.
+    global _index
+    with _lock:
+        if _index is None:
+            import zipcodes
+
+            _index = {
+                row["zip_code"]: ZipPlace(
+                    row["zip_code"],
+                    row["city"],
+                    row["state"],
+                    float(row["lat"]),
+                    float(row["long"]),
+                )
+                for row in zipcodes.list_all()
+                if row.get("lat") and row.get("long")
+            }
+        return _index
+
+
+def lookup_zip(zip_code: str) -> ZipPlace | None:
+    """Return the centroid of a 5-digit ZIP code, or None if it is unknown."""
+    return _load().get(zip_code)
+
+
+def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two points (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
+
+
+def bounding_box(lat: float, lon: float, radius_miles: float) -> tuple[float, float, float, float]:
+    """Return (min_lat, max_lat, min_lon, max_lon) enclosing the circle, for an index scan."""
+    dlat = math.degrees(radius_miles / EARTH_RADIUS_MILES)
+    cos_lat = max(math.cos(math.radians(lat)), 1e-6)
+    dlon = math.degrees(radius_miles / (EARTH_RADIUS_MILES * cos_lat))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon

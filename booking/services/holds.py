@@ -1,0 +1,190 @@
+"""Holding a place in a slot: atomic conditional updates, lazy release, and the sweep.
+
+A place is taken by one statement, ``UPDATE slot SET held = held + 1 WHERE id = :id AND
+held + booked < capacity``, never by reading the counters and writing them back, so two
+requests can never both take the last place, on any backend or isolation level. Locks are
+always taken reservation first, slot second, so concurrent operations do not deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from booking.models import Channel, Reservation, ReservationStatus, Slot
+from booking.services.errors import Conflict, NotFound, SlotFull, SlotUnavailable
+from booking.services.tokens import new_hold_token, token_hash
+
+_NO_SYNC = {"synchronize_session": False}
+HELD = ReservationStatus.HELD.value
+
+
+def _adjust_slot(session: Session, slot_id: int, *, held: int = 0, booked: int = 0) -> None:
+    """Move a slot's counters by a delta; the CHECK constraints refuse anything impossible."""
+    session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(held=Slot.held + held, booked=Slot.booked + booked),
+        execution_options=_NO_SYNC,
+    )
+
+
+def take_place(session: Session, slot_id: int, *, now: datetime, column: str = "held") -> bool:
+    """Atomically count one more hold (or booking) if the slot is open and has room."""
+    target = Slot.held if column == "held" else Slot.booked
+    result = session.execute(
+        update(Slot)
+        .where(
+            Slot.id == slot_id,
+            Slot.is_open.is_(True),
+            Slot.starts_at > now,
+            Slot.held + Slot.booked < Slot.capacity,
+        )
+        .values({target: target + 1}),
+        execution_options=_NO_SYNC,
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_expired_on_slot(session: Session, slot_id: int, *, now: datetime) -> int:
+    """Expire the slot's holds that ran out and give their places back; return how many."""
+    expired = session.scalars(
+        update(Reservation)
+        .where(
+            Reservation.slot_id == slot_id,
+            Reservation.status == HELD,
+            Reservation.hold_expires_at <= now,
+        )
+        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
+        .returning(Reservation.id),
+        execution_options=_NO_SYNC,
+    ).all()
+    if expired:
+        _adjust_slot(session, slot_id, held=-len(expired))
+    return len(expired)
+
+
+def take_place_or_raise(
+    session: Session, slot_id: int, *, now: datetime, column: str = "held"
+) -> Slot:
+    """Take a place, releasing expired holds first if the slot looks full; raise if none."""
+    if not take_place(session, slot_id, now=now, column=column):
+        slot = session.get(Slot, slot_id, populate_existing=True)
+        if slot is None:
+            raise NotFound("No slot with that id.")
+        if not slot.is_open or slot.starts_at <= now:
+            raise SlotUnavailable("This time is no longer available. Please choose another.")
+        # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
+        if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
+            session, slot_id, now=now, column=column
+        ):
+            raise SlotFull("Every place at this time is taken. Please choose another time.")
+    slot = session.get(Slot, slot_id, populate_existing=True)
+    assert slot is not None
+    return slot
+
+
+def find_hold(session: Session, hold_token: str, *, lock: bool = False) -> Reservation:
+    """Return the reservation behind a hold id (locked for update if asked) or raise."""
+    query = select(Reservation).where(Reservation.hold_token == hold_token)
+    if lock:
+        query = query.with_for_update()
+    reservation = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if reservation is None:
+        raise NotFound("No hold with that id.")
+    return reservation
+
+
+def place_hold(
+    session: Session,
+    slot_id: int,
+    *,
+    now: datetime,
+    hold_minutes: int,
+    channel: Channel = Channel.ONLINE,
+    request_key: str | None = None,
+    replace_hold: str | None = None,
+) -> Reservation:
+    """Hold one place in a slot for ``hold_minutes``; replays of ``request_key`` return it."""
+    key_hash = token_hash(request_key) if request_key else None
+    if key_hash:
+        previous = session.scalars(
+            select(Reservation).where(Reservation.request_key_hash == key_hash)
+        ).one_or_none()
+        if previous is not None:
+            if previous.slot_id != slot_id:
+                raise Conflict("This Idempotency-Key was already used for another slot.")
+            return previous
+    if replace_hold:
+        # One hold per visitor: choosing another time gives the previous place back first.
+        release_hold(session, replace_hold, now=now, missing_ok=True)
+    slot = take_place_or_raise(session, slot_id, now=now)
+    reservation = Reservation(
+        slot_id=slot.id,
+        clinic_id=slot.clinic_id,
+        service=slot.service,
+        status=HELD,
+        channel=channel.value,
+        hold_token=new_hold_token(),
+        hold_expires_at=now + timedelta(minutes=hold_minutes),
+        request_key_hash=key_hash,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(reservation)
+    except IntegrityError:
+        # Another request with the same key won the race; the caller retries and gets its hold.
+        raise Conflict("A request with this Idempotency-Key is already in progress.") from None
+    return reservation
+
+
+def release_hold(
+    session: Session, hold_token: str, *, now: datetime, missing_ok: bool = False
+) -> Reservation | None:
+    """Give a held place back. Releasing twice is harmless; a confirmed hold is refused."""
+    try:
+        reservation = find_hold(session, hold_token, lock=True)
+    except NotFound:
+        if missing_ok:
+            return None
+        raise
+    if reservation.status == HELD:
+        reservation.status = ReservationStatus.CANCELLED.value
+        reservation.cancelled_at = now
+        reservation.updated_at = now
+        session.flush()
+        _adjust_slot(session, reservation.slot_id, held=-1)
+    elif reservation.status not in (ReservationStatus.CANCELLED, ReservationStatus.EXPIRED):
+        if missing_ok:
+            return None
+        raise Conflict("This hold has been confirmed; cancel the reservation instead.")
+    return reservation
+
+
+def release_expired_holds(session: Session, *, now: datetime, batch: int = 1000) -> int:
+    """Sweep: expire up to ``batch`` holds past their expiry and return their places."""
+    ids = session.scalars(
+        select(Reservation.id)
+        .where(Reservation.status == HELD, Reservation.hold_expires_at <= now)
+        .order_by(Reservation.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not ids:
+        return 0
+    slot_ids = session.scalars(
+        update(Reservation)
+        .where(Reservation.id.in_(ids), Reservation.status == HELD)
+        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
+        .returning(Reservation.slot_id),
+        execution_options=_NO_SYNC,
+    ).all()
+    for slot_id, count in sorted(Counter(slot_ids).items()):
+        _adjust_slot(session, slot_id, held=-count)
+    return len(slot_ids)

@@ -1,0 +1,166 @@
+"""Finding clinics and free slots: reads only, cheap enough for a flash crowd."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.models import Clinic, Slot
+from booking.services.errors import NotFound
+from booking.services.geo import bounding_box, distance_miles
+
+SERVICES: dict[str, str] = {
+    "covid19": "COVID-19 vaccine",
+    "flu": "Flu vaccine",
+    "rsv": "RSV vaccine",
+}
+
+
+@dataclass(frozen=True)
+class ClinicResult:
+    """A clinic near the searched place, with what it still has free."""
+
+    clinic: Clinic
+    distance_miles: float
+    available_slots: int
+    next_available: datetime | None
+
+
+def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """Return the UTC instants where a calendar day begins and ends in a time zone."""
+    tz = ZoneInfo(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def _bookable(now: datetime) -> list[object]:
+    return [Slot.is_open.is_(True), Slot.starts_at > now, Slot.held + Slot.booked < Slot.capacity]
+
+
+def search_clinics(
+    session: Session,
+    *,
+    latitude: float,
+    longitude: float,
+    radius_miles: float,
+    now: datetime,
+    day: date | None = None,
+    service: str | None = None,
+    horizon_days: int = 14,
+    limit: int = 50,
+) -> list[ClinicResult]:
+    """List active clinics within the radius, nearest first, with free places and next time."""
+    min_lat, max_lat, min_lon, max_lon = bounding_box(latitude, longitude, radius_miles)
+    candidates = session.scalars(
+        select(Clinic).where(
+            Clinic.active.is_(True),
+            Clinic.latitude.between(min_lat, max_lat),
+            Clinic.longitude.between(min_lon, max_lon),
+        )
+    ).all()
+    near: list[tuple[Clinic, float]] = []
+    for clinic in candidates:
+        miles = distance_miles(latitude, longitude, clinic.latitude, clinic.longitude)
+        if miles <= radius_miles and (service is None or service in (clinic.services or [])):
+            near.append((clinic, miles))
+    near.sort(key=lambda pair: (pair[1], pair[0].name))
+    near = near[:limit]
+    if not near:
+        return []
+
+    conditions = [Slot.clinic_id.in_([c.id for c, _ in near]), *_bookable(now)]
+    if service:
+        conditions.append(Slot.service == service)
+    if day is None:
+        conditions.append(Slot.starts_at < now + timedelta(days=horizon_days))
+    rows = session.execute(
+        select(
+            Slot.clinic_id,
+            func.sum(Slot.capacity - Slot.held - Slot.booked),
+            func.min(Slot.starts_at),
+        )
+        .where(*conditions, *_day_filter(near, day))
+        .group_by(Slot.clinic_id)
+    ).all()
+    stats = {clinic_id: (int(total or 0), first) for clinic_id, total, first in rows}
+    results = []
+    for clinic, miles in near:
+        total, first = stats.get(clinic.id, (0, None))
+        results.append(
+            ClinicResult(clinic, round(miles, 1), total, _as_utc(first) if first else None)
+        )
+    return results
+
+
+def _day_filter(near: list[tuple[Clinic, float]], day: date | None) -> list[object]:
+    if day is None:
+        return []
+    # Clinics in one search share a time zone in practice; use the first clinic's.
+    start, end = local_day_bounds(day, near[0][0].timezone)
+    return [Slot.starts_at >= start, Slot.starts_at < end]
+
+
+def get_clinic(session: Session, clinic_id: int) -> Clinic:
+    """Return an active clinic or raise NotFound."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None or not clinic.active:
+        raise NotFound("No clinic with that id.")
+    return clinic
+
+
+def clinic_days(
+    session: Session, clinic: Clinic, *, now: datetime, days: int, service: str | None = None
+) -> list[tuple[date, int]]:
+    """Return each of the next ``days`` local dates with the number of free places."""
+    tz = ZoneInfo(clinic.timezone)
+    today = now.astimezone(tz).date()
+    start, _ = local_day_bounds(today, clinic.timezone)
+    _, end = local_day_bounds(today + timedelta(days=days - 1), clinic.timezone)
+    conditions = [Slot.clinic_id == clinic.id, *_bookable(now), Slot.starts_at < end]
+    if service:
+        conditions.append(Slot.service == service)
+    rows = session.execute(
+        select(Slot.starts_at, Slot.capacity - Slot.held - Slot.booked).where(
+            *conditions, Slot.starts_at >= start
+        )
+    ).all()
+    counts: dict[date, int] = {today + timedelta(days=i): 0 for i in range(days)}
+    for starts_at, free in rows:
+        local = _as_utc(starts_at).astimezone(tz).date()
+        if local in counts:
+            counts[local] += int(free)
+    return sorted(counts.items())
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Aggregates such as min() bypass the column type, and SQLite hands back naive UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def slots_for_day(
+    session: Session, clinic: Clinic, day: date, *, now: datetime, service: str | None = None
+) -> list[Slot]:
+    """Return the clinic's open slots on a local date that have not started, earliest first."""
+    start, end = local_day_bounds(day, clinic.timezone)
+    conditions = [
+        Slot.clinic_id == clinic.id,
+        Slot.is_open.is_(True),
+        Slot.starts_at >= max(start, now),
+        Slot.starts_at < end,
+    ]
+    if service:
+        conditions.append(Slot.service == service)
+    return list(session.scalars(select(Slot).where(*conditions).order_by(Slot.starts_at, Slot.id)))
+
+
+def get_slot(session: Session, slot_id: int) -> Slot:
+    """Return a slot or raise NotFound."""
+    slot = session.get(Slot, slot_id)
+    if slot is None:
+        raise NotFound("No slot with that id.")
+    return slot

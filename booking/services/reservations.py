@@ -1,0 +1,201 @@
+"""Confirming a hold, cancelling, rescheduling and finding a reservation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from booking.models import BOOKED_STATUSES, Channel, Reservation, ReservationStatus, Slot
+from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
+from booking.services.holds import _adjust_slot, find_hold, take_place_or_raise
+from booking.services.tokens import (
+    manage_token_for,
+    new_confirmation_code,
+    normalize_code,
+    person_key,
+    token_hash,
+)
+
+CONFIRMED = ReservationStatus.CONFIRMED.value
+_CODE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Person:
+    """Validated details of the resident a reservation is for."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    phone: str | None = None
+    email: str | None = None
+    eligibility_attested: bool = False
+
+    @property
+    def key(self) -> str:
+        """The normalized person key the one-booking-per-service rule is enforced on."""
+        return person_key(self.first_name, self.last_name, self.date_of_birth)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmed reservation and the secret for its manage link (never stored in clear)."""
+
+    reservation: Reservation
+    manage_token: str
+    replayed: bool
+
+
+def confirm_hold(
+    session: Session,
+    hold_token: str,
+    person: Person,
+    *,
+    now: datetime,
+    secret_key: str,
+    channel: Channel | None = None,
+) -> Confirmation:
+    """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
+    reservation = find_hold(session, hold_token, lock=True)
+    manage_token = manage_token_for(secret_key, hold_token)
+    if reservation.status in BOOKED_STATUSES:
+        # A double click, a retried request or an Idempotency-Key replay: same answer again.
+        if reservation.person_key == person.key:
+            return Confirmation(reservation, manage_token, replayed=True)
+        raise Conflict("This hold has already been confirmed for someone else.")
+    if reservation.status == ReservationStatus.CANCELLED:
+        raise Conflict("This hold was released. Please choose a time again.")
+    if reservation.status == ReservationStatus.EXPIRED or reservation.hold_expires_at <= now:
+        raise HoldExpired("Your hold on this time ran out. Please choose a time again.")
+    _refuse_second_booking(session, person.key, reservation.service, exclude=reservation.id)
+
+    for _attempt in range(_CODE_ATTEMPTS):
+        try:
+            # A savepoint: losing a race on a unique index leaves the hold exactly as it was.
+            with session.begin_nested():
+                _adjust_slot(session, reservation.slot_id, held=-1, booked=1)
+                _fill(reservation, person, now=now, manage_token=manage_token)
+                if channel is not None:
+                    reservation.channel = channel.value
+                session.flush()
+            return Confirmation(reservation, manage_token, replayed=False)
+        except IntegrityError as exc:
+            session.expire(reservation)
+            if "confirmation_code" not in str(exc.orig):
+                raise AlreadyBooked(_ALREADY_BOOKED) from None
+    raise Conflict("Could not allocate a confirmation code; please try again.")  # pragma: no cover
+
+
+_ALREADY_BOOKED = (
+    "This person already has an appointment for this vaccine. Use the manage link in the "
+    "confirmation, or look it up with the code and date of birth, to change it."
+)
+
+
+def _refuse_second_booking(session: Session, key: str, service: str, *, exclude: int) -> None:
+    exists = session.scalar(
+        select(Reservation.id).where(
+            Reservation.person_key == key,
+            Reservation.service == service,
+            Reservation.status == CONFIRMED,
+            Reservation.id != exclude,
+        )
+    )
+    if exists is not None:
+        raise AlreadyBooked(_ALREADY_BOOKED)
+
+
+def _fill(reservation: Reservation, person: Person, *, now: datetime, manage_token: str) -> None:
+    reservation.status = CONFIRMED
+    reservation.first_name = person.first_name
+    reservation.last_name = person.last_name
+    reservation.date_of_birth = person.date_of_birth
+    reservation.person_key = person.key
+    reservation.phone = person.phone
+    reservation.email = person.email
+    reservation.eligibility_attested = person.eligibility_attested
+    reservation.confirmation_code = new_confirmation_code()
+    reservation.manage_token_hash = token_hash(manage_token)
+    reservation.confirmed_at = now
+    reservation.updated_at = now
+
+
+def find_by_code(session: Session, code: str, date_of_birth: date | None) -> Reservation:
+    """Find a reservation by code and birth date; any mismatch looks like an unknown code."""
+    normalized = normalize_code(code)
+    reservation = None
+    if normalized and date_of_birth is not None:
+        reservation = session.scalars(
+            select(Reservation).where(Reservation.confirmation_code == normalized)
+        ).one_or_none()
+    if reservation is None or reservation.date_of_birth != date_of_birth:
+        raise NotFound("We could not find a reservation with that code and date of birth.")
+    return reservation
+
+
+def find_by_manage_token(session: Session, manage_token: str) -> Reservation:
+    """Find a reservation from the secret in its manage link."""
+    reservation = session.scalars(
+        select(Reservation).where(Reservation.manage_token_hash == token_hash(manage_token))
+    ).one_or_none()
+    if reservation is None:
+        raise NotFound("This link is not valid. Look your appointment up by code instead.")
+    return reservation
+
+
+def _lock(session: Session, reservation_id: int) -> Reservation:
+    locked = session.scalars(
+        select(Reservation)
+        .where(Reservation.id == reservation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return locked
+
+
+def cancel_reservation(session: Session, reservation_id: int, *, now: datetime) -> Reservation:
+    """Cancel a confirmed reservation and return its place; cancelling twice is harmless."""
+    reservation = _lock(session, reservation_id)
+    if reservation.status == ReservationStatus.CANCELLED:
+        return reservation
+    if reservation.status != CONFIRMED:
+        raise Conflict("Only a confirmed appointment can be cancelled.")
+    reservation.status = ReservationStatus.CANCELLED.value
+    reservation.cancelled_at = now
+    reservation.updated_at = now
+    session.flush()
+    _adjust_slot(session, reservation.slot_id, booked=-1)
+    return reservation
+
+
+def reschedule_reservation(
+    session: Session, reservation_id: int, new_slot_id: int, *, now: datetime
+) -> Reservation:
+    """Move a confirmed reservation: take the new place first, then free the old one."""
+    reservation = _lock(session, reservation_id)
+    if reservation.status != CONFIRMED:
+        raise Conflict("Only a confirmed appointment can be moved.")
+    if new_slot_id == reservation.slot_id:
+        raise InvalidInput(
+            "That is the time you already have.", errors={"slot_id": "Choose a different time."}
+        )
+    new_slot = session.get(Slot, new_slot_id)
+    if new_slot is None:
+        raise NotFound("No slot with that id.")
+    if new_slot.service != reservation.service:
+        raise InvalidInput(
+            "The new time must be for the same vaccine.",
+            errors={"slot_id": "Choose a time for the same vaccine."},
+        )
+    old_slot_id = reservation.slot_id
+    take_place_or_raise(session, new_slot_id, now=now, column="booked")
+    reservation.slot_id = new_slot.id
+    reservation.clinic_id = new_slot.clinic_id
+    reservation.updated_at = now
+    session.flush()
+    _adjust_slot(session, old_slot_id, booked=-1)
+    return reservation

@@ -1,0 +1,169 @@
+"""Parsing what residents and API clients send, with one clear message per field.
+
+The HTML forms and the JSON API share these parsers, so both refuse the same things with the
+same words. Values may arrive as any JSON type; anything that is not what we expect is an
+error for that field, never an exception that escapes as a 500.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from booking.services.errors import InvalidInput
+from booking.services.reservations import Person
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_ZIP_RE = re.compile(r"^\d{5}$")
+_ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_US_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise TypeError
+    return raw.strip()
+
+
+def parse_date(raw: object, *, field: str = "date") -> date:
+    """Parse YYYY-MM-DD (or MM/DD/YYYY) into a real calendar date, refusing 2021-02-30."""
+    try:
+        text = _text(raw)
+    except TypeError:
+        raise InvalidInput("Invalid date.", errors={field: "Enter a date as text."}) from None
+    if not text:
+        raise InvalidInput("Missing date.", errors={field: "Enter a date."})
+    match = _ISO_DATE_RE.match(text)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+    else:
+        match = _US_DATE_RE.match(text)
+        if not match:
+            raise InvalidInput(
+                "Invalid date.", errors={field: "Enter the date like 1950-04-27 or 04/27/1950."}
+            )
+        month, day, year = (int(g) for g in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise InvalidInput("Invalid date.", errors={field: "That date does not exist."}) from None
+
+
+def parse_birth_date(raw: object, *, today: date, field: str = "date_of_birth") -> date:
+    """Parse a date of birth that is in the past and after 1900."""
+    born = parse_date(raw, field=field)
+    if born > today:
+        raise InvalidInput("Invalid date of birth.", errors={field: "Must be in the past."})
+    if born.year < 1900:
+        raise InvalidInput("Invalid date of birth.", errors={field: "Check the year."})
+    return born
+
+
+def parse_zip(raw: object, *, field: str = "zip") -> str:
+    """Parse a 5-digit ZIP code (ZIP+4 is accepted and shortened)."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    text = text[:5] if re.match(r"^\d{5}-\d{4}$", text) else text
+    if not _ZIP_RE.match(text):
+        raise InvalidInput("Invalid ZIP code.", errors={field: "Enter a 5-digit ZIP code."})
+    return text
+
+
+def parse_int(raw: object, *, field: str, low: int, high: int) -> int:
+    """Parse an integer within [low, high] from a string or JSON number."""
+    if isinstance(raw, bool):
+        raw = None
+    value: int | None = None
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and re.fullmatch(r"\s*\d{1,9}\s*", raw):
+        value = int(raw)
+    if value is None or not low <= value <= high:
+        raise InvalidInput(
+            "Invalid number.", errors={field: f"Enter a whole number from {low} to {high}."}
+        )
+    return value
+
+
+def _name(raw: object, field: str, label: str, errors: dict[str, str]) -> str:
+    try:
+        text = _text(raw)
+    except TypeError:
+        errors[field] = f"Enter your {label} as text."
+        return ""
+    if not text:
+        errors[field] = f"Enter your {label}."
+    elif len(text) > NAME_MAX:
+        errors[field] = f"Your {label} must be {NAME_MAX} characters or fewer."
+    elif any(unicodedata.category(ch).startswith("C") for ch in text):
+        errors[field] = f"Your {label} contains characters we cannot accept."
+    elif not any(ch.isalpha() for ch in text):
+        errors[field] = f"Your {label} must contain letters."
+    return text or ""
+
+
+def normalize_phone(raw: object) -> str | None:
+    """Return a US phone number as E.164 (+1XXXXXXXXXX), or None if it is not one."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    if re.search(r"[^\d\s()+.\-]", raw):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return "+1" + digits
+
+
+def parse_person(raw: Mapping[str, object], *, today: date, require_attestation: bool) -> Person:
+    """Validate a resident's details; raise InvalidInput naming every bad field at once."""
+    errors: dict[str, str] = {}
+    first = _name(raw.get("first_name"), "first_name", "first name", errors)
+    last = _name(raw.get("last_name"), "last_name", "last name", errors)
+    born: date | None = None
+    try:
+        born = parse_birth_date(raw.get("date_of_birth"), today=today)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+
+    phone_raw, email_raw = raw.get("phone"), raw.get("email")
+    phone = email = None
+    if phone_raw not in (None, ""):
+        phone = normalize_phone(phone_raw)
+        if phone is None:
+            errors["phone"] = "Enter a 10-digit US phone number, like 617-555-0123."
+    if email_raw not in (None, ""):
+        text = email_raw.strip() if isinstance(email_raw, str) else ""
+        if len(text) > EMAIL_MAX or not _EMAIL_RE.match(text):
+            errors["email"] = "Enter an email address like name@example.com."
+        else:
+            email = text
+    if phone_raw in (None, "") and email_raw in (None, ""):
+        errors["phone"] = "Enter a phone number or an email address so we can reach you."
+
+    attested = raw.get("eligibility_attested")
+    attested_ok = attested in (True, "1", "on", "yes", "true")
+    if require_attestation and not attested_ok:
+        errors["eligibility_attested"] = "Confirm that you are eligible to book."
+
+    if errors:
+        raise InvalidInput("Please correct the highlighted fields.", errors=errors)
+    assert born is not None
+    return Person(first, last, born, phone, email, attested_ok)
+
+
+def parse_iso_datetime(raw: object, *, field: str) -> datetime:
+    """Parse an ISO 8601 timestamp with an offset."""
+    try:
+        value = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise InvalidInput("Invalid time.", errors={field: "Use ISO 8601 with an offset."})
+    return value

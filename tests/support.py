@@ -1,0 +1,124 @@
+"""Helpers for tests: a clock, data factories and form helpers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from booking.models import Clinic, Slot
+from booking.services.reservations import Person
+
+_ids = count(1)
+
+
+class Clock:
+    """A settable clock; the app calls it for "now"."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+def make_clinic(session: Session, now: datetime, **overrides: Any) -> Clinic:
+    """Add a clinic near Boston's Fenway (ZIP 02115) unless told otherwise."""
+    n = next(_ids)
+    values: dict[str, Any] = {
+        "key": f"test-clinic-{n}",
+        "name": f"Test Clinic {n}",
+        "kind": "health_center",
+        "address_line": f"{n} Test Street",
+        "city": "Boston",
+        "state": "MA",
+        "postal_code": "02115",
+        "latitude": 42.3427,
+        "longitude": -71.0922,
+        "phone": "(617) 555-0100",
+        "timezone": "America/New_York",
+        "services": ["covid19", "flu"],
+        "active": True,
+        "created_at": now,
+    }
+    values.update(overrides)
+    clinic = Clinic(**values)
+    session.add(clinic)
+    session.flush()
+    return clinic
+
+
+def make_slot(
+    session: Session,
+    clinic: Clinic,
+    starts_at: datetime,
+    *,
+    capacity: int = 5,
+    service: str = "covid19",
+    minutes: int = 15,
+) -> Slot:
+    """Add an open slot."""
+    slot = Slot(
+        clinic_id=clinic.id,
+        service=service,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes),
+        capacity=capacity,
+        held=0,
+        booked=0,
+        is_open=True,
+        created_at=starts_at - timedelta(days=30),
+    )
+    session.add(slot)
+    session.flush()
+    return slot
+
+
+def person(n: int = 0, **overrides: Any) -> Person:
+    """A valid resident; different ``n`` gives a different person."""
+    values: dict[str, Any] = {
+        "first_name": f"Alex{_letters(n)}",
+        "last_name": "Resident",
+        "date_of_birth": date(1960, 1, 1) + timedelta(days=n),
+        "phone": "+16175550123",
+        "email": None,
+        "eligibility_attested": True,
+    }
+    values.update(overrides)
+    return Person(**values)
+
+
+def person_json(n: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A resident as the API's confirm body."""
+    p = person(n)
+    body: dict[str, Any] = {
+        "first_name": p.first_name,
+        "last_name": p.last_name,
+        "date_of_birth": p.date_of_birth.isoformat(),
+        "phone": "617-555-0123",
+    }
+    body.update(overrides)
+    return body
+
+
+def _letters(n: int) -> str:
+    # Names must differ after normalization (digits would too, but letters read better).
+    out = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
+
+
+def csrf_from(html: str) -> str:
+    """Pull the CSRF token out of a rendered form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
