@@ -146,8 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def _instance_path() -> Path:
-    return Path(os.environ.get("FAIRSLOT_INSTANCE_PATH", Path.cwd() / "instance"))
+def _instance_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("FAIRSLOT_INSTANCE_PATH") or Path.cwd() / "instance")
 
 
 def _demo_secret(instance: Path) -> str:
@@ -181,7 +181,7 @@ def load_config(
     env = config["FAIRSLOT_ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigError(f"FAIRSLOT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
-    instance = Path(config.get("INSTANCE_PATH") or _instance_path())
+    instance = Path(config.get("INSTANCE_PATH") or _instance_path(environ))
     config["INSTANCE_PATH"] = str(instance)
     if not config.get("SECRET_KEY"):
         if env == "test":

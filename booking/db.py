@@ -39,6 +39,8 @@ def make_engine(url: str, *, pool_size: int = 10, isolation_level: str | None = 
         "max_overflow": pool_size,
         "pool_pre_ping": True,
         "pool_timeout": 30,
+        # Fail fast when the server is unreachable, so /readyz and requests answer promptly.
+        "connect_args": {"connect_timeout": 5},
     }
     if isolation_level:
         kwargs["isolation_level"] = isolation_level

@@ -97,8 +97,8 @@ class Channel(enum.StrEnum):
     STAFF = "staff"
 
 
-def _in(column: str, values: enum.EnumMeta) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"  # type: ignore[attr-defined]
+def _in(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class Clinic(Base):

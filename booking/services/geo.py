@@ -37,7 +37,7 @@ def _load() -> dict[str, ZipPlace]:
                     float(row["lat"]),
                     float(row["long"]),
                 )
-                for row in zipcodes.list_all()
+                for row in zipcodes.list_all()  # type: ignore[no-untyped-call]
                 if row.get("lat") and row.get("long")
             }
         return _index

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot
@@ -38,7 +38,7 @@ def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _bookable(now: datetime) -> list[object]:
+def _bookable(now: datetime) -> list[ColumnElement[bool]]:
     return [Slot.is_open.is_(True), Slot.starts_at > now, Slot.held + Slot.booked < Slot.capacity]
 
 
@@ -97,7 +97,7 @@ def search_clinics(
     return results
 
 
-def _day_filter(near: list[tuple[Clinic, float]], day: date | None) -> list[object]:
+def _day_filter(near: list[tuple[Clinic, float]], day: date | None) -> list[ColumnElement[bool]]:
     if day is None:
         return []
     # Clinics in one search share a time zone in practice; use the first clinic's.

@@ -1,0 +1,80 @@
+# FairSlot. `make help` lists the targets. Everything runs from the project's own .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 5000
+FAIRSLOT_BIND ?= 127.0.0.1:8000
+# Sync workers: Python CPU is the limit, so two per core plus one.
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-test demo serve migrate seed test test-embedded lint format typecheck lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+$(VENV)/.installed-test: requirements-test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@ $(VENV)/.installed-runtime
+
+install: $(VENV)/.installed-runtime ## Create .venv with the pinned runtime dependencies
+
+install-test: $(VENV)/.installed-test ## Create .venv with the pinned runtime and test dependencies
+
+demo: install ## Migrate, seed the demo data and serve it on http://127.0.0.1:5000
+	FAIRSLOT_ENV=demo $(BIN)/flask --app wsgi migrate
+	FAIRSLOT_ENV=demo $(BIN)/flask --app wsgi seed-demo
+	@echo "Serving on http://$(DEMO_HOST):$(DEMO_PORT)/ (Ctrl-C stops it)"
+	# One process: the embedded Redis lives in it, so every request sees the same one.
+	FAIRSLOT_ENV=demo $(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 \
+	  --bind $(DEMO_HOST):$(DEMO_PORT) --access-logfile - wsgi:app
+
+serve: install ## Run gunicorn on FAIRSLOT_DATABASE_URL and FAIRSLOT_REDIS_URL at FAIRSLOT_BIND
+	@test -n "$$FAIRSLOT_DATABASE_URL" || { echo "Set FAIRSLOT_DATABASE_URL (PostgreSQL)"; exit 1; }
+	@test -n "$$FAIRSLOT_REDIS_URL" || { echo "Set FAIRSLOT_REDIS_URL"; exit 1; }
+	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --bind $(FAIRSLOT_BIND) \
+	  --access-logfile - wsgi:app
+
+migrate: install ## Run the migrations against FAIRSLOT_DATABASE_URL
+	$(BIN)/flask --app wsgi migrate
+
+seed: install ## Add the demo data to FAIRSLOT_DATABASE_URL (idempotent)
+	$(BIN)/flask --app wsgi seed-demo
+
+test: install-test lint ## Lint, type-check and run the tests
+	$(BIN)/pytest
+
+test-embedded: install-test ## Run the tests on the embedded default (SQLite + fakeredis)
+	env -u FAIRSLOT_TEST_DATABASE_URL -u FAIRSLOT_TEST_REDIS_URL $(BIN)/pytest
+
+lint: install-test ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install-test ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: install-test ## Re-pin requirements*.lock from pyproject.toml
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  --no-emit-trusted-host -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  --no-emit-trusted-host --extra test -o requirements-test.lock pyproject.toml
+
+clean: ## Remove the virtual environment, caches and the demo database
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .hypothesis
