@@ -34,12 +34,14 @@ install: $(VENV)/.installed-runtime ## Create .venv with the pinned runtime depe
 
 install-test: $(VENV)/.installed-test ## Create .venv with the pinned runtime and test dependencies
 
+# The demo serves from one process: the embedded Redis lives in it, so every request sees it.
+demo: export FAIRSLOT_ENV = demo
+demo: export FAIRSLOT_PUBLIC_URL = http://$(DEMO_HOST):$(DEMO_PORT)
 demo: install ## Migrate, seed the demo data and serve it on http://127.0.0.1:5000
-	FAIRSLOT_ENV=demo $(BIN)/flask --app wsgi migrate
-	FAIRSLOT_ENV=demo $(BIN)/flask --app wsgi seed-demo
+	$(BIN)/flask --app wsgi migrate
+	$(BIN)/flask --app wsgi seed-demo
 	@echo "Serving on http://$(DEMO_HOST):$(DEMO_PORT)/ (Ctrl-C stops it)"
-	# One process: the embedded Redis lives in it, so every request sees the same one.
-	FAIRSLOT_ENV=demo $(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 \
+	$(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 \
 	  --bind $(DEMO_HOST):$(DEMO_PORT) --access-logfile - wsgi:app
 
 serve: install ## Run gunicorn on FAIRSLOT_DATABASE_URL and FAIRSLOT_REDIS_URL at FAIRSLOT_BIND

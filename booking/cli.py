@@ -11,11 +11,11 @@ from booking.db import db
 DEMO_BANNER = """
 FairSlot demo is ready: {clinics} clinics, {slots} slots ({added} new this run).
 
-  Open            http://127.0.0.1:5000/
+  Open            {url}/
   Try a ZIP code  02115 (Boston), 01608 (Worcester), 01103 (Springfield)
-  Look up a booking at http://127.0.0.1:5000/lookup
+  Look up a booking at {url}/lookup
                   code {code}, date of birth {dob}
-  API             http://127.0.0.1:5000/api/openapi.json
+  API             {url}/api/openapi.json
 """
 
 
@@ -47,6 +47,7 @@ def register_cli(app: Flask) -> None:
         slots = db.session.scalar(select(func.count()).select_from(Slot))
         click.echo(
             DEMO_BANNER.format(
+                url=current_app.config["PUBLIC_URL"].rstrip("/"),
                 clinics=clinics,
                 slots=slots,
                 added=report.slots_added,
