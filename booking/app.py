@@ -29,9 +29,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask's own defaults hold these keys (as None), so setdefault would not apply them.
+    if settings.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    if settings.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, not a clock
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -56,11 +59,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from booking.cli import register_cli
     from booking.health import bp as health_bp
     from booking.resident import bp as resident_bp
+    from booking.waiting import bp as waiting_bp
+    from booking.waiting import gate, state
 
     i18n.init_app(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(resident_bp)
+    app.register_blueprint(waiting_bp)
+    state.init_app(app)
+    gate.init_app(app)
     csrf.exempt(api_bp)  # the API takes no cookies for authority, so there is nothing to forge
     csrf.exempt(health_bp)
     errors.register(app)

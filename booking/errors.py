@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from booking.api.problems import from_domain_error, from_http_exception
+from booking.api.problems import from_domain_error, from_http_exception, problem
 from booking.services.errors import DomainError
+from booking.waiting.gate import AdmissionRequired, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,33 @@ def register(app: Flask) -> None:
         return render_template(
             "error.html", status=exc.status, title=exc.title, detail=exc.detail
         ), exc.status
+
+    @app.errorhandler(AdmissionRequired)
+    def admission_required(exc: AdmissionRequired) -> Any:
+        if _wants_problem():
+            return problem(
+                401,
+                "Admission required",
+                "Holds and confirmations need an admission token while the waiting room is on. "
+                "Take a ticket with POST /api/v1/queue/tickets, poll it until you are admitted, "
+                "and send the token as 'Authorization: Bearer <token>'.",
+                type_="urn:fairslot:problem:admission-required",
+                headers={"WWW-Authenticate": 'Bearer realm="fairslot-admission"'},
+            )
+        return redirect(url_for("waiting.join", next=request.full_path))
+
+    @app.errorhandler(QueueUnavailable)
+    def queue_unavailable(exc: QueueUnavailable) -> Any:
+        if _wants_problem():
+            return problem(
+                503,
+                "Waiting room unavailable",
+                "The waiting room is briefly unavailable. Try again shortly.",
+                headers={"Retry-After": "15"},
+            )
+        from booking.waiting.views import unavailable
+
+        return unavailable()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -18,6 +18,11 @@ LIMITED_ENDPOINTS = {
     "resident.lookup": ("LOOKUP_RATE_LIMIT", ["POST"]),
     "api.create_hold": ("HOLD_RATE_LIMIT", ["POST"]),
     "resident.hold_slot": ("HOLD_RATE_LIMIT", ["POST"]),
+    "api.create_ticket": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "waiting.join": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "api.get_ticket": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
+    "waiting.status": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
+    "waiting.status_json": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
 }
 
 

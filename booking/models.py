@@ -179,6 +179,7 @@ class Reservation(Base):
     hold_token: Mapped[str] = mapped_column(String(64), unique=True)
     hold_expires_at: Mapped[datetime] = mapped_column()
     request_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    admission_ticket: Mapped[str | None] = mapped_column(String(32))
     confirmation_code: Mapped[str | None] = mapped_column(String(8), unique=True)
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_name: Mapped[str | None] = mapped_column(String(100))
@@ -225,4 +226,12 @@ class Reservation(Base):
             sqlite_where=text("status = 'held'"),
         ),
         Index("ix_reservation_clinic_id_status", "clinic_id", "status"),
+        # One admitted waiting-room session holds at most one slot at a time.
+        Index(
+            "uq_reservation_admission_ticket_held",
+            "admission_ticket",
+            unique=True,
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
     )

@@ -72,6 +72,7 @@ def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "CLOCK": clock,
         "SERVER_NAME": "fairslot.test",
+        "QUEUE_MODE": "off",  # the waiting-room tests turn it on
     }
     config.update(overrides)
     return create_app(config)

@@ -122,9 +122,7 @@ def test_release_expired_holds_command(app, clock):
     from booking.services.holds import place_hold
 
     with app.app_context():
-        slot = make_slot(
-            db.session, make_clinic(db.session, clock()), clock() + timedelta(days=1)
-        )
+        slot = make_slot(db.session, make_clinic(db.session, clock()), clock() + timedelta(days=1))
         place_hold(db.session, slot.id, now=clock(), hold_minutes=10)
         db.session.commit()
     clock.advance(timedelta(minutes=11))
@@ -136,7 +134,10 @@ def test_release_expired_holds_command(app, clock):
 
 def test_make_help_lists_the_targets():
     out = subprocess.run(
-        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     for target in ("demo", "test", "migrate", "serve", "lint", "lock"):
@@ -151,6 +152,9 @@ def test_nothing_happens_at_import_time():
     )
     out = subprocess.run(
         [str(ROOT / ".venv/bin/python"), "-c", code],
-        cwd=ROOT, capture_output=True, text=True, env={"FAIRSLOT_ENV": "production"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"FAIRSLOT_ENV": "production"},
     )
     assert out.stdout.strip() == "ok", out.stderr

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app, request
 
 from booking.api import bp
+from booking.api.common import MAX_ID
 from booking.api.serializers import clinic_result_json, slot_json
 from booking.clock import now
 from booking.db import db
@@ -16,6 +18,15 @@ from booking.services.geo import lookup_zip
 from booking.services.validation import parse_date, parse_int, parse_zip
 
 MAX_RADIUS_MILES = 100
+MAX_DAYS_AWAY = 366
+
+
+def parse_day(raw: object) -> date:
+    """A search date: a real calendar date within a year of today (and so of any time zone)."""
+    day = parse_date(raw)
+    if abs((day - now().date()).days) > MAX_DAYS_AWAY:
+        raise InvalidInput("Invalid date.", errors={"date": "Choose a date within a year."})
+    return day
 
 
 def parse_search(args: Any) -> dict[str, Any]:
@@ -30,7 +41,7 @@ def parse_search(args: Any) -> dict[str, Any]:
                 args.get("radius_miles", "10"), field="radius_miles", low=1, high=MAX_RADIUS_MILES
             ),
         ),
-        ("date", lambda: parse_date(args["date"]) if args.get("date") else None),
+        ("date", lambda: parse_day(args["date"]) if args.get("date") else None),
     ):
         try:
             parsed[name] = parse()
@@ -73,12 +84,16 @@ def list_clinics() -> Any:
 @bp.get("/v1/clinics/<clinic_id>/slots")
 def list_slots(clinic_id: str) -> Any:
     """A clinic's slots on one local date."""
-    if not clinic_id.isdigit() or len(clinic_id) > 12:
+    digits = clinic_id.isascii() and clinic_id.isdigit() and len(clinic_id) <= 10
+    if not digits or not 1 <= int(clinic_id) <= MAX_ID:
         raise NotFound("No clinic with that id.")
     if not request.args.get("date"):
         raise InvalidInput("Missing date.", errors={"date": "Give a date as YYYY-MM-DD."})
-    day = parse_date(request.args["date"])
+    day = parse_day(request.args["date"])
     service = request.args.get("service") or None
+    if service is not None and service not in inventory.SERVICES:
+        choices = ", ".join(inventory.SERVICES)
+        raise InvalidInput("Unknown service.", errors={"service": f"Choose one of: {choices}."})
     clinic = inventory.get_clinic(db.session, int(clinic_id))
     slots = inventory.slots_for_day(db.session, clinic, day, now=now(), service=service)
     return {"slots": [slot_json(s, clinic.timezone) for s in slots]}

@@ -8,6 +8,8 @@ from flask import request
 
 from booking.services.errors import DomainError
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; larger ones cannot exist
+
 
 class BadRequest(DomainError):
     """The request could not be read at all (not JSON, not an object)."""
@@ -29,7 +31,10 @@ def json_object(*, optional: bool = False) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting, e.g. 60,000 "["
+        body = None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, current_app
 
 from booking.api import bp
-from booking.api.common import idempotency_key, json_object
+from booking.api.common import MAX_ID, idempotency_key, json_object
 from booking.api.serializers import local_iso
 from booking.clock import now
 from booking.db import db
 from booking.models import Clinic, Slot
 from booking.services import holds, reservations
-from booking.services.errors import NotFound
+from booking.services.errors import InvalidInput, NotFound
 from booking.services.tokens import format_code
 from booking.services.validation import parse_int, parse_person
+from booking.waiting.gate import require_admission
 
-MAX_ID = 2**31 - 1
+_HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
 
 
 def _hold_token(hold_id: str) -> str:
-    if not 8 <= len(hold_id) <= 64:
+    if not _HOLD_ID_RE.fullmatch(hold_id):
         raise NotFound("No hold with that id.")
     return hold_id
 
@@ -29,7 +31,10 @@ def _hold_token(hold_id: str) -> str:
 @bp.post("/v1/holds")
 def create_hold() -> Any:
     """Hold one place in a slot for the configured number of minutes."""
+    admission = require_admission(api=True)
     body = json_object()
+    if isinstance(body.get("slot_id"), str):
+        raise InvalidInput("Invalid number.", errors={"slot_id": "Send slot_id as a JSON integer."})
     slot_id = parse_int(body.get("slot_id"), field="slot_id", low=1, high=MAX_ID)
     key = idempotency_key()
 
@@ -40,6 +45,7 @@ def create_hold() -> Any:
             now=now(),
             hold_minutes=current_app.config["HOLD_MINUTES"],
             request_key=key,
+            admission_ticket=admission.ticket,
         )
         return {
             "hold_id": reservation.hold_token,
@@ -62,6 +68,7 @@ def delete_hold(hold_id: str) -> Any:
 def confirm_hold(hold_id: str) -> Any:
     """Confirm a hold with the resident's details; replays return the same reservation."""
     token = _hold_token(hold_id)
+    require_admission(api=True)
     body = json_object()
     moment = now()
     tz_today = moment.date()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from booking.api import bp
+from booking.api import bp, openapi_queue
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -211,7 +212,11 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "clinic_id", "in": "path", "required": True, "schema": _ID},
                 {"name": "date", "in": "query", "required": True, "schema": _DATE},
-                {"name": "service", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "service",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["covid19", "flu", "rsv"]},
+                },
             ],
             "responses": {
                 "200": _json(
@@ -317,6 +322,13 @@ PATHS: dict[str, Any] = {
 
 def document() -> dict[str, Any]:
     """Return the whole OpenAPI 3.1 document."""
+    paths = copy.deepcopy(PATHS)
+    for path, method in openapi_queue.GATED:
+        operation = paths[path][method]
+        operation["security"] = [{"admission": []}]
+        operation["responses"].update(openapi_queue.GATE_RESPONSES)
+    paths.update(openapi_queue.PATHS)
+    schemas = {**SCHEMAS, "QueueTicket": openapi_queue.TICKET_SCHEMA}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -325,8 +337,8 @@ def document() -> dict[str, Any]:
             "description": "Find, hold and book vaccination appointments. Errors are RFC 9457 "
             "problem details (application/problem+json).",
         },
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": openapi_queue.SECURITY_SCHEMES},
     }
 
 

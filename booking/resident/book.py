@@ -14,13 +14,44 @@ from booking.services import holds, reservations
 from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
 from booking.services.tokens import format_code
 from booking.services.validation import parse_person
+from booking.waiting.gate import (
+    Admission,
+    AdmissionRequired,
+    QueueUnavailable,
+    require_admission,
+    try_auto_admit,
+)
+from booking.waiting.views import unavailable
+
+
+def _admitted(next_url: str) -> Admission | Any:
+    """Pass admitted visitors; in auto mode admit at once if there is room; else the line."""
+    try:
+        return require_admission(api=False)
+    except AdmissionRequired:
+        try:
+            admission = try_auto_admit()
+        except QueueUnavailable:
+            return unavailable()
+        if admission is not None:
+            return admission
+        return redirect(url_for("waiting.join", next=next_url), code=303)
+    except QueueUnavailable:
+        return unavailable()
+
 
 FORM_FIELDS = ("first_name", "last_name", "date_of_birth", "phone", "email")
 
 
-@bp.post("/slots/<int:slot_id>/hold")
+@bp.post("/slots/<int(max=2147483647):slot_id>/hold")
 def hold_slot(slot_id: int) -> Any:
     """Hold the chosen time for this visitor, giving back any time they held before."""
+    slot = db.session.get(Slot, slot_id)
+    if slot is None:
+        abort(404)
+    admission = _admitted(url_for("resident.clinic", clinic_id=slot.clinic_id))
+    if not isinstance(admission, Admission):
+        return admission
     current = session.get("hold")
     try:
         reservation = db.transaction(
@@ -30,12 +61,12 @@ def hold_slot(slot_id: int) -> Any:
                 now=now(),
                 hold_minutes=current_app.config["HOLD_MINUTES"],
                 replace_hold=current,
+                admission_ticket=admission.ticket,
             )
         )
     except NotFound:
         abort(404)
     except DomainError as exc:
-        slot = db.session.get(Slot, slot_id)
         return render_template("slot_taken.html", message=exc.detail, slot=slot), exc.status
     session["hold"] = reservation.hold_token
     return redirect(url_for("resident.book", hold_id=reservation.hold_token), code=303)
@@ -80,6 +111,9 @@ def book(hold_id: str) -> Any:
         return _expired(reservation)
     if request.method == "GET":
         return _book_page(reservation, {}, {}, 200)
+    admission = _admitted(url_for("resident.book", hold_id=hold_id))
+    if not isinstance(admission, Admission):
+        return admission
 
     values = {name: request.form.get(name, "") for name in FORM_FIELDS}
     values["eligibility_attested"] = request.form.get("eligibility_attested")

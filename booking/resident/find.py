@@ -17,6 +17,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.validation import parse_date
 
 RADIUS_CHOICES = (5, 10, 25, 50)
+SEARCH_FIELDS = ("zip", "radius_miles", "date", "service")
 
 
 def _form_context(**extra: Any) -> dict[str, Any]:
@@ -40,8 +41,10 @@ def search() -> Any:
             422,
         )
     results = run_search(params)
+    # Only the search's own fields go back into links: url_for must not see "_external" etc.
+    values = {k: request.args[k] for k in SEARCH_FIELDS if request.args.get(k)}
     return render_template(
-        "search.html", **_form_context(values=request.args, params=params, results=results)
+        "search.html", **_form_context(values=values, params=params, results=results)
     )
 
 
@@ -83,7 +86,7 @@ def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None)
     }
 
 
-@bp.get("/clinics/<int:clinic_id>")
+@bp.get("/clinics/<int(max=2147483647):clinic_id>")
 def clinic(clinic_id: int) -> Any:
     """A clinic's address, its days with free places, and the free times of one day."""
     context = clinic_day_context(clinic_id, request.args.get("date"), request.args.get("service"))

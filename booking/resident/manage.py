@@ -90,6 +90,14 @@ def cancel() -> Any:
     return redirect(url_for("resident.manage", cancelled=1), code=303)
 
 
+def _chosen_slot_id() -> int:
+    """The time the resident picked; anything that cannot be a slot id is an unknown time."""
+    try:
+        return parse_int(request.form.get("slot_id"), field="slot_id", low=1, high=2**31 - 1)
+    except InvalidInput:
+        raise NotFound("No slot with that id.") from None
+
+
 @bp.route("/manage/reschedule", methods=["GET", "POST"])
 def reschedule() -> Any:
     """Pick a new time at the same clinic; the new place is taken before the old is freed."""
@@ -97,7 +105,7 @@ def reschedule() -> Any:
     error = None
     if request.method == "POST":
         try:
-            slot_id = parse_int(request.form.get("slot_id"), field="slot_id", low=1, high=2**31)
+            slot_id = _chosen_slot_id()
             db.transaction(
                 lambda s: reservations.reschedule_reservation(s, reservation.id, slot_id, now=now())
             )

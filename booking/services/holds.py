@@ -108,8 +108,13 @@ def place_hold(
     channel: Channel = Channel.ONLINE,
     request_key: str | None = None,
     replace_hold: str | None = None,
+    admission_ticket: str | None = None,
 ) -> Reservation:
-    """Hold one place in a slot for ``hold_minutes``; replays of ``request_key`` return it."""
+    """Hold one place in a slot for ``hold_minutes``; replays of ``request_key`` return it.
+
+    With an ``admission_ticket``, any hold that ticket already has is given back first: one
+    admitted session holds at most one slot (a partial unique index enforces it too).
+    """
     key_hash = token_hash(request_key) if request_key else None
     if key_hash:
         previous = session.scalars(
@@ -122,6 +127,13 @@ def place_hold(
     if replace_hold:
         # One hold per visitor: choosing another time gives the previous place back first.
         release_hold(session, replace_hold, now=now, missing_ok=True)
+    if admission_ticket:
+        for previous_token in session.scalars(
+            select(Reservation.hold_token).where(
+                Reservation.admission_ticket == admission_ticket, Reservation.status == HELD
+            )
+        ).all():
+            release_hold(session, previous_token, now=now, missing_ok=True)
     slot = take_place_or_raise(session, slot_id, now=now)
     reservation = Reservation(
         slot_id=slot.id,
@@ -132,6 +144,7 @@ def place_hold(
         hold_token=new_hold_token(),
         hold_expires_at=now + timedelta(minutes=hold_minutes),
         request_key_hash=key_hash,
+        admission_ticket=admission_ticket,
         created_at=now,
         updated_at=now,
     )
@@ -139,8 +152,9 @@ def place_hold(
         with session.begin_nested():
             session.add(reservation)
     except IntegrityError:
-        # Another request with the same key won the race; the caller retries and gets its hold.
-        raise Conflict("A request with this Idempotency-Key is already in progress.") from None
+        # A concurrent request with the same Idempotency-Key or admission ticket won the race;
+        # nothing of this one is kept (the caller's transaction rolls back) and it may retry.
+        raise Conflict("Another hold request for this visitor is in progress.") from None
     return reservation
 
 

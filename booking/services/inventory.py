@@ -164,3 +164,13 @@ def get_slot(session: Session, slot_id: int) -> Slot:
     if slot is None:
         raise NotFound("No slot with that id.")
     return slot
+
+
+def remaining_appointments(session: Session, *, now: datetime, horizon_days: int) -> int:
+    """Free places in open, future slots within the booking horizon (for the waiting room)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Slot.capacity - Slot.held - Slot.booked), 0)).where(
+            *_bookable(now), Slot.starts_at < now + timedelta(days=horizon_days)
+        )
+    )
+    return int(total or 0)

@@ -100,11 +100,17 @@ def _name(raw: object, field: str, label: str, errors: dict[str, str]) -> str:
         errors[field] = f"Enter your {label}."
     elif len(text) > NAME_MAX:
         errors[field] = f"Your {label} must be {NAME_MAX} characters or fewer."
-    elif any(unicodedata.category(ch).startswith("C") for ch in text):
+    elif _has_control(text):
         errors[field] = f"Your {label} contains characters we cannot accept."
     elif not any(ch.isalpha() for ch in text):
         errors[field] = f"Your {label} must contain letters."
     return text or ""
+
+
+def _has_control(text: str) -> bool:
+    # Control, format and surrogate characters (NUL among them) have no place in a name or
+    # address, and PostgreSQL refuses NUL outright.
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
 
 
 def normalize_phone(raw: object) -> str | None:
@@ -140,7 +146,7 @@ def parse_person(raw: Mapping[str, object], *, today: date, require_attestation:
             errors["phone"] = "Enter a 10-digit US phone number, like 617-555-0123."
     if email_raw not in (None, ""):
         text = email_raw.strip() if isinstance(email_raw, str) else ""
-        if len(text) > EMAIL_MAX or not _EMAIL_RE.match(text):
+        if len(text) > EMAIL_MAX or not _EMAIL_RE.match(text) or _has_control(text):
             errors["email"] = "Enter an email address like name@example.com."
         else:
             email = text

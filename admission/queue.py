@@ -1,0 +1,347 @@
+"""The admission queue: who waits, who is in, and what each waiting person is told.
+
+All shared state is in Redis and every change is one Lua script (see ``scripts``), so any
+number of app processes agree. Admission advances whenever someone joins or polls (or a job
+calls ``advance``); no background thread is needed for correctness.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from admission import scripts
+from admission.settings import QueueSettings
+
+DEFAULT_PREFIX = "{fairslot:queue}"
+TICKET_TTL_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class TicketStatus:
+    """Everything a waiting (or admitted) person is told, computed on the server."""
+
+    ticket: str
+    state: str  # waiting | admitted | expired | revoked | unknown
+    phase: str  # closed | prequeue | open
+    position: int | None  # 1-based place in line while waiting and the line is open
+    ahead: int | None
+    waiting: int
+    active: int
+    admitted_last_minute: int
+    eta_seconds: int | None
+    poll_after_seconds: int
+    remaining: int | None  # appointments still free, None if not known yet
+    sold_out: bool
+    likely_too_late: bool  # more people ahead than appointments left
+    paused: bool
+    paused_message: str
+    opens_at: datetime | None
+    binding: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The operators' view of the line."""
+
+    mode: str
+    phase: str
+    waiting: int
+    active: int
+    admitted_last_minute: int
+    admitted_total: int
+    eta_clear_seconds: int | None
+    remaining: int | None
+    sold_out: bool
+
+
+class QueueClosed(Exception):
+    """The waiting room is not open yet (before the pre-queue window)."""
+
+    def __init__(self, opens_at: datetime, prequeue_from: datetime) -> None:
+        super().__init__(f"the waiting room opens at {prequeue_from.isoformat()}")
+        self.opens_at = opens_at
+        self.prequeue_from = prequeue_from
+
+
+class AdmissionQueue:
+    """A fair, FIFO waiting room with a random pre-queue, backed by one Redis."""
+
+    def __init__(
+        self,
+        redis: Any,
+        defaults: QueueSettings,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        rng: random.Random | None = None,
+        settings_cache_seconds: float = 2.0,
+    ) -> None:
+        self.redis = redis
+        self.defaults = defaults
+        self.prefix = prefix
+        self.rng = rng or random.SystemRandom()
+        self._cache_seconds = settings_cache_seconds
+        self._cached: tuple[float, QueueSettings] | None = None
+        self._keys = [
+            f"{prefix}:waiting",
+            f"{prefix}:seen",
+            f"{prefix}:active",
+            f"{prefix}:admit_log",
+            f"{prefix}:seq",
+            f"{prefix}:admitted_total",
+        ]
+        self._join = redis.register_script(scripts.JOIN)
+        self._poll = redis.register_script(scripts.POLL)
+        self._advance = redis.register_script(scripts.ADVANCE)
+        self._touch = redis.register_script(scripts.TOUCH)
+        self._revoke = redis.register_script(scripts.REVOKE)
+
+    # Settings -----------------------------------------------------------------------------
+
+    def settings(self) -> QueueSettings:
+        """Current settings: defaults overridden by admins' live edits (cached briefly)."""
+        cached = self._cached
+        if cached and time.monotonic() - cached[0] < self._cache_seconds:
+            return cached[1]
+        raw = self.redis.hgetall(f"{self.prefix}:settings")
+        current = self.defaults.with_overrides({k.decode(): v for k, v in raw.items()})
+        self._cached = (time.monotonic(), current)
+        return current
+
+    def update_settings(self, **changes: Any) -> QueueSettings:
+        """Validate and store live overrides; every process sees them within seconds."""
+        updated = self.settings().with_overrides(changes)
+        stored = {k: v for k, v in updated.to_redis().items() if k in changes}
+        if stored:
+            self.redis.hset(f"{self.prefix}:settings", mapping=stored)
+        self._cached = None
+        return updated
+
+    def reset_settings(self) -> None:
+        """Drop every live override, back to the environment's defaults."""
+        self.redis.delete(f"{self.prefix}:settings")
+        self._cached = None
+
+    # Inventory ----------------------------------------------------------------------------
+
+    def set_inventory(self, remaining: int, now: float) -> None:
+        """Record how many appointments are still free (the booking side counts them)."""
+        self.redis.hset(f"{self.prefix}:inventory", mapping={"remaining": remaining, "at": now})
+
+    def inventory(self) -> tuple[int | None, float | None]:
+        """Return (remaining appointments, when counted), or (None, None) if never counted."""
+        raw = self.redis.hmget(f"{self.prefix}:inventory", "remaining", "at")
+        if raw[0] is None:
+            return None, None
+        return int(raw[0]), float(raw[1])
+
+    # The line -----------------------------------------------------------------------------
+
+    def phase(self, settings: QueueSettings, now: float) -> str:
+        """closed (before the pre-queue window), prequeue, or open."""
+        if settings.opens_at is None:
+            return "open"
+        opens = settings.opens_at.timestamp()
+        if now >= opens:
+            return "open"
+        if now >= opens - settings.prequeue_minutes * 60:
+            return "prequeue"
+        return "closed"
+
+    def _can_admit(self, settings: QueueSettings, now: float) -> int:
+        remaining, _ = self.inventory()
+        ok = (
+            settings.mode in ("auto", "always")
+            and self.phase(settings, now) == "open"
+            and remaining != 0
+        )
+        return 1 if ok else 0
+
+    def _limits(self, settings: QueueSettings, now: float) -> list[Any]:
+        return [
+            settings.idle_minutes * 60,
+            settings.max_active,
+            settings.admit_per_minute,
+            self._can_admit(settings, now),
+        ]
+
+    def join(self, *, binding: str, now: float) -> TicketStatus:
+        """Take a ticket; early arrivals (pre-queue) get a random place among themselves."""
+        settings = self.settings()
+        phase = self.phase(settings, now)
+        if phase == "closed":
+            assert settings.opens_at is not None
+            raise QueueClosed(
+                settings.opens_at,
+                settings.opens_at - timedelta(minutes=settings.prequeue_minutes),
+            )
+        ticket = secrets.token_urlsafe(16)
+        placement = "prequeue" if phase == "prequeue" else "fifo"
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        raw = self._join(
+            keys=self._keys,
+            args=[
+                self.prefix,
+                ticket,
+                repr(now),
+                placement,
+                repr(self.rng.random()),
+                TICKET_TTL_SECONDS,
+                binding,
+                idle,
+                max_active,
+                per_minute,
+                can_admit,
+            ],
+        )
+        return self._status(ticket, raw, settings, now)
+
+    def poll(self, ticket: str, *, now: float) -> TicketStatus:
+        """Where a ticket stands now; polling keeps a waiting ticket alive."""
+        settings = self.settings()
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        raw = self._poll(
+            keys=self._keys,
+            args=[
+                self.prefix,
+                ticket,
+                repr(now),
+                TICKET_TTL_SECONDS,
+                idle,
+                max_active,
+                per_minute,
+                can_admit,
+            ],
+        )
+        return self._status(ticket, raw, settings, now)
+
+    def advance(self, *, now: float) -> int:
+        """Admit whoever the limits allow now (for a scheduled job); return how many."""
+        settings = self.settings()
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        return int(
+            self._advance(
+                keys=self._keys,
+                args=[
+                    self.prefix,
+                    repr(now),
+                    TICKET_TTL_SECONDS,
+                    idle,
+                    max_active,
+                    per_minute,
+                    can_admit,
+                ],
+            )
+        )
+
+    def touch(self, ticket: str, *, now: float) -> str:
+        """Count an admitted user as active again; return the ticket's state."""
+        state = self._touch(
+            keys=self._keys, args=[self.prefix, ticket, repr(now), TICKET_TTL_SECONDS]
+        )
+        return state.decode() if isinstance(state, bytes) else str(state)
+
+    def revoke(self, ticket: str) -> bool:
+        """Revoke a ticket: its admission token stops working at once."""
+        return bool(self._revoke(keys=self._keys, args=[self.prefix, ticket]))
+
+    def ticket_binding(self, ticket: str) -> str | None:
+        """The binding a ticket was issued to, or None if unknown."""
+        raw = self.redis.hget(f"{self.prefix}:t:{ticket}", "binding")
+        return raw.decode() if raw is not None else None
+
+    # Reporting ----------------------------------------------------------------------------
+
+    def stats(self, *, now: float) -> QueueStats:
+        """The operators' figures, from O(1) Redis calls."""
+        settings = self.settings()
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._keys[:4]:
+            pipe.zcard(key)
+        pipe.zcount(self._keys[3], now - 60, "+inf")
+        pipe.get(self._keys[5])
+        waiting, _seen, active, _log, last_minute, total = pipe.execute()
+        remaining, _ = self.inventory()
+        rate = self._rate_per_second(settings, int(last_minute))
+        if remaining == 0:
+            rate = None  # sold out: nobody is let in, so the line never clears
+        eta = math.ceil(int(waiting) / rate) if rate and waiting else (0 if not waiting else None)
+        return QueueStats(
+            mode=settings.mode,
+            phase=self.phase(settings, now),
+            waiting=int(waiting),
+            active=int(active),
+            admitted_last_minute=int(last_minute),
+            admitted_total=int(total or 0),
+            eta_clear_seconds=eta,
+            remaining=remaining,
+            sold_out=remaining == 0,
+        )
+
+    def _rate_per_second(self, settings: QueueSettings, last_minute: int) -> float | None:
+        if settings.mode == "paused" or settings.mode == "off":
+            return None
+        # The observed admission rate; before any is observed, the configured ceiling.
+        per_minute = last_minute if last_minute > 0 else settings.admit_per_minute
+        return per_minute / 60.0
+
+    def _status(
+        self, ticket: str, raw: list[Any], settings: QueueSettings, now: float
+    ) -> TicketStatus:
+        state = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
+        rank = int(raw[1])
+        waiting, active, last_minute = int(raw[2]), int(raw[3]), int(raw[4])
+        binding = raw[5].decode() if isinstance(raw[5], bytes) else str(raw[5])
+        phase = self.phase(settings, now)
+        remaining, _ = self.inventory()
+        visible = state == "waiting" and rank >= 0 and phase == "open"
+        ahead = rank if visible else None
+        rate = self._rate_per_second(settings, last_minute)
+        eta: int | None = None
+        if state == "waiting" and phase == "open" and rate and ahead is not None and remaining != 0:
+            # (Sold out, nobody is let in: there is no honest estimate to give.)
+            eta = math.ceil((ahead + 1) / rate)
+        elif state == "waiting" and phase == "prequeue" and settings.opens_at is not None:
+            eta = math.ceil(settings.opens_at.timestamp() - now)
+        return TicketStatus(
+            ticket=ticket,
+            state=state,
+            phase=phase,
+            position=ahead + 1 if ahead is not None else None,
+            ahead=ahead,
+            waiting=waiting,
+            active=active,
+            admitted_last_minute=last_minute,
+            eta_seconds=eta,
+            poll_after_seconds=self._poll_after(state, ahead, phase),
+            remaining=remaining,
+            sold_out=remaining == 0,
+            likely_too_late=remaining is not None and ahead is not None and ahead >= remaining,
+            paused=settings.mode == "paused",
+            paused_message=settings.paused_message,
+            opens_at=settings.opens_at,
+            binding=binding,
+            updated_at=datetime.fromtimestamp(now, UTC),
+        )
+
+    def _poll_after(self, state: str, ahead: int | None, phase: str) -> int:
+        """Near the front, poll often; far back, rarely (with jitter so polls do not align)."""
+        if state != "waiting":
+            return 0
+        if phase != "open" or ahead is None:
+            base = 30
+        elif ahead < 50:
+            base = 5
+        elif ahead < 500:
+            base = 10
+        elif ahead < 5000:
+            base = 20
+        else:
+            base = 45
+        return base + int(self.rng.random() * base * 0.2)

@@ -1,0 +1,94 @@
+"""The admission queue for API clients: take a ticket, poll it, get a bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from redis.exceptions import RedisError
+
+from admission.queue import QueueClosed, TicketStatus
+from booking.api import bp
+from booking.api.common import json_object
+from booking.api.problems import problem
+from booking.clock import now
+from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.waiting.captcha import verify as verify_captcha
+from booking.waiting.gate import API_BINDING, issue_token
+from booking.waiting.state import captcha_config, get_queue, refresh_inventory
+from booking.waiting.views import RETRY_SECONDS, parse_answers, status_body
+
+
+class QueueNotOpen(DomainError):
+    """The waiting room has not opened yet."""
+
+    status = 409
+    title = "Waiting room not open"
+
+
+def _body(status: TicketStatus) -> dict[str, Any]:
+    body = status_body(status)
+    if status.state == "admitted":
+        body["admission_token"] = issue_token(status.ticket, API_BINDING)
+    return body
+
+
+def _unavailable() -> Any:
+    return problem(
+        503,
+        "Waiting room unavailable",
+        "The waiting room is briefly unavailable. Try again shortly.",
+        headers={"Retry-After": str(RETRY_SECONDS)},
+    )
+
+
+@bp.post("/v1/queue/tickets")
+def create_ticket() -> Any:
+    """Join the line (after hCaptcha, when configured, and the optional eligibility check)."""
+    body = json_object(optional=True)
+    if any(k in body for k in ("service", "date_of_birth", "resident")):
+        parse_answers(body)
+    captcha = captcha_config()
+    try:
+        if captcha is not None:
+            response = body.get("hcaptcha_response")
+            result = verify_captcha(
+                captcha,
+                response if isinstance(response, str) else None,
+                remote_ip=request.remote_addr,
+                redis=get_queue().redis,
+            )
+            if not result.ok:
+                raise InvalidInput(
+                    "The hCaptcha response was not accepted.",
+                    errors={"hcaptcha_response": result.reason},
+                )
+        # Count what is left before joining: a sold-out room must not let its first arrival in.
+        refresh_inventory()
+        try:
+            status = get_queue().join(binding=API_BINDING, now=now().timestamp())
+        except QueueClosed as closed:
+            raise QueueNotOpen(
+                f"The waiting room opens at {closed.prequeue_from.isoformat()}."
+            ) from None
+        return _body(status), 201
+    except RedisError:
+        return _unavailable()
+
+
+@bp.get("/v1/queue/tickets/<ticket>")
+def get_ticket(ticket: str) -> Any:
+    """Where a ticket stands; once admitted, the answer carries the admission token."""
+    if len(ticket) > 64:
+        raise NotFound("No ticket with that id.")
+    try:
+        queue = get_queue()
+        if queue.ticket_binding(ticket) != API_BINDING:
+            raise NotFound("No ticket with that id.")
+        refresh_inventory()
+        status = queue.poll(ticket, now=now().timestamp())
+    except RedisError:
+        return _unavailable()
+    if status.state not in ("waiting", "admitted"):
+        raise NotFound("This ticket has lapsed. Join the line again.")
+    return _body(status)

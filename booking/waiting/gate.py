@@ -1,0 +1,150 @@
+"""The gate in front of holds and confirms: a valid admission token, or the waiting room.
+
+Browsers carry the token in the ``fairslot_admission`` cookie, bound to a random id in their
+session; API clients send ``Authorization: Bearer <token>``, bound to the API. Tokens are
+renewed while the user is active.
+
+Redis down: a request with a validly signed, unexpired token still passes (people already in
+can finish booking; revocation cannot be checked until Redis is back); without one, the gate
+answers 503 with Retry-After instead of admitting anyone unchecked.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, request, session
+from redis.exceptions import RedisError
+
+from admission import tokens
+from booking.clock import now
+from booking.waiting.state import current_settings, get_queue, refresh_inventory
+
+log = logging.getLogger(__name__)
+COOKIE = "fairslot_admission"
+API_BINDING = "api"
+_LIVE = ("waiting", "admitted")
+
+
+class AdmissionRequired(Exception):
+    """The queue is on and this request carries no valid admission."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class QueueUnavailable(Exception):
+    """Redis is unreachable and the request has no token to fall back on."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who got through the gate (ticket is None while the queue is off)."""
+
+    ticket: str | None
+
+
+def browser_binding(create: bool = False) -> str | None:
+    """The random id that binds admission tokens to this browser's session."""
+    sid = session.get("qsid")
+    if sid is None and create:
+        sid = session["qsid"] = secrets.token_urlsafe(16)
+    return sid
+
+
+def issue_token(ticket: str, binding: str) -> str:
+    """Sign a token valid for one session length from now."""
+    minutes = current_settings().session_minutes
+    expires = int(now().timestamp()) + minutes * 60
+    return tokens.sign(current_app.config["SECRET_KEY"], ticket, expires, binding)
+
+
+def set_cookie_later(token: str) -> None:
+    """Ask the after-request hook to set the admission cookie on this response."""
+    g.admission_cookie = token
+
+
+def _presented(api: bool) -> tuple[str | None, str | None]:
+    if api:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        return (value.strip() or None) if scheme.lower() == "bearer" else None, API_BINDING
+    return request.cookies.get(COOKIE), browser_binding()
+
+
+def require_admission(*, api: bool) -> Admission:
+    """Pass the request if the queue is off or it carries a valid admission; else raise."""
+    settings = current_settings()
+    if not settings.enabled:
+        return Admission(None)
+    token, binding = _presented(api)
+    if not token or not binding:
+        raise AdmissionRequired("no admission token")
+    moment = now().timestamp()
+    try:
+        claims = tokens.verify(current_app.config["SECRET_KEY"], token, binding=binding, now=moment)
+    except tokens.TokenError as exc:
+        raise AdmissionRequired(str(exc)) from None
+    try:
+        state = get_queue().touch(claims.ticket, now=moment)
+    except RedisError:
+        log.warning("Redis unreachable: accepting a validly signed admission token unchecked")
+        return Admission(claims.ticket)
+    if state != "admitted":
+        raise AdmissionRequired(f"ticket is {state}")
+    if claims.expires_at - moment < settings.session_minutes * 30:
+        # Renew while active: past half its life, the token is reissued for a full session.
+        renewed = issue_token(claims.ticket, binding)
+        if api:
+            g.renewed_admission_token = renewed
+        else:
+            set_cookie_later(renewed)
+    return Admission(claims.ticket)
+
+
+def try_auto_admit() -> Admission | None:
+    """In ``auto`` mode with room to spare, admit this browser at once without a visible line."""
+    if current_settings().mode != "auto":
+        return None
+    binding = browser_binding(create=True)
+    assert binding is not None
+    try:
+        refresh_inventory()  # nothing left means nobody is let in, not even the first
+        queue, moment = get_queue(), now().timestamp()
+        # A browser already in line keeps its place: asking again must not send it to the back.
+        status = queue.poll(session["qticket"], now=moment) if session.get("qticket") else None
+        if status is None or status.state not in _LIVE or status.binding != binding:
+            status = queue.join(binding=binding, now=moment)
+    except RedisError:
+        raise QueueUnavailable() from None
+    except Exception:  # noqa: BLE001 - a closed pre-queue etc.: go through the waiting room
+        return None
+    session["qticket"] = status.ticket
+    if status.state != "admitted":
+        return None
+    set_cookie_later(issue_token(status.ticket, binding))
+    return Admission(status.ticket)
+
+
+def init_app(app: Flask) -> None:
+    """Set renewed admission cookies and expose renewed API tokens in a header."""
+
+    @app.after_request
+    def _admission_headers(response: Response) -> Response:
+        token = g.pop("admission_cookie", None)
+        if token:
+            response.set_cookie(
+                COOKIE,
+                token,
+                max_age=current_settings().session_minutes * 60,
+                httponly=True,
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                samesite="Lax",
+            )
+        renewed = g.pop("renewed_admission_token", None)
+        if renewed:
+            response.headers["X-Admission-Token"] = renewed
+        return response

@@ -1,0 +1,93 @@
+"""The app's AdmissionQueue, its settings from config, and the remaining-inventory count."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+
+from admission.queue import AdmissionQueue
+from admission.settings import QueueSettings
+from booking.clock import now
+from booking.db import db
+from booking.redis_client import get_redis
+from booking.services.inventory import remaining_appointments
+from booking.waiting.captcha import CaptchaConfig
+
+log = logging.getLogger(__name__)
+_EXT = "fairslot.queue"
+INVENTORY_REFRESH_SECONDS = 10
+
+
+def defaults_from_config(config: Any) -> QueueSettings:
+    """The environment's queue settings (admins may override them live)."""
+    opens = config.get("QUEUE_OPENS_AT")
+    return QueueSettings(
+        mode=config["QUEUE_MODE"],
+        max_active=config["QUEUE_MAX_ACTIVE"],
+        admit_per_minute=config["QUEUE_ADMIT_PER_MINUTE"],
+        opens_at=datetime.fromisoformat(opens) if isinstance(opens, str) and opens else opens,
+        prequeue_minutes=config["QUEUE_PREQUEUE_MINUTES"],
+        session_minutes=config["QUEUE_SESSION_MINUTES"],
+        idle_minutes=config["QUEUE_IDLE_MINUTES"],
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's queue on its Redis."""
+    defaults = defaults_from_config(app.config)
+    app.extensions[_EXT] = AdmissionQueue(
+        app.extensions["fairslot.redis"], defaults, rng=app.config.get("QUEUE_RNG")
+    )
+
+
+def get_queue() -> AdmissionQueue:
+    """The current app's admission queue."""
+    queue: AdmissionQueue = current_app.extensions[_EXT]
+    return queue
+
+
+def current_settings() -> QueueSettings:
+    """Live settings, or the environment's defaults while Redis is unreachable."""
+    queue = get_queue()
+    try:
+        return queue.settings()
+    except RedisError:
+        return queue.defaults
+
+
+def captcha_config() -> CaptchaConfig | None:
+    """hCaptcha settings, or None when it is off (no keys configured)."""
+    config = current_app.config
+    if not (config.get("HCAPTCHA_SITE_KEY") and config.get("HCAPTCHA_SECRET")):
+        return None
+    hostnames = config.get("HCAPTCHA_HOSTNAMES") or urlsplit(config["PUBLIC_URL"]).hostname or ""
+    return CaptchaConfig(
+        site_key=config["HCAPTCHA_SITE_KEY"],
+        secret=config["HCAPTCHA_SECRET"],
+        verify_url=config["HCAPTCHA_VERIFY_URL"],
+        hostnames=frozenset(h.strip() for h in hostnames.split(",") if h.strip()),
+        timeout_seconds=float(config["HCAPTCHA_TIMEOUT_SECONDS"]),
+        unreachable_policy=config["HCAPTCHA_UNREACHABLE"],
+    )
+
+
+def refresh_inventory() -> None:
+    """Recount free appointments at most every few seconds across all processes."""
+    queue = get_queue()
+    moment = now()
+    _, counted_at = queue.inventory()
+    if counted_at is not None and moment.timestamp() - counted_at < INVENTORY_REFRESH_SECONDS:
+        return
+    # One process recounts; the others keep using the last figure.
+    lock = f"{queue.prefix}:inventory_lock"
+    if not get_redis().set(lock, 1, nx=True, ex=INVENTORY_REFRESH_SECONDS):
+        return
+    remaining = remaining_appointments(
+        db.session, now=moment, horizon_days=current_app.config["BOOKING_DAYS"]
+    )
+    queue.set_inventory(remaining, moment.timestamp())

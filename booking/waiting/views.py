@@ -1,0 +1,216 @@
+"""The waiting room pages: a short eligibility check, the line, and the way in.
+
+Works without JavaScript: the status page refreshes itself (a meta refresh in <noscript>) as
+often as the server says; with JavaScript it updates in place from ``status.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from redis.exceptions import RedisError
+
+from admission.queue import QueueClosed, TicketStatus
+from booking.clock import now
+from booking.services import eligibility, inventory
+from booking.services.errors import InvalidInput
+from booking.services.validation import parse_birth_date
+from booking.waiting import bp
+from booking.waiting.captcha import verify as verify_captcha
+from booking.waiting.gate import browser_binding, issue_token, set_cookie_later
+from booking.waiting.state import captcha_config, current_settings, get_queue, refresh_inventory
+
+RETRY_SECONDS = 15
+LIVE_STATES = ("waiting", "admitted")
+
+
+def safe_next(raw: str | None) -> str:
+    """Only ever send people back to a page of ours (no open redirects)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return url_for("resident.index")
+    parts = urlsplit(raw)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def unavailable() -> Response:
+    """Redis is down: say so plainly and retry, rather than fail or let everyone through."""
+    response = make_response(render_template("waiting_unavailable.html", retry=RETRY_SECONDS), 503)
+    response.headers["Retry-After"] = str(RETRY_SECONDS)
+    response.headers["Refresh"] = str(RETRY_SECONDS)
+    return response
+
+
+def _live_ticket() -> TicketStatus | None:
+    ticket = session.get("qticket")
+    if not ticket:
+        return None
+    status = get_queue().poll(ticket, now=now().timestamp())
+    if status.state not in LIVE_STATES or status.binding != browser_binding():
+        session.pop("qticket", None)
+        return None
+    return status
+
+
+def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
+    """Validate the eligibility questions, naming every problem at once, then check the rules."""
+    today = now().date()
+    errors: dict[str, str] = {}
+    service = values.get("service")
+    if service not in inventory.SERVICES:
+        errors["service"] = "Choose a vaccine."
+    born = None
+    try:
+        born = parse_birth_date(values.get("date_of_birth"), today=today)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    resident = values.get("resident")
+    if resident not in ("yes", "no", True, False):
+        errors["resident"] = "Choose yes or no."
+    if errors:
+        raise InvalidInput("Please answer the questions.", errors=errors)
+    assert born is not None and isinstance(service, str)
+    answers = eligibility.Answers(service, born, resident in ("yes", True))
+    try:
+        eligibility.check(answers, today=today)
+    except InvalidInput as exc:
+        # Name the question the person answered (the form's and the API's "resident").
+        renamed = {
+            ("resident" if k == "lives_or_works_in_state" else k): v for k, v in exc.errors.items()
+        }
+        raise InvalidInput(exc.detail, errors=renamed) from None
+    return answers
+
+
+def _join_form(values: Any, errors: dict[str, str], status: int = 200, **extra: Any) -> Any:
+    return render_template(
+        "waiting_join.html",
+        values=values,
+        errors=errors,
+        services=inventory.SERVICES,
+        captcha=captcha_config(),
+        settings=current_settings(),
+        **extra,
+    ), status
+
+
+@bp.route("/waiting-room", methods=["GET", "POST"])
+def join() -> Any:
+    """Answer the eligibility questions and take a place in line (once per browser)."""
+    if request.args.get("next"):
+        session["qnext"] = safe_next(request.args["next"])
+    try:
+        if _live_ticket() is not None:
+            # Refreshing, or joining twice, keeps the place you have: it gains and loses nothing.
+            return redirect(url_for("waiting.status"), code=303)
+        if request.method == "GET":
+            return _join_form({}, {})
+        values = {k: request.form.get(k, "") for k in ("service", "date_of_birth", "resident")}
+        try:
+            answers = parse_answers(values)
+        except InvalidInput as exc:
+            return _join_form(values, exc.errors, 422)
+        captcha = captcha_config()
+        if captcha is not None:
+            result = verify_captcha(
+                captcha,
+                request.form.get("h-captcha-response"),
+                remote_ip=request.remote_addr,
+                redis=get_queue().redis,
+            )
+            if not result.ok:
+                message = "Please complete the check that you are not a robot, then try again."
+                return _join_form(values, {"captcha": message}, 422)
+        binding = browser_binding(create=True)
+        assert binding is not None
+        try:
+            # Count what is left first: a sold-out room must not let its first arrival in.
+            refresh_inventory()
+            status = get_queue().join(binding=binding, now=now().timestamp())
+        except QueueClosed as closed:
+            return _join_form(values, {}, 200, closed=closed)
+        session["qticket"] = status.ticket
+        session["qservice"] = answers.service
+        return redirect(url_for("waiting.status"), code=303)
+    except RedisError:
+        return unavailable()
+
+
+def _status_or_redirect() -> TicketStatus | Response:
+    try:
+        refresh_inventory()
+        status = _live_ticket()
+    except RedisError:
+        return unavailable()
+    if status is None:
+        return redirect(url_for("waiting.join", lapsed=1), code=303)
+    if status.state == "admitted":
+        binding = browser_binding()
+        assert binding is not None
+        set_cookie_later(issue_token(status.ticket, binding))
+    return status
+
+
+@bp.get("/waiting-room/status")
+def status() -> Any:
+    """Where you are in line; the page refreshes itself when the server says."""
+    result = _status_or_redirect()
+    if isinstance(result, Response):
+        return result
+    next_url = session.get("qnext") or url_for("resident.index")
+    response = make_response(
+        render_template("waiting_status.html", status=result, next_url=next_url)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/waiting-room/status.json")
+def status_json() -> Any:
+    """The same figures for the page's script, which updates in place."""
+    result = _status_or_redirect()
+    if isinstance(result, Response):
+        if result.status_code == 503:
+            return jsonify(state="unavailable", poll_after_seconds=RETRY_SECONDS), 503
+        return jsonify(state="lapsed", poll_after_seconds=0, join_url=url_for("waiting.join"))
+    body = status_body(result)
+    body["next_url"] = session.get("qnext") or url_for("resident.index")
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
+
+
+def status_body(status: TicketStatus) -> dict[str, Any]:
+    """The ticket's public figures, shared by the page script and the API."""
+    return {
+        "ticket": status.ticket,
+        "state": status.state,
+        "phase": status.phase,
+        "position": status.position,
+        "ahead": status.ahead,
+        "eta_seconds": status.eta_seconds,
+        "poll_after_seconds": status.poll_after_seconds,
+        "remaining_appointments": status.remaining,
+        "sold_out": status.sold_out,
+        "likely_too_late": status.likely_too_late,
+        "paused": status.paused,
+        "paused_message": status.paused_message or None,
+        "opens_at": status.opens_at.isoformat() if status.opens_at else None,
+        "updated_at": status.updated_at.isoformat(timespec="seconds"),
+        "standby_url": url_for("waiting.standby", _external=True) if status.sold_out else None,
+    }
+
+
+@bp.get("/waiting-room/standby")
+def standby() -> Any:
+    """When nothing is left: how to hear about new appointments."""
+    return render_template("waiting_standby.html", helpline=current_app.config["HELPLINE_PHONE"])
