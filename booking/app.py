@@ -11,6 +11,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from booking import schema  # noqa: F401 - every model registered on the metadata
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
@@ -55,10 +56,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from booking import errors, i18n, limits
+    from booking.admin import bp as admin_bp
     from booking.api import bp as api_bp
     from booking.cli import register_cli
     from booking.health import bp as health_bp
     from booking.resident import bp as resident_bp
+    from booking.staff import access
+    from booking.staff.views import bp as staff_bp
     from booking.waiting import bp as waiting_bp
     from booking.waiting import gate, state
 
@@ -67,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(resident_bp)
     app.register_blueprint(waiting_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(admin_bp)
+    access.init_app(app)
     state.init_app(app)
     gate.init_app(app)
     csrf.exempt(api_bp)  # the API takes no cookies for authority, so there is nothing to forge

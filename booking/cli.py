@@ -16,6 +16,10 @@ FairSlot demo is ready: {clinics} clinics, {slots} slots ({added} new this run).
   Look up a booking at {url}/lookup
                   code {code}, date of birth {dob}
   API             {url}/api/openapi.json
+
+  Staff console   {url}/staff/sign-in
+                  (demo passwords; the two-step page shows the demo TOTP code)
+{accounts}
 """
 
 
@@ -32,17 +36,24 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Database migrated to {revision}.")
 
     @app.cli.command("seed-demo")
-    def seed_demo() -> None:
+    @click.option("--force", is_flag=True, help="Allow it outside demo/development.")
+    def seed_demo(force: bool) -> None:
         """Add the demo clinics, two weeks of slots and a demo booking (idempotent)."""
         from sqlalchemy import func, select
 
+        from booking.demo.accounts import seed_accounts
         from booking.demo.seed import seed_demo as seed
         from booking.models import Clinic, Slot
         from booking.services.tokens import format_code
 
+        if current_app.config["FAIRSLOT_ENV"] == "production" and not force:
+            raise click.ClickException(
+                "Refusing to add demo data and demo accounts in production (use --force)."
+            )
         report = db.transaction(
             lambda s: seed(s, now=now(), secret_key=current_app.config["SECRET_KEY"])
         )
+        accounts = db.transaction(lambda s: seed_accounts(s, now=now()))
         clinics = db.session.scalar(select(func.count()).select_from(Clinic))
         slots = db.session.scalar(select(func.count()).select_from(Slot))
         click.echo(
@@ -53,8 +64,44 @@ def register_cli(app: Flask) -> None:
                 added=report.slots_added,
                 code=format_code(report.demo_code) if report.demo_code else "(none)",
                 dob=report.demo_date_of_birth.strftime("%m/%d/%Y"),
+                accounts="\n".join(
+                    f"  {role:<15} {email:<28} {password}" for email, password, role in accounts
+                ),
             )
         )
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", "display_name", default="")
+    @click.option(
+        "--role",
+        required=True,
+        type=click.Choice(["clinic_staff", "clinic_manager", "agent", "state_admin"]),
+    )
+    @click.option("--clinic", "clinics", multiple=True, type=int, help="Clinic id (repeatable).")
+    @click.password_option(help="At least 12 characters; prompted for if not given.")
+    def create_user(
+        email: str, display_name: str, role: str, clinics: tuple[int, ...], password: str
+    ) -> None:
+        """Create a staff account (state admins enrol TOTP at their first sign-in)."""
+        from booking.services import staff
+        from booking.services.errors import InvalidInput
+
+        try:
+            user = db.transaction(
+                lambda s: staff.create_user(
+                    s,
+                    email=email,
+                    display_name=display_name,
+                    role=role,
+                    password=password,
+                    now=now(),
+                    clinic_ids=clinics,
+                )
+            )
+        except InvalidInput as exc:
+            raise click.ClickException("; ".join(exc.errors.values())) from None
+        click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
     @app.cli.command("release-expired-holds")
     def release_expired_holds() -> None:

@@ -57,7 +57,7 @@ def register(app: Flask) -> None:
                 type_="urn:fairslot:problem:admission-required",
                 headers={"WWW-Authenticate": 'Bearer realm="fairslot-admission"'},
             )
-        return redirect(url_for("waiting.join", next=request.full_path))
+        return redirect(url_for("waiting.join", next=request.full_path), code=303)
 
     @app.errorhandler(QueueUnavailable)
     def queue_unavailable(exc: QueueUnavailable) -> Any:

@@ -23,6 +23,8 @@ LIMITED_ENDPOINTS = {
     "api.get_ticket": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
     "waiting.status": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
     "waiting.status_json": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
+    "staff.sign_in": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
+    "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
 }
 
 

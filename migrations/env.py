@@ -9,13 +9,13 @@ from sqlalchemy import Connection
 
 from booking.config import load_config
 from booking.db import make_engine
-from booking.models import Base
+from booking.schema import metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

@@ -12,7 +12,7 @@
     if (el && text !== null && text !== undefined) { el.textContent = String(text); }
   }
   function minutes(seconds) {
-    if (seconds === null) { return null; }
+    if (seconds === null || seconds === undefined) { return null; }
     return seconds < 60 ? root.getAttribute("data-soon-text")
       : root.getAttribute("data-minute-template").replace("%d", Math.ceil(seconds / 60));
   }
@@ -21,8 +21,13 @@
       fetch(root.getAttribute("data-status-url"), { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (s) {
-          if (s.state === "admitted" || s.state === "lapsed" || s.sold_out) {
-            window.location.reload();
+          if (s.state === "unavailable") {  // Redis briefly down: keep the figures, ask later
+            poll(s.poll_after_seconds || 15);
+            return;
+          }
+          var soldOutShown = root.getAttribute("data-sold-out") === "1";
+          if (s.state === "admitted" || s.state === "lapsed" || (s.sold_out && !soldOutShown)) {
+            window.location.reload();  // the page itself says what to do next
             return;
           }
           set("position", s.position);

@@ -16,7 +16,7 @@ from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.waiting.captcha import verify as verify_captcha
 from booking.waiting.gate import API_BINDING, issue_token
 from booking.waiting.state import captcha_config, get_queue, refresh_inventory
-from booking.waiting.views import RETRY_SECONDS, parse_answers, status_body
+from booking.waiting.views import RETRY_SECONDS, no_line_when_off, parse_answers, status_body
 
 
 class QueueNotOpen(DomainError):
@@ -27,6 +27,7 @@ class QueueNotOpen(DomainError):
 
 
 def _body(status: TicketStatus) -> dict[str, Any]:
+    status = no_line_when_off(status)
     body = status_body(status)
     if status.state == "admitted":
         body["admission_token"] = issue_token(status.ticket, API_BINDING)

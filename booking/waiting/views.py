@@ -6,6 +6,7 @@ often as the server says; with JavaScript it updates in place from ``status.json
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,6 +62,15 @@ def _live_ticket() -> TicketStatus | None:
         session.pop("qticket", None)
         return None
     return status
+
+
+def no_line_when_off(status: TicketStatus) -> TicketStatus:
+    """With the queue switched off the gate lets everyone through: nobody is left waiting."""
+    if status.state != "waiting" or current_settings().enabled:
+        return status
+    return replace(
+        status, state="admitted", position=None, ahead=None, eta_seconds=None, poll_after_seconds=0
+    )
 
 
 def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
@@ -155,6 +165,7 @@ def _status_or_redirect() -> TicketStatus | Response:
         return unavailable()
     if status is None:
         return redirect(url_for("waiting.join", lapsed=1), code=303)
+    status = no_line_when_off(status)
     if status.state == "admitted":
         binding = browser_binding()
         assert binding is not None
@@ -182,7 +193,8 @@ def status_json() -> Any:
     result = _status_or_redirect()
     if isinstance(result, Response):
         if result.status_code == 503:
-            return jsonify(state="unavailable", poll_after_seconds=RETRY_SECONDS), 503
+            body = {"state": "unavailable", "poll_after_seconds": RETRY_SECONDS}
+            return jsonify(body), 503, {"Retry-After": str(RETRY_SECONDS)}
         return jsonify(state="lapsed", poll_after_seconds=0, join_url=url_for("waiting.join"))
     body = status_body(result)
     body["next_url"] = session.get("qnext") or url_for("resident.index")

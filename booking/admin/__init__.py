@@ -1,0 +1,7 @@
+"""The state admins' console."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from booking.admin import queue  # noqa: E402, F401

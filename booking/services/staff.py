@@ -1,0 +1,251 @@
+"""Staff accounts: creation, sign-in with lockout, second factor, sessions, and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.staff.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
+
+# Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 12
+# A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("fairslot-no-such-user")
+
+
+class SignInRefused(DomainError):
+    """Wrong email or password, or the account is disabled (one message for all)."""
+
+    status = 401
+    title = "Sign-in refused"
+
+
+class AccountLocked(DomainError):
+    """Too many failed attempts; the account is locked for a while."""
+
+    status = 423
+    title = "Account locked"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Sign-in rules."""
+
+    max_failures: int = 5
+    lockout_minutes: int = 15
+    idle_minutes: int = 30
+    absolute_hours: int = 12
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with Argon2id."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    clinic_ids: tuple[int, ...] = (),
+    totp_secret: str | None = None,
+) -> StaffUser:
+    """Create a staff account; clinic roles must name at least one clinic."""
+    errors: dict[str, str] = {}
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        errors["email"] = "Enter an email address."
+    if role not in {r.value for r in Role}:
+        errors["role"] = "Choose a role."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if role in (Role.CLINIC_STAFF, Role.CLINIC_MANAGER) and not clinic_ids:
+        errors["clinic_ids"] = "Clinic staff must belong to at least one clinic."
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        errors["email"] = "An account with this email exists."
+    if errors:
+        raise InvalidInput("Please correct the account details.", errors=errors)
+    user = StaffUser(
+        email=email,
+        display_name=display_name.strip() or email,
+        role=role,
+        password_hash=hash_password(password),
+        totp_secret=totp_secret,
+        active=True,
+        failed_logins=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    session.flush()
+    for clinic_id in clinic_ids:
+        session.add(StaffClinic(user_id=user.id, clinic_id=clinic_id))
+    session.flush()
+    return user
+
+
+def authenticate(
+    session: Session, email: str, password: str, *, now: datetime, policy: Policy
+) -> StaffUser:
+    """Check a password; count failures and lock the account after too many."""
+    user = session.scalars(
+        select(StaffUser).where(StaffUser.email == email.strip().lower()).with_for_update()
+    ).one_or_none()
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)
+        raise SignInRefused("The email or password is not right.")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(
+            "Too many failed attempts. The account is locked for a few minutes; try again later "
+            "or ask an administrator."
+        )
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+            user.failed_logins = 0
+        user.updated_at = now
+        session.flush()
+        raise SignInRefused("The email or password is not right.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_second_factor(user: StaffUser) -> bool:
+    """State admins always need TOTP; others when they have enrolled."""
+    return user.role == Role.STATE_ADMIN or user.totp_secret is not None
+
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret."""
+    return pyotp.random_base32()
+
+
+def check_totp(secret: str, code: str, *, now: datetime) -> bool:
+    """Accept the current 30-second code, or the one either side of it (clock drift)."""
+    cleaned = "".join(ch for ch in code if ch.isdigit())
+    if len(cleaned) != 6:
+        return False
+    return bool(pyotp.TOTP(secret).verify(cleaned, for_time=now, valid_window=1))
+
+
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(
+    session: Session, user: StaffUser, *, now: datetime, policy: Policy, ip: str | None
+) -> str:
+    """Open a server-side session; return the secret for the cookie (stored only hashed)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            id=_session_id(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=policy.absolute_hours),
+            ip=ip,
+        )
+    )
+    user.last_login_at = now
+    session.flush()
+    return token
+
+
+def resume_session(
+    session: Session, token: str, *, now: datetime, policy: Policy
+) -> StaffUser | None:
+    """The signed-in user, or None if the session ended, idled out or was revoked."""
+    record = session.get(StaffSession, _session_id(token))
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
+        return None
+    if record.last_seen_at <= now - timedelta(minutes=policy.idle_minutes):
+        record.revoked_at = now
+        session.flush()
+        return None
+    user = session.get(StaffUser, record.user_id)
+    if user is None or not user.active:
+        return None
+    if now - record.last_seen_at > timedelta(seconds=60):
+        record.last_seen_at = now  # written at most once a minute per session
+        session.flush()
+    return user
+
+
+def end_session(session: Session, token: str, *, now: datetime) -> None:
+    """Sign out: the session stops working at once."""
+    session.execute(
+        update(StaffSession)
+        .where(StaffSession.id == _session_id(token), StaffSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def clinic_ids_of(session: Session, user: StaffUser) -> set[int]:
+    """The clinics a clinic staff member or manager belongs to."""
+    return set(session.scalars(select(StaffClinic.clinic_id).where(StaffClinic.user_id == user.id)))
+
+
+def get_user(session: Session, user_id: int) -> StaffUser:
+    """A staff account or NotFound."""
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def record_audit(
+    session: Session,
+    *,
+    actor: StaffUser | None,
+    action: str,
+    now: datetime,
+    record_type: str | None = None,
+    record_id: str | int | None = None,
+    clinic_id: int | None = None,
+    request_id: str | None = None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit entry (who, role, what, which record, when, request id)."""
+    entry = AuditEntry(
+        at=now,
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role if actor else None,
+        action=action,
+        record_type=record_type,
+        record_id=str(record_id) if record_id is not None else None,
+        clinic_id=clinic_id,
+        request_id=request_id,
+        ip=ip,
+        detail=detail or {},
+    )
+    session.add(entry)
+    session.flush()
+    return entry

@@ -1,0 +1,131 @@
+"""Who may see what: the one place every staff route's role and clinic are checked.
+
+A staff view declares its roles with ``@staff_route(...)``. Before every request, this module
+resumes the staff session from its cookie and, for a view that declares roles, refuses anyone
+signed out (redirect to sign-in, or 401 for JSON), anyone of another role (403) and, for
+clinic roles, any ``clinic_id`` in the URL that is not one of their clinics (404, so other
+clinics' ids are not even confirmed to exist). A view without the declaration is public; the
+access-matrix test lists every route so none is forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+
+from booking.clock import now
+from booking.db import db
+from booking.services import staff as staff_service
+from booking.staff.models import CLINIC_ROLES, StaffUser
+
+STAFF_COOKIE = "fairslot_staff"
+F = TypeVar("F", bound=Callable[..., Any])
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def staff_route(*roles: str) -> Callable[[F], F]:
+    """Declare which roles may use a view (checked centrally before the view runs)."""
+
+    def mark(view: F) -> F:
+        view.required_roles = frozenset(roles)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def policy() -> staff_service.Policy:
+    """Sign-in rules from the app's configuration."""
+    config = current_app.config
+    return staff_service.Policy(
+        max_failures=config["STAFF_MAX_FAILURES"],
+        lockout_minutes=config["STAFF_LOCKOUT_MINUTES"],
+        idle_minutes=config["STAFF_IDLE_MINUTES"],
+        absolute_hours=config["STAFF_ABSOLUTE_HOURS"],
+    )
+
+
+def current_staff() -> StaffUser | None:
+    """The signed-in staff member of this request, if any."""
+    return g.get("staff")
+
+
+def staff_clinics() -> set[int]:
+    """The clinics the signed-in clinic staff member belongs to (cached per request)."""
+    if "staff_clinics" not in g:
+        user = current_staff()
+        g.staff_clinics = staff_service.clinic_ids_of(db.session, user) if user else set()
+    clinics: set[int] = g.staff_clinics
+    return clinics
+
+
+def can_use_clinic(clinic_id: int) -> bool:
+    """Whether the signed-in staff member may see and change this clinic."""
+    user = current_staff()
+    if user is None:
+        return False
+    if user.role in CLINIC_ROLES:
+        return clinic_id in staff_clinics()
+    return True
+
+
+def _load_staff() -> None:
+    token = request.cookies.get(STAFF_COOKIE)
+    g.staff = None
+    if token and len(token) < 100:
+        g.staff = db.transaction(
+            lambda s: staff_service.resume_session(s, token, now=now(), policy=policy())
+        )
+
+
+def _check_access() -> Response | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    roles = getattr(view, "required_roles", None)
+    if roles is None:
+        return None
+    user = current_staff()
+    if user is None:
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            abort(401)
+        return redirect(url_for("staff.sign_in", next=request.full_path))  # type: ignore[return-value]
+    if user.role not in roles:
+        abort(403)
+    clinic_id = (request.view_args or {}).get("clinic_id")
+    if clinic_id is not None and not can_use_clinic(int(clinic_id)):
+        abort(404)
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Install the request id and the access check on every request."""
+
+    @app.before_request
+    def _before() -> Response | None:
+        presented = request.headers.get("X-Request-ID", "")
+        g.request_id = presented if _REQUEST_ID_RE.match(presented) else uuid.uuid4().hex
+        if request.endpoint and request.endpoint != "static":
+            _load_staff()
+        return _check_access()
+
+    @app.after_request
+    def _after(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if g.get("staff") is not None:
+            response.headers["Cache-Control"] = "no-store"  # staff pages hold personal data
+        return response
+
+
+def audit(action: str, **fields: Any) -> None:
+    """Record what the signed-in staff member did or saw, in the current transaction."""
+    staff_service.record_audit(
+        db.session,
+        actor=current_staff(),
+        action=action,
+        now=now(),
+        request_id=g.get("request_id"),
+        ip=request.remote_addr,
+        **fields,
+    )

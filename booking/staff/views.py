@@ -1,0 +1,139 @@
+"""Staff sign-in (password, then TOTP where required), sign-out and the console's front page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
+
+from booking.clock import now
+from booking.db import db
+from booking.services import staff as staff_service
+from booking.services.errors import DomainError
+from booking.staff.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
+from booking.staff.models import Role, StaffUser
+from booking.waiting.views import safe_next
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+ALL_ROLES = tuple(r.value for r in Role)
+PENDING_SECONDS = 300
+
+
+def _finish_sign_in(user: StaffUser) -> Any:
+    next_url = session.get("staff_next") or url_for("staff.home")
+    # A fresh session at sign-in: nothing from before it (a planted id, a CSRF token) survives.
+    session.clear()
+    token = db.transaction(lambda s: _open(s, user.id))
+    generate_csrf()
+    response = make_response(redirect(safe_next(next_url), code=303))
+    response.set_cookie(
+        STAFF_COOKIE,
+        token,
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        samesite="Strict",
+        max_age=current_app.config["STAFF_ABSOLUTE_HOURS"] * 3600,
+    )
+    return response
+
+
+def _open(s: Any, user_id: int) -> str:
+    user = staff_service.get_user(s, user_id)
+    token = staff_service.start_session(s, user, now=now(), policy=policy(), ip=request.remote_addr)
+    g.staff = user
+    audit("staff.sign_in", record_type="staff_user", record_id=user.id)
+    return token
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    """Email and password; then the second factor if the account needs one."""
+    if request.args.get("next"):
+        session["staff_next"] = safe_next(request.args["next"])
+    if request.method == "GET":
+        return render_template("staff/sign_in.html", values={}, error=None)
+    email = request.form.get("email", "")[:254]
+    password = request.form.get("password", "")[:1024]
+
+    def attempt(s: Any) -> tuple[StaffUser | None, DomainError | None]:
+        try:
+            return staff_service.authenticate(s, email, password, now=now(), policy=policy()), None
+        except (staff_service.SignInRefused, staff_service.AccountLocked) as exc:
+            return None, exc  # committed: the failure counts towards the lockout
+
+    user, error = db.transaction(attempt)
+    if user is None:
+        assert error is not None
+        page = render_template("staff/sign_in.html", values={"email": email}, error=error.detail)
+        return page, error.status
+    if staff_service.needs_second_factor(user):
+        session["staff_pending"] = {"id": user.id, "at": now().timestamp()}
+        if user.totp_secret is None:
+            session["staff_enrol_secret"] = staff_service.new_totp_secret()
+        return redirect(url_for("staff.second_factor"), code=303)
+    return _finish_sign_in(user)
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def second_factor() -> Any:
+    """The 6-digit code from an authenticator app (and enrolment the first time)."""
+    pending = session.get("staff_pending")
+    if not pending or now().timestamp() - pending["at"] > PENDING_SECONDS:
+        session.pop("staff_pending", None)
+        return redirect(url_for("staff.sign_in"), code=303)
+    user = staff_service.get_user(db.session, pending["id"])
+    enrol_secret = session.get("staff_enrol_secret") if user.totp_secret is None else None
+    secret = user.totp_secret or enrol_secret
+    assert secret is not None
+    context: dict[str, Any] = {
+        "enrol_secret": enrol_secret,
+        "enrol_uri": pyotp.TOTP(enrol_secret).provisioning_uri(
+            name=user.email, issuer_name="FairSlot"
+        )
+        if enrol_secret
+        else None,
+        # The demo shows the current code, so visitors need no authenticator app.
+        "demo_code": pyotp.TOTP(secret).at(now())
+        if current_app.config["FAIRSLOT_ENV"] == "demo"
+        else None,
+        "error": None,
+    }
+    if request.method == "GET":
+        return render_template("staff/two_factor.html", **context)
+    if not staff_service.check_totp(secret, request.form.get("code", "")[:20], now=now()):
+        context["error"] = "That code is not right. Enter the 6 digits your app shows now."
+        return render_template("staff/two_factor.html", **context), 401
+    if enrol_secret:
+        db.transaction(lambda s: setattr(staff_service.get_user(s, user.id), "totp_secret", secret))
+    return _finish_sign_in(user)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Any:
+    """End the session at once, on the server too."""
+    token = request.cookies.get(STAFF_COOKIE)
+    if token:
+        db.transaction(lambda s: staff_service.end_session(s, token[:100], now=now()))
+    session.clear()
+    response = make_response(redirect(url_for("staff.sign_in"), code=303))
+    response.delete_cookie(STAFF_COOKIE)
+    return response
+
+
+@bp.get("/")
+@staff_route(*ALL_ROLES)
+def home() -> Any:
+    """Each role's starting points."""
+    return render_template("staff/home.html", user=current_staff())
