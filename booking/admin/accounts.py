@@ -1,0 +1,149 @@
+"""State admins: staff accounts (create, deactivate, unlock) and the audit log search."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from booking.admin import bp
+from booking.clock import now
+from booking.db import db
+from booking.models import Clinic
+from booking.services import staff as staff_service
+from booking.services.errors import InvalidInput
+from booking.services.validation import parse_date
+from booking.staff.access import audit, current_staff, staff_route
+from booking.staff.models import AuditEntry, Role, StaffClinic, StaffUser
+
+PAGE = 50
+
+
+def _accounts_page(values: Any, errors: dict[str, str], status: int = 200) -> Any:
+    users = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
+    memberships: dict[int, list[int]] = {}
+    for link in db.session.scalars(select(StaffClinic)):
+        memberships.setdefault(link.user_id, []).append(link.clinic_id)
+    clinics = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
+    return render_template(
+        "admin/accounts.html",
+        users=users,
+        memberships=memberships,
+        clinics=clinics,
+        clinic_names={c.id: c.name for c in clinics},
+        roles=[r.value for r in Role],
+        values=values,
+        errors=errors,
+        moment=now(),
+    ), status
+
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@staff_route(Role.STATE_ADMIN)
+def accounts() -> Any:
+    """Staff accounts; the form adds one."""
+    if request.method == "GET":
+        return _accounts_page({}, {})
+    values = {k: request.form.get(k, "") for k in ("email", "display_name", "role", "password")}
+    clinic_ids: tuple[int, ...] = tuple(
+        int(c) for c in request.form.getlist("clinic_ids") if c.isdigit() and len(c) < 10
+    )
+
+    def work(s: Any) -> StaffUser:
+        user = staff_service.create_user(
+            s,
+            email=values["email"],
+            display_name=values["display_name"],
+            role=values["role"],
+            password=values["password"],
+            now=now(),
+            clinic_ids=clinic_ids,
+        )
+        audit(
+            "staff.create",
+            record_type="staff_user",
+            record_id=user.id,
+            detail={"role": user.role, "clinics": list(clinic_ids)},
+        )
+        return user
+
+    try:
+        db.transaction(work)
+    except InvalidInput as exc:
+        values.pop("password")
+        return _accounts_page(values, exc.errors, 422)
+    return redirect(url_for("admin.accounts"), code=303)
+
+
+@bp.post("/accounts/<int(max=2147483647):user_id>")
+@staff_route(Role.STATE_ADMIN)
+def account_action(user_id: int) -> Any:
+    """Deactivate, reactivate, unlock, or reset the second factor of an account."""
+    action = request.form.get("action", "")
+    if action not in ("deactivate", "activate", "unlock", "reset_totp"):
+        abort(400)
+    me = current_staff()
+    if me is not None and me.id == user_id and action == "deactivate":
+        return _accounts_page({}, {"form": "You cannot deactivate your own account."}, 409)
+
+    def work(s: Any) -> None:
+        user = s.get(StaffUser, user_id)
+        if user is None:
+            abort(404)
+        if action in ("deactivate", "activate"):
+            user.active = action == "activate"
+        elif action == "unlock":
+            user.locked_until = None
+            user.failed_logins = 0
+        else:
+            user.totp_secret = None  # enrols again at next sign-in
+        user.updated_at = now()
+        audit(f"staff.{action}", record_type="staff_user", record_id=user_id)
+
+    db.transaction(work)
+    return redirect(url_for("admin.accounts"), code=303)
+
+
+@bp.get("/audit")
+@staff_route(Role.STATE_ADMIN)
+def audit_log() -> Any:
+    """Search the audit log by who, what, which record and when."""
+    args = request.args
+    query = select(AuditEntry, StaffUser.email).outerjoin(
+        StaffUser, StaffUser.id == AuditEntry.actor_id
+    )
+    if args.get("actor"):
+        query = query.where(StaffUser.email.contains(args["actor"].strip().lower()[:254]))
+    if args.get("action"):
+        query = query.where(AuditEntry.action.startswith(args["action"].strip()[:60]))
+    if args.get("record_type"):
+        query = query.where(AuditEntry.record_type == args["record_type"].strip()[:40])
+    if args.get("record_id"):
+        query = query.where(AuditEntry.record_id == args["record_id"].strip()[:64])
+    errors: dict[str, str] = {}
+    tz = ZoneInfo("America/New_York")
+    for field, op in (("from", "ge"), ("to", "lt")):
+        if args.get(field):
+            try:
+                day = parse_date(args[field], field=field)
+            except InvalidInput as exc:
+                errors.update(exc.errors)
+                continue
+            moment = datetime.combine(day + timedelta(days=op == "lt"), time.min, tzinfo=tz)
+            query = query.where(AuditEntry.at >= moment if op == "ge" else AuditEntry.at < moment)
+    page = int(args["page"]) if (args.get("page") or "").isdigit() and len(args["page"]) < 6 else 1
+    rows = db.session.execute(
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)
+    ).all()
+    db.session.rollback()
+    return render_template(
+        "admin/audit.html",
+        rows=rows[:PAGE],
+        more=len(rows) > PAGE,
+        page=page,
+        args=args,
+        errors=errors,
+    ), (422 if errors else 200)

@@ -1,0 +1,183 @@
+"""Creating, editing and deactivating clinics; the state's booking dashboard."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.models import Clinic, Reservation, Slot
+from booking.services.errors import InvalidInput, NotFound
+from booking.services.inventory import SERVICES
+from booking.services.validation import normalize_phone
+
+_ZIP = re.compile(r"^\d{5}$")
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+
+def _float(raw: Any, field: str, low: float, high: float, errors: dict[str, str]) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        errors[field] = "Enter a number."
+        return 0.0
+    if not low <= value <= high:
+        errors[field] = f"Enter a number from {low} to {high}."
+    return value
+
+
+def _text(raw: Any, field: str, label: str, limit: int, errors: dict[str, str]) -> str:
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        errors[field] = f"Enter the {label}."
+    elif len(value) > limit or any(ord(ch) < 32 for ch in value):
+        errors[field] = f"The {label} must be at most {limit} plain characters."
+    return value
+
+
+def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a clinic form; raise InvalidInput naming every bad field."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {
+        "name": _text(raw.get("name"), "name", "name", 200, errors),
+        "address_line": _text(
+            raw.get("address_line"), "address_line", "street address", 200, errors
+        ),
+        "city": _text(raw.get("city"), "city", "city", 100, errors),
+        "state": (raw.get("state") or "").strip().upper(),
+        "postal_code": (raw.get("postal_code") or "").strip(),
+        "latitude": _float(raw.get("latitude"), "latitude", -90, 90, errors),
+        "longitude": _float(raw.get("longitude"), "longitude", -180, 180, errors),
+        "timezone": (raw.get("timezone") or "America/New_York").strip(),
+    }
+    if not _STATE.match(values["state"]):
+        errors["state"] = "Enter the two-letter state code."
+    if not _ZIP.match(values["postal_code"]):
+        errors["postal_code"] = "Enter a 5-digit ZIP code."
+    if values["timezone"] not in available_timezones():
+        errors["timezone"] = "Enter a time zone such as America/New_York."
+    phone_raw = raw.get("phone") or ""
+    values["phone"] = None
+    if phone_raw.strip():
+        normalized = normalize_phone(phone_raw)
+        if normalized is None:
+            errors["phone"] = "Enter a 10-digit US phone number."
+        else:
+            values["phone"] = phone_raw.strip()
+    services = raw.get("services") or []
+    if isinstance(services, str):
+        services = [services]
+    if not services or any(s not in SERVICES for s in services):
+        errors["services"] = "Choose at least one vaccine."
+    values["services"] = [s for s in SERVICES if s in services]
+    if errors:
+        raise InvalidInput("Please correct the clinic details.", errors=errors)
+    return values
+
+
+def _key_for(session: Session, name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "clinic"
+    key, n = base, 1
+    while session.scalar(select(Clinic.id).where(Clinic.key == key)) is not None:
+        n += 1
+        key = f"{base}-{n}"
+    return key
+
+
+def create_clinic(session: Session, raw: dict[str, Any], *, now: datetime) -> Clinic:
+    """Add a clinic from form values."""
+    values = parse_clinic(raw)
+    clinic = Clinic(
+        key=_key_for(session, values["name"]),
+        kind="health_center",
+        active=True,
+        created_at=now,
+        **values,
+    )
+    session.add(clinic)
+    session.flush()
+    return clinic
+
+
+def update_clinic(session: Session, clinic_id: int, raw: dict[str, Any]) -> Clinic:
+    """Edit a clinic's details."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("No clinic with that id.")
+    for name, value in parse_clinic(raw).items():
+        setattr(clinic, name, value)
+    session.flush()
+    return clinic
+
+
+def set_active(session: Session, clinic_id: int, active: bool) -> Clinic:
+    """Deactivate (hide from residents) or reactivate a clinic; its bookings stay as they are."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("No clinic with that id.")
+    clinic.active = active
+    session.flush()
+    return clinic
+
+
+@dataclass
+class DayFigures:
+    """One clinic's figures on one local day."""
+
+    capacity: int = 0
+    booked: int = 0
+    checked_in: int = 0
+    no_show: int = 0
+
+    @property
+    def use_percent(self) -> int:
+        """Share of capacity booked."""
+        return round(100 * self.booked / self.capacity) if self.capacity else 0
+
+
+def dashboard(
+    session: Session, *, start: date, days: int
+) -> tuple[list[Clinic], list[date], dict[tuple[int, date], DayFigures]]:
+    """Capacity, bookings, check-ins and no-shows by clinic and local day."""
+    clinics = list(session.scalars(select(Clinic).order_by(Clinic.name)))
+    dates = [start + timedelta(days=i) for i in range(days)]
+    figures: dict[tuple[int, date], DayFigures] = defaultdict(DayFigures)
+    # A day either side covers every time zone; rows outside the window are dropped below.
+    lower = datetime.combine(start - timedelta(days=1), datetime.min.time(), ZoneInfo("UTC"))
+    upper = lower + timedelta(days=days + 2)
+    zones = {c.id: ZoneInfo(c.timezone) for c in clinics}
+    slot_rows = session.execute(
+        select(Slot.clinic_id, Slot.starts_at, Slot.capacity, Slot.booked).where(
+            Slot.starts_at >= lower, Slot.starts_at < upper
+        )
+    )
+    for clinic_id, starts_at, capacity, booked in slot_rows:
+        day = starts_at.astimezone(zones[clinic_id]).date()
+        if day in dates:
+            figures[(clinic_id, day)].capacity += capacity
+            figures[(clinic_id, day)].booked += booked
+    status_rows = session.execute(
+        select(Reservation.clinic_id, Slot.starts_at, Reservation.status, func.count())
+        .join(Slot, Slot.id == Reservation.slot_id)
+        .where(
+            Slot.starts_at >= lower,
+            Slot.starts_at < upper,
+            Reservation.status.in_(["checked_in", "no_show"]),
+        )
+        .group_by(Reservation.clinic_id, Slot.starts_at, Reservation.status)
+    )
+    for clinic_id, starts_at, status, count in status_rows:
+        day = starts_at.astimezone(zones[clinic_id]).date()
+        if day in dates:
+            cell = figures[(clinic_id, day)]
+            if status == "checked_in":
+                cell.checked_in += count
+            else:
+                cell.no_show += count
+    return clinics, dates, figures
