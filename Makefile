@@ -10,7 +10,7 @@ FAIRSLOT_BIND ?= 127.0.0.1:8000
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test demo serve migrate seed test test-embedded lint format typecheck lock clean
+.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -49,6 +49,12 @@ serve: install ## Run gunicorn on FAIRSLOT_DATABASE_URL and FAIRSLOT_REDIS_URL a
 	@test -n "$$FAIRSLOT_REDIS_URL" || { echo "Set FAIRSLOT_REDIS_URL"; exit 1; }
 	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --bind $(FAIRSLOT_BIND) \
 	  --access-logfile - wsgi:app
+
+# Messages, reminders and housekeeping. Run one or more next to `make serve`, against the same
+# FAIRSLOT_REDIS_URL and FAIRSLOT_DATABASE_URL. (The embedded demo runs its worker in-process.)
+worker: install ## Run an RQ worker with its scheduler on FAIRSLOT_REDIS_URL (messages, reminders)
+	@test -n "$$FAIRSLOT_REDIS_URL" || { echo "Set FAIRSLOT_REDIS_URL"; exit 1; }
+	$(BIN)/flask --app wsgi worker
 
 migrate: install ## Run the migrations against FAIRSLOT_DATABASE_URL
 	$(BIN)/flask --app wsgi migrate

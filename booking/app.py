@@ -55,11 +55,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app)
     csrf.init_app(app)
 
-    from booking import errors, i18n, limits
+    from booking import errors, i18n, jobs, limits
     from booking.admin import bp as admin_bp
+    from booking.agent import bp as agent_bp
     from booking.api import bp as api_bp
     from booking.cli import register_cli
+    from booking.demo import outbox as demo_outbox
     from booking.health import bp as health_bp
+    from booking.opendata import bp as opendata_bp
+    from booking.opendata.views import init_app as init_opendata
     from booking.resident import bp as resident_bp
     from booking.staff import access
     from booking.staff.views import bp as staff_bp
@@ -73,6 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(waiting_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(opendata_bp)
+    init_opendata(app)
+    app.register_blueprint(agent_bp)
     access.init_app(app)
     state.init_app(app)
     gate.init_app(app)
@@ -81,4 +88,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     limits.init_app(app)
     register_cli(app)
+    jobs.init_app(app)
+    demo_outbox.init_app(app)
     return app

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from booking.messages.settings import MESSAGE_SETTINGS
+
 ENVIRONMENTS = ("production", "development", "demo", "test")
 
 
@@ -290,12 +292,35 @@ SETTINGS: tuple[Setting, ...] = (
         "Per-client limit on staff sign-in attempts.",
     ),
     Setting(
+        "FAIRSLOT_OPENDATA_MAX_AGE",
+        "OPENDATA_MAX_AGE",
+        300,
+        _int,
+        "`Cache-Control: max-age` (seconds) on the open availability data.",
+    ),
+    Setting(
+        "FAIRSLOT_OPENDATA_REFRESH_SECONDS",
+        "OPENDATA_REFRESH_SECONDS",
+        60,
+        _int,
+        "The open data is rebuilt at most this often (one process does it; the others serve the "
+        "copy in Redis).",
+    ),
+    Setting(
+        "FAIRSLOT_OPENDATA_RATE_LIMIT",
+        "OPENDATA_RATE_LIMIT",
+        "600 per minute",
+        _str,
+        "Per-client limit on the open data endpoints (generous: it is public and cached).",
+    ),
+    Setting(
         "FAIRSLOT_SESSION_COOKIE_SECURE",
         "SESSION_COOKIE_SECURE",
         None,
         _bool,
         "Send cookies over HTTPS only. Default: on in production, off otherwise.",
     ),
+    *(Setting(*row) for row in MESSAGE_SETTINGS),
 )
 
 

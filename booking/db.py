@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _EXT = "fairslot.db"
+# session.info key: what a unit of work leaves for the after-commit hooks (messages to enqueue).
+# It is handed to the hooks once the commit succeeded and dropped when the work rolls back.
+AFTER_COMMIT = "fairslot.after_commit"
 # SQLSTATEs that mean "run the transaction again": serialization failure and deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
@@ -95,6 +98,10 @@ class Database:
         app.extensions[_EXT] = _State(engine)
         app.teardown_appcontext(self._teardown)
 
+    def on_commit(self, app: Flask, hook: Callable[[Session], None]) -> None:
+        """Call ``hook(session)`` after each ``transaction()`` commits (jobs are enqueued there)."""
+        app.extensions[_EXT].commit_hooks.append(hook)
+
     @staticmethod
     def _state() -> _State:
         state: _State = current_app.extensions[_EXT]
@@ -124,25 +131,41 @@ class Database:
                 bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
 
-    def transaction(self, work: Callable[[Session], T], *, attempts: int = 6) -> T:
+    def transaction(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
         """Run ``work(session)`` and commit; retry the whole unit on transient conflicts."""
         session = self.session
         for attempt in range(1, attempts + 1):
             try:
                 result = work(session)
                 session.commit()
+                self._after_commit(session)
                 return result
             except DBAPIError as exc:
                 session.rollback()
+                session.info.pop(AFTER_COMMIT, None)
                 if not is_retryable(exc) or attempt == attempts:
                     raise
                 log.info("transient database conflict, retrying (attempt %d)", attempt)
                 # Jittered backoff so racing transactions do not collide again in lockstep.
-                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
+                # Each failure means another writer committed, so a hot slot can fail one
+                # request several times in a row (a 200-way race at REPEATABLE READ did 6):
+                # allow many attempts, but cap each wait so the worst case stays under a second.
+                time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))  # noqa: S311
             except BaseException:
                 session.rollback()
+                session.info.pop(AFTER_COMMIT, None)
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _after_commit(self, session: Session) -> None:
+        # The data is durable now; a failing hook must not turn a done booking into an error
+        # (what it would have done, e.g. enqueue a message, the relay does later).
+        for hook in self._state().commit_hooks:
+            try:
+                hook(session)
+            except Exception:
+                log.exception("after-commit hook %r failed", hook)
+        session.info.pop(AFTER_COMMIT, None)
 
     @staticmethod
     def _teardown(_exc: BaseException | None) -> None:
@@ -157,6 +180,7 @@ class _State:
         self.engine = engine
         self.default_factory = sessionmaker(bind=engine, expire_on_commit=False)
         self.factory = self.default_factory
+        self.commit_hooks: list[Callable[[Session], None]] = []
 
 
 db = Database()

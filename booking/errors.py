@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from booking.api.problems import from_domain_error, from_http_exception, problem
+from booking.db import is_retryable
 from booking.services.errors import DomainError
 from booking.waiting.gate import AdmissionRequired, QueueUnavailable
 
@@ -74,5 +75,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
+        if is_retryable(exc):
+            # Still conflicting after every retry: a busy moment, not a bug. Ask to retry.
+            log.warning("transient database conflict persisted on %s", request.path)
+            return http_error(ServiceUnavailable(retry_after=2))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return http_error(InternalServerError())

@@ -24,6 +24,9 @@ LIMITED_ENDPOINTS = {
     "waiting.status": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
     "waiting.status_json": ("QUEUE_POLL_RATE_LIMIT", ["GET"]),
     "staff.sign_in": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
+    "opendata.bulk_publish": ("OPENDATA_RATE_LIMIT", ["GET"]),
+    "opendata.bulk_file": ("OPENDATA_RATE_LIMIT", ["GET"]),
+    "opendata.availability_summary": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
 }
 
@@ -35,7 +38,16 @@ def init_app(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "fairslot")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1})
+    options: dict[str, object] = {"socket_timeout": 1}
+    if redis_url:
+        import redis
+
+        # redis-py's default pool raises past 100 connections; a blocking pool waits instead,
+        # so a burst of threads gets rate-limited, not a 500.
+        options["connection_pool"] = redis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=100, timeout=2, socket_timeout=1, socket_connect_timeout=1
+        )
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
     limiter = Limiter(key_func=get_remote_address, app=app)
     for endpoint, (key, methods) in LIMITED_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)

@@ -145,6 +145,9 @@ class Slot(Base):
     held: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     booked: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Places only 2-1-1 agents may take until phone_release_at (the set-aside for phone callers).
+    phone_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    phone_release_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
 
     clinic: Mapped[Clinic] = relationship(back_populates="slots", lazy="raise")
@@ -155,6 +158,9 @@ class Slot(Base):
         CheckConstraint("held + booked <= capacity", name="not_overbooked"),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(
+            "phone_reserved >= 0 AND phone_reserved <= capacity", name="phone_reserved_in_capacity"
+        ),
         UniqueConstraint("clinic_id", "starts_at", "service"),
         Index("ix_slot_starts_at", "starts_at"),
     )
@@ -163,6 +169,41 @@ class Slot(Base):
     def available(self) -> int:
         """Places still free (holds count as taken until they are released)."""
         return max(0, self.capacity - self.held - self.booked)
+
+    def available_online(self, now: datetime) -> int:
+        """Places residents can take online now, leaving the phone set-aside until its cutoff."""
+        reserved = (
+            self.phone_reserved if self.phone_release_at and now < self.phone_release_at else 0
+        )
+        return max(0, self.capacity - reserved - self.held - self.booked)
+
+
+class EligibilityRule(Base):
+    """Who may book a service, from which date (a phase of the rollout)."""
+
+    __tablename__ = "eligibility_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(40), index=True)
+    phase: Mapped[str] = mapped_column(String(80))
+    min_age_years: Mapped[int] = mapped_column(Integer)
+    max_age_years: Mapped[int | None] = mapped_column(Integer)
+    requires_condition: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    state_residents_only: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    effective_from: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint(
+            "min_age_years >= 0 AND (max_age_years IS NULL OR max_age_years >= min_age_years)",
+            name="ages_ordered",
+        ),
+    )
 
 
 class Reservation(Base):

@@ -4,8 +4,9 @@ Alembic's environment and the schema test use this; a new model module is added 
 """
 
 from booking import models
+from booking.messages import models as message_models
 from booking.staff import models as staff_models
 
 metadata = models.Base.metadata
 
-__all__ = ["metadata", "models", "staff_models"]
+__all__ = ["message_models", "metadata", "models", "staff_models"]

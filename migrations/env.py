@@ -27,14 +27,26 @@ def _url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by copying it and dropping the original, which foreign keys
+        # from other tables would refuse. The pragma only works outside a transaction, so it
+        # goes straight to the driver; integrity is checked once the migration is done.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying tables
+        render_as_batch=sqlite,  # SQLite alters by copying tables
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left dangling foreign keys: {broken[:5]}")
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def run_migrations_offline() -> None:

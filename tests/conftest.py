@@ -25,7 +25,8 @@ from tests.support import Clock
 
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
-TABLES = ("reservation", "slot", "clinic")
+# Children before parents: SQLite empties them with DELETE, in this order.
+TABLES = ("outbox_delivery", "outbox_message", "reservation", "slot", "clinic")
 
 
 def pytest_report_header() -> list[str]:

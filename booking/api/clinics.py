@@ -95,5 +95,6 @@ def list_slots(clinic_id: str) -> Any:
         choices = ", ".join(inventory.SERVICES)
         raise InvalidInput("Unknown service.", errors={"service": f"Choose one of: {choices}."})
     clinic = inventory.get_clinic(db.session, int(clinic_id))
-    slots = inventory.slots_for_day(db.session, clinic, day, now=now(), service=service)
-    return {"slots": [slot_json(s, clinic.timezone) for s in slots]}
+    moment = now()
+    slots = inventory.slots_for_day(db.session, clinic, day, now=moment, service=service)
+    return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}

@@ -12,6 +12,7 @@ from booking.api.common import MAX_ID, idempotency_key, json_object
 from booking.api.serializers import local_iso
 from booking.clock import now
 from booking.db import db
+from booking.messages.policy import notice_policy
 from booking.models import Clinic, Slot
 from booking.services import holds, reservations
 from booking.services.errors import InvalidInput, NotFound
@@ -74,9 +75,12 @@ def confirm_hold(hold_id: str) -> Any:
     tz_today = moment.date()
     person = parse_person(body, today=tz_today, require_attestation=False)
     secret = current_app.config["SECRET_KEY"]
+    notices = notice_policy()
 
     def work(session: Any) -> dict[str, Any]:
-        done = reservations.confirm_hold(session, token, person, now=moment, secret_key=secret)
+        done = reservations.confirm_hold(
+            session, token, person, now=moment, secret_key=secret, notices=notices
+        )
         reservation = done.reservation
         slot = session.get(Slot, reservation.slot_id)
         clinic = session.get(Clinic, reservation.clinic_id)

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from booking.api import bp, openapi_queue
+from booking.opendata import openapi as opendata_openapi
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -328,6 +329,7 @@ def document() -> dict[str, Any]:
         operation["security"] = [{"admission": []}]
         operation["responses"].update(openapi_queue.GATE_RESPONSES)
     paths.update(openapi_queue.PATHS)
+    paths.update(opendata_openapi.PATHS)
     schemas = {**SCHEMAS, "QueueTicket": openapi_queue.TICKET_SCHEMA}
     return {
         "openapi": "3.1.0",

@@ -68,6 +68,11 @@ PATHS: dict[str, Any] = {
                                     "enum": ["yes", "no"],
                                     "description": "Lives, works or studies in the state.",
                                 },
+                                "has_condition": {
+                                    "type": "boolean",
+                                    "description": "Attests a condition that puts them at "
+                                    "higher risk (for phases that require one).",
+                                },
                             },
                         }
                     }

@@ -47,7 +47,7 @@ def _unavailable() -> Any:
 def create_ticket() -> Any:
     """Join the line (after hCaptcha, when configured, and the optional eligibility check)."""
     body = json_object(optional=True)
-    if any(k in body for k in ("service", "date_of_birth", "resident")):
+    if any(k in body for k in ("service", "date_of_birth", "resident", "has_condition")):
         parse_answers(body)
     captcha = captcha_config()
     try:

@@ -11,6 +11,7 @@ from booking.api.common import json_object
 from booking.api.serializers import reservation_json
 from booking.clock import now
 from booking.db import db
+from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, Slot
 from booking.services import reservations
 from booking.services.errors import InvalidInput
@@ -46,10 +47,11 @@ def get_reservation(code: str) -> Any:
 def cancel_reservation(code: str) -> Any:
     """Cancel a reservation, given its code and the resident's date of birth."""
     dob = _dob(json_object().get("date_of_birth"))
+    notices = notice_policy()
 
     def work(session: Any) -> dict[str, Any]:
         found = reservations.find_by_code(session, code[:32], dob)
-        cancelled = reservations.cancel_reservation(session, found.id, now=now())
+        cancelled = reservations.cancel_reservation(session, found.id, now=now(), notices=notices)
         return _view(session, cancelled)
 
     return db.transaction(work)

@@ -45,15 +45,15 @@ def clinic_result_json(result: ClinicResult) -> dict[str, Any]:
     return body
 
 
-def slot_json(slot: Slot, tz: str) -> dict[str, Any]:
-    """A slot with its live availability."""
+def slot_json(slot: Slot, tz: str, now: datetime) -> dict[str, Any]:
+    """A slot with its live availability for online booking."""
     return {
         "id": slot.id,
         "start": local_iso(slot.starts_at, tz),
         "end": local_iso(slot.ends_at, tz),
         "service": slot.service,
         "capacity": slot.capacity,
-        "available": slot.available,
+        "available": slot.available_online(now),
     }
 
 

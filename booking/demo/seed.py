@@ -18,6 +18,7 @@ from booking.demo.sites import SITES, DemoSite
 from booking.models import Clinic, Reservation, Slot
 from booking.services import holds, reservations
 from booking.services.errors import DomainError
+from booking.services.notices import DEFAULT_NOTICES, SILENT
 from booking.services.reservations import Person
 
 TZ = "America/New_York"
@@ -155,7 +156,13 @@ def _demo_booking(session: Session, *, now: datetime, secret_key: str) -> str | 
         try:
             hold = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
             done = reservations.confirm_hold(
-                session, hold.hold_token, person, now=now, secret_key=secret_key
+                session,
+                hold.hold_token,
+                person,
+                now=now,
+                secret_key=secret_key,
+                # Only the demo booking a visitor can look up sends (to the demo outbox).
+                notices=DEFAULT_NOTICES if index == 0 else SILENT,
             )
         except DomainError:  # a random name may repeat; skip that one
             continue

@@ -8,6 +8,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 
 from booking.clock import now
 from booking.db import db
+from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
 from booking.services import holds, reservations
@@ -121,7 +122,12 @@ def book(hold_id: str) -> Any:
         person = parse_person(values, today=now().date(), require_attestation=True)
         done = db.transaction(
             lambda s: reservations.confirm_hold(
-                s, hold_id, person, now=now(), secret_key=current_app.config["SECRET_KEY"]
+                s,
+                hold_id,
+                person,
+                now=now(),
+                secret_key=current_app.config["SECRET_KEY"],
+                notices=notice_policy(),
             )
         )
     except InvalidInput as exc:

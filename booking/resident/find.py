@@ -79,6 +79,8 @@ def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None)
         "days": days,
         "day": day,
         "slots": slots,
+        "moment": moment,
+        "free": [slot for slot in slots if slot.available_online(moment) > 0],
         "service": service,
         "services": inventory.SERVICES,
         "today": moment.astimezone(ZoneInfo(clinic.timezone)).date(),

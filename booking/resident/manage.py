@@ -8,6 +8,7 @@ from flask import abort, redirect, render_template, request, session, url_for
 
 from booking.clock import now
 from booking.db import db
+from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, Slot
 from booking.resident import bp
 from booking.resident.find import clinic_day_context
@@ -83,7 +84,11 @@ def cancel() -> Any:
     if request.method == "GET":
         return render_template("cancel.html", **_manage_context(reservation))
     try:
-        db.transaction(lambda s: reservations.cancel_reservation(s, reservation.id, now=now()))
+        db.transaction(
+            lambda s: reservations.cancel_reservation(
+                s, reservation.id, now=now(), notices=notice_policy()
+            )
+        )
     except DomainError as exc:
         context = _manage_context(reservation)
         return render_template("manage.html", error=exc.detail, **context), exc.status
@@ -107,7 +112,9 @@ def reschedule() -> Any:
         try:
             slot_id = _chosen_slot_id()
             db.transaction(
-                lambda s: reservations.reschedule_reservation(s, reservation.id, slot_id, now=now())
+                lambda s: reservations.reschedule_reservation(
+                    s, reservation.id, slot_id, now=now(), notices=notice_policy()
+                )
             )
             return redirect(url_for("resident.manage", moved=1), code=303)
         except NotFound:

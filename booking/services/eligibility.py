@@ -1,24 +1,34 @@
 """Who may book what: the short check residents answer before they join the line.
 
-The rules here are the defaults; state admins manage the live rules in their console. The check
-runs before joining the waiting room so nobody reaches the front of the line to be turned away.
+State admins manage the rules (phases of the rollout: age thresholds, an attested condition,
+residency, a start date). A service with no rule in the database falls back to the defaults
+below. The check runs before joining the waiting room so nobody reaches the front of the line
+to be turned away.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from booking.models import EligibilityRule
 from booking.services.errors import InvalidInput
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may book one service."""
+    """One way to be eligible for a service."""
 
     service: str
     min_age_years: int
     state_residents_only: bool = True
+    max_age_years: int | None = None
+    requires_condition: bool = False
+    phase: str = "Everyone"
 
 
 DEFAULT_RULES: dict[str, Rule] = {
@@ -35,6 +45,7 @@ class Answers:
     service: str
     date_of_birth: date
     lives_or_works_in_state: bool
+    has_condition: bool = False
 
 
 def age_on(born: date, day: date) -> int:
@@ -42,21 +53,74 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def check(answers: Answers, *, today: date, rules: dict[str, Rule] | None = None) -> None:
-    """Raise InvalidInput, saying why, if the answers do not make the person eligible."""
-    rules = rules or DEFAULT_RULES
-    rule = rules.get(answers.service)
-    if rule is None:
-        raise InvalidInput("Unknown vaccine.", errors={"service": "Choose a vaccine."})
-    errors: dict[str, str] = {}
+def load_rules(session: Session, *, today: date) -> dict[str, list[Rule]]:
+    """The rules in force today, by service; services without rules keep the defaults."""
+    rows = session.scalars(select(EligibilityRule).where(EligibilityRule.active.is_(True))).all()
+    configured = {row.service for row in rows}
+    rules: dict[str, list[Rule]] = {
+        service: [rule] for service, rule in DEFAULT_RULES.items() if service not in configured
+    }
+    for row in rows:
+        if row.effective_from <= today:
+            rules.setdefault(row.service, []).append(
+                Rule(
+                    row.service,
+                    row.min_age_years,
+                    row.state_residents_only,
+                    row.max_age_years,
+                    row.requires_condition,
+                    row.phase,
+                )
+            )
+        else:
+            rules.setdefault(row.service, [])  # configured but not open yet: nobody, for now
+    return rules
+
+
+def _failures(rule: Rule, answers: Answers, age: int) -> dict[str, str]:
+    failures: dict[str, str] = {}
     if rule.state_residents_only and not answers.lives_or_works_in_state:
-        errors["lives_or_works_in_state"] = (
+        failures["resident"] = (
             "Appointments here are for people who live, work or study in Massachusetts."
         )
-    if age_on(answers.date_of_birth, today) < rule.min_age_years:
-        errors["date_of_birth"] = (
-            f"This vaccine is offered here from age {rule.min_age_years}. "
-            "Your doctor or pharmacist can advise you."
+    if age < rule.min_age_years or (rule.max_age_years is not None and age > rule.max_age_years):
+        ages = (
+            f"from age {rule.min_age_years}"
+            if rule.max_age_years is None
+            else f"for ages {rule.min_age_years} to {rule.max_age_years}"
         )
-    if errors:
-        raise InvalidInput("You are not eligible to book this vaccine yet.", errors=errors)
+        failures["date_of_birth"] = (
+            f"This vaccine is offered here {ages}. Your doctor or pharmacist can advise you."
+        )
+    if rule.requires_condition and not answers.has_condition:
+        failures["has_condition"] = (
+            "Right now this vaccine is for people with a condition that puts them at higher risk."
+        )
+    return failures
+
+
+def check(
+    answers: Answers,
+    *,
+    today: date,
+    rules: Mapping[str, Rule | Sequence[Rule]] | None = None,
+) -> None:
+    """Raise InvalidInput, saying why, unless some rule in force makes the person eligible."""
+    available = rules if rules is not None else DEFAULT_RULES
+    found = available.get(answers.service)
+    if found is None:
+        raise InvalidInput("Unknown vaccine.", errors={"service": "Choose a vaccine."})
+    candidates = [found] if isinstance(found, Rule) else list(found)
+    if not candidates:
+        raise InvalidInput(
+            "Booking for this vaccine has not opened yet.",
+            errors={"service": "Booking for this vaccine has not opened yet."},
+        )
+    age = age_on(answers.date_of_birth, today)
+    attempts = [_failures(rule, answers, age) for rule in candidates]
+    if any(not failures for failures in attempts):
+        return
+    # Explain the nearest miss; between equals, one the person could still act on (a condition
+    # to attest) is more useful than their age.
+    closest = min(attempts, key=lambda failures: (len(failures), "date_of_birth" in failures))
+    raise InvalidInput("You are not eligible to book this vaccine yet.", errors=closest)

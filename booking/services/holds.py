@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,16 +33,39 @@ def _adjust_slot(session: Session, slot_id: int, *, held: int = 0, booked: int =
     )
 
 
-def take_place(session: Session, slot_id: int, *, now: datetime, column: str = "held") -> bool:
-    """Atomically count one more hold (or booking) if the slot is open and has room."""
+def phone_reserved_now(now: datetime) -> ColumnElement[int]:
+    """The places still set aside for phone bookings at ``now`` (0 after the cutoff)."""
+    return case(
+        (
+            and_(Slot.phone_release_at.is_not(None), Slot.phone_release_at > now),
+            Slot.phone_reserved,
+        ),
+        else_=0,
+    )
+
+
+def online_free(now: datetime) -> ColumnElement[int]:
+    """Places residents may take online now: capacity less the phone set-aside, held, booked."""
+    return Slot.capacity - phone_reserved_now(now) - Slot.held - Slot.booked
+
+
+def take_place(
+    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
+) -> bool:
+    """Atomically count one more hold (or booking) if the slot is open and has room.
+
+    Online residents cannot take the places set aside for phone bookings before the cutoff;
+    2-1-1 agents (``online=False``) can take any place.
+    """
     target = Slot.held if column == "held" else Slot.booked
+    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
     result = session.execute(
         update(Slot)
         .where(
             Slot.id == slot_id,
             Slot.is_open.is_(True),
             Slot.starts_at > now,
-            Slot.held + Slot.booked < Slot.capacity,
+            room,
         )
         .values({target: target + 1}),
         execution_options=_NO_SYNC,
@@ -69,10 +92,10 @@ def release_expired_on_slot(session: Session, slot_id: int, *, now: datetime) ->
 
 
 def take_place_or_raise(
-    session: Session, slot_id: int, *, now: datetime, column: str = "held"
+    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
 ) -> Slot:
     """Take a place, releasing expired holds first if the slot looks full; raise if none."""
-    if not take_place(session, slot_id, now=now, column=column):
+    if not take_place(session, slot_id, now=now, column=column, online=online):
         slot = session.get(Slot, slot_id, populate_existing=True)
         if slot is None:
             raise NotFound("No slot with that id.")
@@ -80,7 +103,7 @@ def take_place_or_raise(
             raise SlotUnavailable("This time is no longer available. Please choose another.")
         # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
         if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
-            session, slot_id, now=now, column=column
+            session, slot_id, now=now, column=column, online=online
         ):
             raise SlotFull("Every place at this time is taken. Please choose another time.")
     slot = session.get(Slot, slot_id, populate_existing=True)
@@ -134,7 +157,7 @@ def place_hold(
             )
         ).all():
             release_hold(session, previous_token, now=now, missing_ok=True)
-    slot = take_place_or_raise(session, slot_id, now=now)
+    slot = take_place_or_raise(session, slot_id, now=now, online=channel == Channel.ONLINE)
     reservation = Reservation(
         slot_id=slot.id,
         clinic_id=slot.clinic_id,

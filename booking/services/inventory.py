@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from booking.models import Clinic, Slot
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
+from booking.services.holds import online_free
 
 SERVICES: dict[str, str] = {
     "covid19": "COVID-19 vaccine",
@@ -39,7 +40,8 @@ def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
 
 
 def _bookable(now: datetime) -> list[ColumnElement[bool]]:
-    return [Slot.is_open.is_(True), Slot.starts_at > now, Slot.held + Slot.booked < Slot.capacity]
+    # What residents can book online: the phone set-aside is not theirs until its cutoff.
+    return [Slot.is_open.is_(True), Slot.starts_at > now, online_free(now) > 0]
 
 
 def search_clinics(
@@ -81,7 +83,7 @@ def search_clinics(
     rows = session.execute(
         select(
             Slot.clinic_id,
-            func.sum(Slot.capacity - Slot.held - Slot.booked),
+            func.sum(online_free(now)),
             func.min(Slot.starts_at),
         )
         .where(*conditions, *_day_filter(near, day))
@@ -125,9 +127,7 @@ def clinic_days(
     if service:
         conditions.append(Slot.service == service)
     rows = session.execute(
-        select(Slot.starts_at, Slot.capacity - Slot.held - Slot.booked).where(
-            *conditions, Slot.starts_at >= start
-        )
+        select(Slot.starts_at, online_free(now)).where(*conditions, Slot.starts_at >= start)
     ).all()
     counts: dict[date, int] = {today + timedelta(days=i): 0 for i in range(days)}
     for starts_at, free in rows:
@@ -169,7 +169,7 @@ def get_slot(session: Session, slot_id: int) -> Slot:
 def remaining_appointments(session: Session, *, now: datetime, horizon_days: int) -> int:
     """Free places in open, future slots within the booking horizon (for the waiting room)."""
     total = session.scalar(
-        select(func.coalesce(func.sum(Slot.capacity - Slot.held - Slot.booked), 0)).where(
+        select(func.coalesce(func.sum(online_free(now)), 0)).where(
             *_bookable(now), Slot.starts_at < now + timedelta(days=horizon_days)
         )
     )

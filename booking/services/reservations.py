@@ -12,6 +12,13 @@ from sqlalchemy.orm import Session
 from booking.models import BOOKED_STATUSES, Channel, Reservation, ReservationStatus, Slot
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
 from booking.services.holds import _adjust_slot, find_hold, take_place_or_raise
+from booking.services.notices import (
+    DEFAULT_NOTICES,
+    NoticePolicy,
+    booking_cancelled,
+    booking_confirmed,
+    booking_moved,
+)
 from booking.services.tokens import (
     manage_token_for,
     new_confirmation_code,
@@ -58,6 +65,7 @@ def confirm_hold(
     now: datetime,
     secret_key: str,
     channel: Channel | None = None,
+    notices: NoticePolicy = DEFAULT_NOTICES,
 ) -> Confirmation:
     """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
     reservation = find_hold(session, hold_token, lock=True)
@@ -82,6 +90,10 @@ def confirm_hold(
                 if channel is not None:
                     reservation.channel = channel.value
                 session.flush()
+            # The confirmation and reminders commit with the booking, or not at all.
+            slot = session.get(Slot, reservation.slot_id)
+            assert slot is not None
+            booking_confirmed(session, reservation, slot, now=now, policy=notices)
             return Confirmation(reservation, manage_token, replayed=False)
         except IntegrityError as exc:
             session.expire(reservation)
@@ -157,7 +169,13 @@ def _lock(session: Session, reservation_id: int) -> Reservation:
     return locked
 
 
-def cancel_reservation(session: Session, reservation_id: int, *, now: datetime) -> Reservation:
+def cancel_reservation(
+    session: Session,
+    reservation_id: int,
+    *,
+    now: datetime,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> Reservation:
     """Cancel a confirmed reservation and return its place; cancelling twice is harmless."""
     reservation = _lock(session, reservation_id)
     if reservation.status == ReservationStatus.CANCELLED:
@@ -169,13 +187,25 @@ def cancel_reservation(session: Session, reservation_id: int, *, now: datetime) 
     reservation.updated_at = now
     session.flush()
     _adjust_slot(session, reservation.slot_id, booked=-1)
+    slot = session.get(Slot, reservation.slot_id)
+    assert slot is not None
+    booking_cancelled(session, reservation, slot, now=now, policy=notices)
     return reservation
 
 
 def reschedule_reservation(
-    session: Session, reservation_id: int, new_slot_id: int, *, now: datetime
+    session: Session,
+    reservation_id: int,
+    new_slot_id: int,
+    *,
+    now: datetime,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+    online: bool = True,
 ) -> Reservation:
-    """Move a confirmed reservation: take the new place first, then free the old one."""
+    """Move a confirmed reservation: take the new place first, then free the old one.
+
+    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings.
+    """
     reservation = _lock(session, reservation_id)
     if reservation.status != CONFIRMED:
         raise Conflict("Only a confirmed appointment can be moved.")
@@ -192,10 +222,13 @@ def reschedule_reservation(
             errors={"slot_id": "Choose a time for the same vaccine."},
         )
     old_slot_id = reservation.slot_id
-    take_place_or_raise(session, new_slot_id, now=now, column="booked")
+    take_place_or_raise(session, new_slot_id, now=now, column="booked", online=online)
     reservation.slot_id = new_slot.id
     reservation.clinic_id = new_slot.clinic_id
     reservation.updated_at = now
     session.flush()
     _adjust_slot(session, old_slot_id, booked=-1)
+    old_slot = session.get(Slot, old_slot_id)
+    assert old_slot is not None
+    booking_moved(session, reservation, old_slot, new_slot, now=now, policy=notices)
     return reservation

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from admission.queue import QueueClosed, TicketStatus
 from booking.clock import now
+from booking.db import db
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
 from booking.services.validation import parse_birth_date
@@ -91,15 +92,9 @@ def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
     if errors:
         raise InvalidInput("Please answer the questions.", errors=errors)
     assert born is not None and isinstance(service, str)
-    answers = eligibility.Answers(service, born, resident in ("yes", True))
-    try:
-        eligibility.check(answers, today=today)
-    except InvalidInput as exc:
-        # Name the question the person answered (the form's and the API's "resident").
-        renamed = {
-            ("resident" if k == "lives_or_works_in_state" else k): v for k, v in exc.errors.items()
-        }
-        raise InvalidInput(exc.detail, errors=renamed) from None
+    condition = values.get("has_condition") in ("yes", "1", "on", True)
+    answers = eligibility.Answers(service, born, resident in ("yes", True), condition)
+    eligibility.check(answers, today=today, rules=eligibility.load_rules(db.session, today=today))
     return answers
 
 
@@ -126,7 +121,10 @@ def join() -> Any:
             return redirect(url_for("waiting.status"), code=303)
         if request.method == "GET":
             return _join_form({}, {})
-        values = {k: request.form.get(k, "") for k in ("service", "date_of_birth", "resident")}
+        values = {
+            k: request.form.get(k, "")
+            for k in ("service", "date_of_birth", "resident", "has_condition")
+        }
         try:
             answers = parse_answers(values)
         except InvalidInput as exc:

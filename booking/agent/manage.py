@@ -1,0 +1,201 @@
+"""Finding a caller's booking (code and birth date, or name, birth date and phone); changing it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+
+from booking.agent import bp
+from booking.agent.common import ROLES, audit_view, booking_context, known_reservation, remember
+from booking.clock import now
+from booking.db import db
+from booking.messages.policy import notice_policy
+from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.resident.find import pick_day
+from booking.services import agent as agent_service
+from booking.services import reservations
+from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.validation import parse_birth_date, parse_int
+from booking.staff.access import audit, staff_route
+
+BY_CODE = ("code", "dob")
+BY_PERSON = ("first_name", "last_name", "person_dob", "phone")
+LABELS = {
+    "code": "the confirmation code",
+    "dob": "the date of birth",
+    "first_name": "the first name",
+    "last_name": "the last name",
+    "person_dob": "the date of birth",
+    "phone": "the phone number",
+}
+
+
+def _lookup_page(values: Any, errors: dict[str, str], status: int = 200) -> Any:
+    return render_template("agent/lookup.html", values=values, errors=errors), status
+
+
+def _required(values: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    errors = {name: f"Enter {LABELS[name]}." for name in fields if not values[name].strip()}
+    for name in ("dob", "person_dob"):
+        if name in fields and name not in errors:
+            try:
+                parse_birth_date(values[name], today=now().date(), field=name)
+            except InvalidInput as exc:
+                errors.update(exc.errors)
+    return errors
+
+
+def _find(by: str, values: dict[str, str]) -> list[Reservation]:
+    today = now().date()
+    if by == "code":
+        born = parse_birth_date(values["dob"], today=today, field="dob")
+        return [agent_service.find_by_code_and_dob(db.session, values["code"], born)]
+    born = parse_birth_date(values["person_dob"], today=today, field="person_dob")
+    return agent_service.find_by_person(
+        db.session,
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        date_of_birth=born,
+        phone=values["phone"],
+    )
+
+
+@bp.route("/lookup", methods=["GET", "POST"])
+@staff_route(*ROLES)
+def lookup() -> Any:
+    """Find a booking by code and date of birth, or by name, date of birth and phone."""
+    if request.method == "GET":
+        return _lookup_page({}, {})
+    by = request.form.get("by", "")
+    values = {name: request.form.get(name, "")[:100] for name in BY_CODE + BY_PERSON}
+    if by not in ("code", "person"):
+        return _lookup_page(values, {"form": "Choose how to look the booking up."}, 422)
+    errors = _required(values, BY_CODE if by == "code" else BY_PERSON)
+    if errors:
+        return _lookup_page(values, errors, 422)
+    try:
+        found = _find(by, values)
+    except NotFound:
+        # A wrong code, birth date, name or phone: one answer for all, so guesses learn nothing.
+        return _lookup_page(values, {"form": agent_service.NOT_FOUND}, 404)
+    remember(*(r.id for r in found))
+    if len(found) == 1:
+        return redirect(url_for("agent.reservation", reservation_id=found[0].id), code=303)
+    for match in found:
+        audit_view(match, "lookup_list")
+    rows = [
+        (r, db.session.get(Slot, r.slot_id), db.session.get(Clinic, r.clinic_id)) for r in found
+    ]
+    return render_template("agent/matches.html", rows=rows)
+
+
+@bp.get("/reservations/<int(max=2147483647):reservation_id>")
+@staff_route(*ROLES)
+def reservation(reservation_id: int) -> Any:
+    """The caller's booking, with the ways to change it."""
+    found = known_reservation(reservation_id)
+    audit_view(found, "reservation")
+    return render_template("agent/reservation.html", errors={}, **booking_context(found))
+
+
+@bp.post("/reservations/<int(max=2147483647):reservation_id>/cancel")
+@staff_route(*ROLES)
+def cancel(reservation_id: int) -> Any:
+    """Cancel once the caller has confirmed it; the place goes back to everyone."""
+    found = known_reservation(reservation_id)
+    if request.form.get("caller_confirmed") not in ("1", "on", "yes"):
+        errors = {"caller_confirmed": "Check that the caller wants to cancel first."}
+        page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
+        return page, 422
+
+    def work(s: Session) -> None:
+        done = reservations.cancel_reservation(s, found.id, now=now(), notices=notice_policy())
+        audit(
+            "agent.cancel",
+            record_type="reservation",
+            record_id=done.id,
+            clinic_id=done.clinic_id,
+            detail={"slot_id": done.slot_id},
+        )
+
+    try:
+        db.transaction(work)
+    except DomainError as exc:
+        errors = {"form": exc.detail}
+        page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
+        return page, exc.status
+    return redirect(url_for("agent.reservation", reservation_id=found.id, cancelled=1), code=303)
+
+
+def _reschedule_page(
+    found: Reservation, raw_day: str | None, error: str | None, status: int
+) -> Any:
+    clinic = db.session.get(Clinic, found.clinic_id)
+    assert clinic is not None
+    moment = now()
+    days = agent_service.free_days(
+        db.session,
+        clinic,
+        now=moment,
+        days=current_app.config["BOOKING_DAYS"],
+        service=found.service,
+    )
+    day: date = pick_day(days, raw_day)
+    today = moment.astimezone(ZoneInfo(clinic.timezone)).date()
+    free = agent_service.free_on_day(db.session, clinic, day, now=moment, service=found.service)
+    page = render_template(
+        "agent/reschedule.html",
+        reservation=found,
+        current_slot=db.session.get(Slot, found.slot_id),
+        clinic=clinic,
+        days=days,
+        day=day,
+        service=None,
+        free=[slot for slot in free if slot.id != found.slot_id],
+        moment=moment,
+        today=today,
+        tomorrow=today + timedelta(days=1),
+        error=error,
+    )
+    return page, status
+
+
+@bp.route("/reservations/<int(max=2147483647):reservation_id>/reschedule", methods=["GET", "POST"])
+@staff_route(*ROLES)
+def reschedule(reservation_id: int) -> Any:
+    """Move the booking to another time at its clinic; the old time stays until the new is taken."""
+    found = known_reservation(reservation_id)
+    if found.status != ReservationStatus.CONFIRMED:
+        return redirect(url_for("agent.reservation", reservation_id=found.id), code=303)
+    if request.method == "GET":
+        audit_view(found, "reschedule")
+        return _reschedule_page(found, request.args.get("date"), None, 200)
+    try:
+        slot_id = parse_int(request.form.get("slot_id"), field="slot_id", low=1, high=2**31 - 1)
+    except InvalidInput:
+        return _reschedule_page(found, request.form.get("date"), "Choose one of the times.", 422)
+    old_slot_id = found.slot_id
+
+    def work(s: Session) -> None:
+        moved = reservations.reschedule_reservation(
+            s, found.id, slot_id, now=now(), notices=notice_policy(), online=False
+        )
+        audit(
+            "agent.reschedule",
+            record_type="reservation",
+            record_id=moved.id,
+            clinic_id=moved.clinic_id,
+            detail={"from_slot_id": old_slot_id, "to_slot_id": slot_id},
+        )
+
+    try:
+        db.transaction(work)
+    except NotFound:
+        return _reschedule_page(found, request.form.get("date"), "That time does not exist.", 404)
+    except DomainError as exc:
+        return _reschedule_page(found, request.form.get("date"), exc.detail, exc.status)
+    return redirect(url_for("agent.reservation", reservation_id=found.id, moved=1), code=303)

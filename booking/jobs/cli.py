@@ -1,0 +1,149 @@
+"""Commands: ``flask --app wsgi worker`` and ``flask --app wsgi messages list|retry|relay``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from booking.clock import now
+from booking.db import db
+from booking.messages.models import MessageStatus
+from booking.services import outbox
+from booking.services.errors import DomainError
+
+STATES = [s.value for s in MessageStatus]
+
+
+def register(app: Flask) -> None:
+    """Attach the worker and messages commands to the app's CLI."""
+    app.cli.add_command(worker)
+    app.cli.add_command(messages)
+    app.cli.add_command(cancel_appointments)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--burst", is_flag=True, help="Run the jobs there are, then stop.")
+@click.option("--name", default=None, help="Worker name (default: random).")
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run RQ's scheduler (reminders and retries); any number of workers may.",
+)
+def worker(burst: bool, name: str | None, scheduler: bool) -> None:
+    """Run an RQ worker (and its scheduler) against FAIRSLOT_REDIS_URL."""
+    import redis
+
+    from booking.jobs.worker import FairSlotWorker, worker_queue_names
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.UsageError(
+            "FAIRSLOT_REDIS_URL is not set. On the embedded default the web process runs its "
+            "own worker; a separate worker needs a real Redis."
+        )
+    # A connection of its own: RQ blocks on it for long waits, unlike the app's short timeouts.
+    connection = redis.Redis.from_url(url, health_check_interval=30)
+    rq_worker = FairSlotWorker(
+        worker_queue_names(),
+        connection=connection,
+        name=name,
+        app=current_app._get_current_object(),  # type: ignore[attr-defined]
+    )
+    rq_worker.work(burst=burst, with_scheduler=scheduler, logging_level="INFO")
+
+
+# An AppGroup runs each subcommand inside an app context.
+messages = AppGroup("messages", help="See and retry the messages sent to residents (the outbox).")
+
+
+@messages.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATES))
+@click.option("--reservation", "reservation_id", type=int, default=None)
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def list_messages(statuses: tuple[str, ...], reservation_id: int | None, limit: int) -> None:
+    """List messages, newest first (e.g. --status failed)."""
+    rows = outbox.list_messages(
+        db.session, statuses=statuses or None, reservation_id=reservation_id, limit=limit
+    )
+    if not rows:
+        click.echo("No messages.")
+        return
+    click.echo(
+        f"{'id':>7}  {'status':9} {'kind':19} {'channel':7} {'tries':>5}  "
+        f"{'due / sent (UTC)':20} error"
+    )
+    for m in rows:
+        when = m.sent_at or m.next_attempt_at
+        click.echo(
+            f"{m.id:>7}  {m.status:9} {m.kind:19} {m.channel:7} {m.attempts:>5}  "
+            f"{when:%Y-%m-%d %H:%M:%S}  {m.last_error or ''}"
+        )
+
+
+@messages.command("retry")
+@click.argument("message_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed message.")
+def retry(message_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Queue failed messages again with a fresh set of attempts."""
+    ids = list(message_ids)
+    if all_failed:
+        ids += [m.id for m in outbox.list_messages(db.session, statuses=("failed",), limit=500)]
+    if not ids:
+        raise click.UsageError("Name the message ids to retry, or pass --all-failed.")
+    errors = 0
+    for message_id in ids:
+        try:
+            db.transaction(lambda s, i=message_id: outbox.retry_failed(s, i, now=now()))
+            click.echo(f"Message {message_id} queued again.")
+        except DomainError as exc:
+            errors += 1
+            click.echo(f"Message {message_id}: {exc.detail}", err=True)
+    if errors:
+        raise SystemExit(1)
+
+
+@messages.command("relay")
+def relay() -> None:
+    """Enqueue every committed message the job queue lacks (also runs on every worker)."""
+    from booking.jobs.tasks import relay_outbox
+
+    click.echo(f"Enqueued {relay_outbox()} messages.")
+
+
+@click.command("cancel-appointments")
+@with_appcontext
+@click.option("--clinic", "clinic_id", type=int, help="With --date: the clinic's whole day.")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--slot", "slot_ids", type=int, multiple=True, help="One slot (repeatable).")
+@click.option("--reason", default=None, help="Told to the residents, e.g. 'a power cut'.")
+def cancel_appointments(
+    clinic_id: int | None, day: Any, slot_ids: tuple[int, ...], reason: str | None
+) -> None:
+    """A clinic cancels slots or a day: close them and notify everyone booked in them."""
+    from booking.messages.policy import notice_policy_from_config
+    from booking.services import closures
+
+    policy = notice_policy_from_config(current_app.config)
+    if slot_ids and not (clinic_id or day):
+        report = db.transaction(
+            lambda s: closures.cancel_slots(
+                s, list(slot_ids), now=now(), reason=reason, notices=policy
+            )
+        )
+    elif clinic_id and day and not slot_ids:
+        report = db.transaction(
+            lambda s: closures.cancel_clinic_day(
+                s, clinic_id, day.date(), now=now(), reason=reason, notices=policy
+            )
+        )
+    else:
+        raise click.UsageError("Give --slot ID..., or --clinic ID and --date YYYY-MM-DD.")
+    click.echo(
+        f"Closed {report.slots_closed} slots, cancelled {report.bookings_cancelled} bookings "
+        f"(each resident is told), released {report.holds_released} holds."
+    )

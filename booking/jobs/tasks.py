@@ -1,0 +1,147 @@
+"""The jobs. Each runs inside its own app context (the worker pushes it) and commits its own work.
+
+``send_message`` is the sender; the others are housekeeping that every worker schedules
+periodically (``booking.jobs.worker``): the outbox relay, the expired-hold sweep, and advancing
+the waiting room.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+from booking.clock import now
+from booking.db import db
+from booking.jobs.queue import LIVE, enqueue_message, get_queue, job_states
+from booking.messages.backends import DeliveryError, deliver
+from booking.messages.models import OutboxMessage
+from booking.messages.render import load_context, public_host, render_message
+from booking.services import outbox
+
+log = logging.getLogger(__name__)
+# The relay looks this far ahead, so a reminder lost with Redis is scheduled again in time.
+RELAY_HORIZON = timedelta(minutes=15)
+RELAY_MAX_ROWS = 5000
+SWEEP_MAX_BATCHES = 20
+
+
+class RetryLater(Exception):
+    """Raised so the job queue runs the send again after its backoff (the attempt is recorded)."""
+
+
+def send_message(message_id: int) -> str:
+    """Send one outbox message, at most once: claim, deliver, record (see services.outbox)."""
+    config = current_app.config
+    claim = db.transaction(
+        lambda s: outbox.claim(
+            s, message_id, now=now(), lease_seconds=config["MESSAGE_LEASE_SECONDS"]
+        )
+    )
+    if claim.action != "send":
+        # "wait": fired before it is due by our clock; the relay enqueues it when it is due.
+        log.info("message %s not sent now: %s", message_id, claim.reason)
+        return claim.action
+    try:
+        provider_id = _deliver(message_id)
+    except Exception as exc:
+        permanent = isinstance(exc, DeliveryError) and exc.permanent
+        error = str(exc) or repr(exc)
+        if not isinstance(exc, DeliveryError):
+            # A bug (a template, missing rows) counts as an attempt too, so it ends as failed.
+            log.exception("message %s could not be prepared", message_id)
+        retry_at = db.transaction(
+            lambda s: outbox.record_failure(
+                s,
+                message_id,
+                now=now(),
+                error=error,
+                permanent=permanent,
+                max_attempts=config["MESSAGE_MAX_ATTEMPTS"],
+                retry_seconds=config["MESSAGE_RETRY_SECONDS"],
+            )
+        )
+        if retry_at is None:
+            log.warning("message %s failed for good: %s", message_id, error)
+            return "failed"
+        raise RetryLater(f"message {message_id}: {error}; next attempt at {retry_at}") from None
+    db.transaction(
+        lambda s: outbox.record_sent(s, message_id, now=now(), provider_message_id=provider_id)
+    )
+    return "sent"
+
+
+def _deliver(message_id: int) -> str:
+    session = db.session
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    if message is None:  # pragma: no cover - claimed a moment ago
+        raise LookupError(f"message {message_id} vanished")
+    context = load_context(session, message)
+    rendered = render_message(context, now=now())
+    # End the read before the provider call: no connection or snapshot is held while it waits.
+    session.rollback()
+    return deliver(current_app.config, message, rendered, host=public_host(), now=now())
+
+
+def relay_outbox() -> int:
+    """Enqueue every message that should be in the job queue and is not; return how many.
+
+    This is what makes the outbox lossless: a message committed while Redis was down, whose
+    enqueue failed, whose job Redis lost in a restart, or whose worker died mid-send is found
+    here by its row and enqueued again (by its id, so at most one job per message runs).
+    """
+    queue = get_queue()
+    moment = now()
+    enqueued = after_id = seen = 0
+    while seen < RELAY_MAX_ROWS:
+        rows = outbox.relay_candidates(
+            db.session, now=moment, horizon=RELAY_HORIZON, after_id=after_id
+        )
+        db.session.rollback()
+        if not rows:
+            break
+        seen += len(rows)
+        after_id = rows[-1][0]
+        states = job_states(queue, [row[0] for row in rows])
+        for message_id, status, due_at in rows:
+            # A send whose lease ran out is dead, whatever Redis still says about its job.
+            if status == outbox.QUEUED and states[message_id] in LIVE:
+                continue
+            enqueue_message(queue, message_id, due_at=due_at, now=moment)
+            enqueued += 1
+    if enqueued:
+        log.info("relay enqueued %d outbox messages", enqueued)
+    return enqueued
+
+
+def release_expired_holds() -> int:
+    """Expire holds that ran out and give their places back; return how many."""
+    from booking.services.holds import release_expired_holds as sweep
+
+    total = 0
+    for _ in range(SWEEP_MAX_BATCHES):
+        released = db.transaction(lambda s: sweep(s, now=now()))
+        total += released
+        if not released:
+            break
+    return total
+
+
+def advance_admission_queue() -> int:
+    """Admit whoever the waiting room's limits allow now; return how many."""
+    from booking.waiting.state import get_queue as admission_queue
+
+    try:
+        return admission_queue().advance(now=now().timestamp())
+    except RedisError:
+        log.warning("the waiting room could not be advanced: Redis is unavailable")
+        return 0
+
+
+HOUSEKEEPING = (
+    "booking.jobs.tasks.relay_outbox",
+    "booking.jobs.tasks.release_expired_holds",
+    "booking.jobs.tasks.advance_admission_queue",
+)

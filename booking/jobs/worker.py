@@ -1,0 +1,191 @@
+"""RQ workers that run each job in its own app context, and the periodic housekeeping.
+
+- ``FairSlotWorker`` is RQ's forking worker: each job runs in a fresh child process (a "work
+  horse"), so a job that crashes or hangs cannot take the worker with it. ``flask --app wsgi
+  worker`` runs it with RQ's scheduler; ``rq worker --worker-class
+  booking.jobs.worker.FairSlotWorker`` works too.
+- ``InProcessWorker`` runs jobs in the calling thread. The embedded default (no
+  FAIRSLOT_REDIS_URL: fakeredis lives inside the web process) uses it from a daemon thread,
+  ``EmbeddedWorker``, so the demo sends and schedules messages with nothing else running.
+
+Both enqueue the housekeeping jobs every FAIRSLOT_HOUSEKEEPING_SECONDS; a Redis key with that
+expiry makes sure only one worker of many does it per period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from rq import Queue, SimpleWorker, Worker
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+
+from booking.clock import now
+from booking.jobs.queue import QUEUE_NAME, make_queue, promote_due_jobs
+from booking.jobs.tasks import HOUSEKEEPING, RetryLater
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_LOCK = "fairslot:housekeeping"
+
+
+def enqueue_housekeeping(queue: Queue, *, every_seconds: int) -> bool:
+    """Enqueue the housekeeping jobs unless some worker already did in this period."""
+    if not queue.connection.set(HOUSEKEEPING_LOCK, 1, nx=True, ex=max(1, every_seconds)):
+        return False
+    for func in HOUSEKEEPING:
+        queue.enqueue(func, job_timeout=max(60, every_seconds * 5), result_ttl=600)
+    return True
+
+
+class _AppJobs:
+    """Run every job inside an app context of the worker's Flask app."""
+
+    flask_app: Flask
+    housekeeping_seconds: int
+
+    def _setup_app(self, app: Flask | None) -> None:
+        if app is None:
+            # Started by `rq worker --worker-class ...`: build the app from FAIRSLOT_* here.
+            from booking import create_app
+
+            app = create_app()
+        self.flask_app = app
+        self.housekeeping_seconds = int(app.config["HOUSEKEEPING_SECONDS"])
+
+    def _job_context(self) -> Any:
+        return self.flask_app.app_context()
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> None:
+        """Log a provider failure that will be retried in one line, not as a crash."""
+        if len(exc_info) > 1 and isinstance(exc_info[1], RetryLater):
+            log.warning("%s", exc_info[1])
+            return
+        super().handle_exception(job, *exc_info)  # type: ignore[misc]
+
+    def _housekeeping(self, queue: Queue) -> None:
+        try:
+            enqueue_housekeeping(queue, every_seconds=self.housekeeping_seconds)
+        except Exception:
+            log.exception("could not enqueue the housekeeping jobs")
+
+
+class FairSlotWorker(_AppJobs, Worker):
+    """RQ's forking worker, with an app context per job and the periodic housekeeping."""
+
+    def __init__(self, queues: Any, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
+        self._setup_app(app)
+        kwargs["serializer"] = JSONSerializer
+        # RQ wakes from its blocking wait once per dequeue timeout (worker_ttl - 15 seconds);
+        # keep that no longer than the housekeeping period so housekeeping runs on time.
+        kwargs["worker_ttl"] = self.housekeeping_seconds + 15
+        kwargs["maintenance_interval"] = self.housekeeping_seconds
+        super().__init__(queues, *args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry clean-up, then our housekeeping."""
+        super().run_maintenance_tasks()
+        self._housekeeping(self.queues[0])
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        """Run the job (in the forked work horse) in a fresh app context."""
+        from booking.db import db
+
+        with self._job_context():
+            # A forked child must not share the parent's database connections.
+            db.engine.dispose(close=False)
+            result: bool = super().perform_job(job, queue, execution)
+            return result
+
+
+class InProcessWorker(_AppJobs, SimpleWorker):
+    """Runs jobs in the calling thread; for the embedded default's thread and for tests."""
+
+    # SIGALRM only works in the main thread; a timer thread enforces job timeouts instead.
+    death_penalty_class = TimerDeathPenalty
+
+    def __init__(self, app: Flask, connection: Any, *, housekeeping: bool = True) -> None:
+        self._setup_app(app)
+        self.with_housekeeping = housekeeping
+        super().__init__(
+            [make_queue(connection)],
+            connection=connection,
+            serializer=JSONSerializer,
+            maintenance_interval=self.housekeeping_seconds,
+        )
+
+    def _install_signal_handlers(self) -> None:
+        """Leave signals to the host process (a web server, or pytest)."""
+
+    def subscribe(self) -> None:
+        """No pub/sub command channel for an in-process worker."""
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry clean-up, then our housekeeping (unless switched off)."""
+        super().run_maintenance_tasks()
+        if self.with_housekeeping:
+            self._housekeeping(self.queues[0])
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        """Run the job in a fresh app context (this thread may have none, or the caller's)."""
+        with self._job_context():
+            result: bool = super().perform_job(job, queue, execution)
+            return result
+
+    def run_due(self, *, until: datetime | None = None) -> bool:
+        """Promote scheduled jobs due by the app's clock (or ``until``), then run the queue."""
+        with self.flask_app.app_context():
+            promote_due_jobs(self.queues[0], now=until or now())
+        return bool(self.work(burst=True, logging_level="WARNING"))
+
+
+class EmbeddedWorker:
+    """A daemon thread running an ``InProcessWorker`` for an app on the embedded default."""
+
+    def __init__(self, app: Flask, *, poll_seconds: float = 1.0) -> None:
+        self.app = app
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fairslot-worker", daemon=True)
+
+    def start(self) -> EmbeddedWorker:
+        """Start the thread."""
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (after a commit enqueued something)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current job and wait for the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is running."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        worker = InProcessWorker(self.app, self.app.extensions["fairslot.redis"])
+        with self.app.app_context():
+            # Jobs lost with the in-process Redis when the app last stopped come back first.
+            worker.queues[0].enqueue("booking.jobs.tasks.relay_outbox")
+        while not self._stop.is_set():
+            try:
+                worker.run_due()
+            except Exception:
+                log.exception("the in-process worker failed; it goes on")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+
+def worker_queue_names() -> list[str]:
+    """The queues a FairSlot worker listens on."""
+    return [QUEUE_NAME]

@@ -1,0 +1,1 @@
+"""Messages to residents: the outbox tables, rendering (text, HTML, .ics, QR) and delivery."""

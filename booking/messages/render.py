@@ -1,0 +1,179 @@
+"""Turning an outbox row into what the resident reads: subject, text, HTML, SMS, .ics and QR.
+
+Messages are rendered when they are sent, from the row's payload (which slot, which clinic)
+and the reservation, in the language stored on the row. The manage link's secret is derived
+again from the app's key; it is never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+from sqlalchemy.orm import Session
+
+from booking.messages.ics import appointment_ics
+from booking.messages.models import MessageKind, OutboxMessage
+from booking.messages.qr import qr_png
+from booking.models import Clinic, Reservation, Slot
+from booking.services.inventory import SERVICES
+from booking.services.tokens import format_code, manage_token_for
+
+CANCELLING = (MessageKind.CANCELLATION.value, MessageKind.CLINIC_CANCELLATION.value)
+WITH_CALENDAR = (MessageKind.CONFIRMATION.value, MessageKind.RESCHEDULE.value, *CANCELLING)
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """The rows a message talks about, loaded in one short read."""
+
+    message: OutboxMessage
+    reservation: Reservation
+    slot: Slot
+    clinic: Clinic
+    previous_slot: Slot | None = None
+    previous_clinic: Clinic | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for its channel; email has all parts, SMS only ``text``."""
+
+    subject: str
+    text: str
+    html: str | None = None
+    ics: str | None = None
+    qr_png: bytes | None = None
+
+
+def load_context(session: Session, message: OutboxMessage) -> MessageContext:
+    """Read the reservation, slot and clinic (and the previous ones, for a move)."""
+    payload = message.payload
+    reservation = session.get(Reservation, message.reservation_id)
+    slot = session.get(Slot, payload["slot_id"])
+    clinic = session.get(Clinic, payload["clinic_id"])
+    if reservation is None or slot is None or clinic is None:
+        raise LookupError(f"message {message.id} refers to rows that do not exist")
+    previous_slot = previous_clinic = None
+    if payload.get("previous_slot_id"):
+        previous_slot = session.get(Slot, payload["previous_slot_id"])
+        previous_clinic = session.get(Clinic, payload["previous_clinic_id"])
+    return MessageContext(message, reservation, slot, clinic, previous_slot, previous_clinic)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on FAIRSLOT_PUBLIC_URL, built outside any request (for messages)."""
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def public_host() -> str:
+    """The host name of FAIRSLOT_PUBLIC_URL (for Message-IDs, UIDs and the default sender)."""
+    return urlsplit(current_app.config["PUBLIC_URL"]).hostname or "localhost"
+
+
+def _when(moment: datetime, clinic: Clinic, locale: str, *, short: bool = False) -> str:
+    pattern = "EEE MMM d, h:mm a" if short else "EEEE, MMMM d, y, h:mm a zzz"
+    return str(format_datetime(moment, pattern, tzinfo=ZoneInfo(clinic.timezone), locale=locale))
+
+
+def _address(clinic: Clinic) -> str:
+    return f"{clinic.address_line}, {clinic.city}, {clinic.state} {clinic.postal_code}"
+
+
+def template_values(ctx: MessageContext) -> dict[str, Any]:
+    """Everything the message templates may show."""
+    message, reservation, clinic = ctx.message, ctx.reservation, ctx.clinic
+    locale = message.locale
+    code = reservation.confirmation_code or ""
+    manage_token = manage_token_for(current_app.config["SECRET_KEY"], reservation.hold_token)
+    values: dict[str, Any] = {
+        "kind": message.kind,
+        "channel": message.channel,
+        "first_name": reservation.first_name or "",
+        "code": format_code(code) if code else "",
+        "service_name": SERVICES.get(ctx.slot.service, ctx.slot.service),
+        "clinic": clinic,
+        "address": _address(clinic),
+        "when": _when(ctx.slot.starts_at, clinic, locale),
+        "when_short": _when(ctx.slot.starts_at, clinic, locale, short=True),
+        "hours_before": message.payload.get("hours_before"),
+        "reason": message.payload.get("reason"),
+        "manage_url": public_url("resident.manage_link", token=manage_token),
+        "book_url": public_url("resident.index"),
+        "helpline": current_app.config["HELPLINE_PHONE"],
+        "previous_when": None,
+        "previous_clinic": ctx.previous_clinic,
+    }
+    if ctx.previous_slot is not None and ctx.previous_clinic is not None:
+        values["previous_when"] = _when(ctx.previous_slot.starts_at, ctx.previous_clinic, locale)
+    return values
+
+
+def _subject(kind: str, values: dict[str, Any]) -> str:
+    when = values["when_short"]
+    if kind == MessageKind.CONFIRMATION:
+        return gettext(
+            "You are booked: %(service)s, %(when)s", service=values["service_name"], when=when
+        )
+    if kind == MessageKind.REMINDER:
+        return gettext("Reminder: your appointment is %(when)s", when=when)
+    if kind == MessageKind.RESCHEDULE:
+        return gettext("Your appointment has moved to %(when)s", when=when)
+    if kind == MessageKind.CLINIC_CANCELLATION:
+        return gettext(
+            "%(clinic)s cancelled your appointment on %(when)s",
+            clinic=values["clinic"].name,
+            when=when,
+        )
+    return gettext("Your appointment on %(when)s is cancelled", when=when)
+
+
+def _calendar(ctx: MessageContext, values: dict[str, Any], *, now: datetime) -> str:
+    cancelled = ctx.message.kind in CANCELLING
+    return appointment_ics(
+        uid=f"reservation-{ctx.reservation.id}@{public_host()}",
+        # Each change must outrank the last: moves raise the revision, a cancellation ends it.
+        sequence=ctx.message.revision + (1 if cancelled else 0),
+        starts_at=ctx.slot.starts_at,
+        ends_at=ctx.slot.ends_at,
+        summary=f"{values['service_name']}, {ctx.clinic.name}",
+        location=values["address"],
+        description=gettext(
+            "Confirmation code %(code)s. Bring this code and a form of identification if you "
+            "have one. Change or cancel: %(url)s",
+            code=values["code"],
+            url=values["manage_url"],
+        ),
+        url=None if cancelled else values["manage_url"],
+        cancelled=cancelled,
+        now=now,
+    )
+
+
+def render_message(ctx: MessageContext, *, now: datetime) -> Rendered:
+    """Render a message for its channel in the resident's language."""
+    with force_locale(ctx.message.locale):
+        values = template_values(ctx)
+        subject = _subject(ctx.message.kind, values)
+        if ctx.message.channel == "sms":
+            text = render_template("messages/sms.txt", **values)
+            return Rendered(subject=subject, text=" ".join(text.split()))
+        live = ctx.message.kind not in CANCELLING
+        qr = qr_png(ctx.reservation.confirmation_code or "") if live else None
+        return Rendered(
+            subject=subject,
+            text=render_template("messages/email.txt", **values).strip() + "\n",
+            html=render_template("messages/email.html", has_qr=qr is not None, **values),
+            ics=_calendar(ctx, values, now=now) if ctx.message.kind in WITH_CALENDAR else None,
+            qr_png=qr,
+        )

@@ -1,0 +1,107 @@
+"""A clinic cancelling a slot or a whole day: close it, cancel everyone in it, tell each of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.services.errors import InvalidInput, NotFound
+from booking.services.holds import _adjust_slot
+from booking.services.inventory import local_day_bounds
+from booking.services.notices import DEFAULT_NOTICES, NoticePolicy, booking_cancelled
+
+CONFIRMED = ReservationStatus.CONFIRMED.value
+HELD = ReservationStatus.HELD.value
+
+
+@dataclass(frozen=True)
+class ClosureReport:
+    """What a closure did."""
+
+    slots_closed: int
+    bookings_cancelled: int
+    holds_released: int
+
+
+def cancel_slots(
+    session: Session,
+    slot_ids: list[int],
+    *,
+    now: datetime,
+    reason: str | None = None,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> ClosureReport:
+    """Close the slots, cancel every booking and hold in them, and notify each booked resident."""
+    if not slot_ids:
+        return ClosureReport(0, 0, 0)
+    # Reservations are locked before slots, as everywhere, so this cannot deadlock a booking.
+    affected = session.scalars(
+        select(Reservation)
+        .where(Reservation.slot_id.in_(slot_ids), Reservation.status.in_((CONFIRMED, HELD)))
+        .order_by(Reservation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    slots = {
+        slot.id: slot
+        for slot in session.scalars(
+            select(Slot).where(Slot.id.in_(slot_ids)).order_by(Slot.id).with_for_update()
+        )
+    }
+    cancelled = released = 0
+    for reservation in affected:
+        was = reservation.status
+        reservation.status = ReservationStatus.CANCELLED.value
+        reservation.cancelled_at = now
+        reservation.updated_at = now
+        session.flush()
+        if was == HELD:
+            _adjust_slot(session, reservation.slot_id, held=-1)
+            released += 1
+            continue
+        _adjust_slot(session, reservation.slot_id, booked=-1)
+        booking_cancelled(
+            session,
+            reservation,
+            slots[reservation.slot_id],
+            now=now,
+            policy=notices,
+            by_clinic=True,
+            reason=reason,
+        )
+        cancelled += 1
+    session.execute(
+        update(Slot).where(Slot.id.in_(slot_ids)).values(is_open=False),
+        execution_options={"synchronize_session": False},
+    )
+    return ClosureReport(len(slots), cancelled, released)
+
+
+def cancel_clinic_day(
+    session: Session,
+    clinic_id: int,
+    day: date,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> ClosureReport:
+    """Cancel every slot a clinic has on a local calendar day (see ``cancel_slots``)."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("No clinic with that id.")
+    start, end = local_day_bounds(day, clinic.timezone)
+    if end <= now:
+        raise InvalidInput("That day is over.", errors={"date": "Choose today or a later day."})
+    slot_ids = list(
+        session.scalars(
+            select(Slot.id)
+            .where(Slot.clinic_id == clinic_id, Slot.starts_at >= start, Slot.starts_at < end)
+            .order_by(Slot.id)
+        )
+    )
+    return cancel_slots(session, slot_ids, now=now, reason=reason, notices=notices)

@@ -1,0 +1,259 @@
+"""The messages a booking change owes the resident, written in the same transaction as the change.
+
+Confirming, cancelling and moving an appointment call these with the caller's session: the
+outbox rows commit or roll back with the booking itself, so a booking that commits always has
+its messages and a rolled-back one has none. Each row is also noted in ``session.info`` for the
+after-commit hook, which hands it to a worker by id; rows the hook misses, the relay finds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.messages.models import MessageChannel, MessageKind, MessageStatus, OutboxMessage
+from booking.models import Reservation, Slot
+
+# The key booking.db empties on rollback and hands to its after-commit hooks on commit.
+AFTER_COMMIT = "fairslot.after_commit"
+QUEUED = MessageStatus.QUEUED.value
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    """Which messages to write: reminder lead times, the resident's language, or none at all."""
+
+    reminder_hours: tuple[int, ...] = (24, 2)
+    locale: str = "en"
+    enabled: bool = True
+
+
+DEFAULT_NOTICES = NoticePolicy()
+SILENT = NoticePolicy(enabled=False)  # e.g. the demo's background bookings
+
+
+def note_for_dispatch(session: Session, message: OutboxMessage) -> None:
+    """Remember a new or changed message so the after-commit hook can enqueue or unschedule it."""
+    pending: dict[str, list[Any]] = session.info.setdefault(AFTER_COMMIT, {})
+    pending.setdefault("outbox", []).append(message)
+
+
+def take_for_dispatch(session: Session) -> list[OutboxMessage]:
+    """The messages noted by the unit of work that just committed (emptied as it is read)."""
+    pending: dict[str, list[Any]] = session.info.get(AFTER_COMMIT, {})
+    messages: list[OutboxMessage] = pending.pop("outbox", [])
+    return messages
+
+
+def _channels(reservation: Reservation) -> list[tuple[MessageChannel, str]]:
+    """The channels the resident chose, by the contact details they gave."""
+    chosen = []
+    if reservation.email:
+        chosen.append((MessageChannel.EMAIL, reservation.email))
+    if reservation.phone:
+        chosen.append((MessageChannel.SMS, reservation.phone))
+    return chosen
+
+
+def _latest_revision(session: Session, reservation_id: int) -> int:
+    latest = session.scalar(
+        select(func.max(OutboxMessage.revision)).where(
+            OutboxMessage.reservation_id == reservation_id
+        )
+    )
+    return int(latest or 0)
+
+
+def _locale(session: Session, reservation_id: int, policy: NoticePolicy) -> str:
+    """The language the resident booked in (their first message's), else the policy's."""
+    first = session.scalar(
+        select(OutboxMessage.locale)
+        .where(OutboxMessage.reservation_id == reservation_id)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+    return first or policy.locale
+
+
+def _slot_payload(slot: Slot) -> dict[str, Any]:
+    return {
+        "slot_id": slot.id,
+        "clinic_id": slot.clinic_id,
+        "starts_at": slot.starts_at.isoformat(),
+    }
+
+
+def _write(
+    session: Session,
+    reservation: Reservation,
+    *,
+    kind: MessageKind,
+    key: str,
+    revision: int,
+    send_after: datetime,
+    payload: dict[str, Any],
+    locale: str,
+    now: datetime,
+) -> list[OutboxMessage]:
+    written = []
+    for channel, recipient in _channels(reservation):
+        message = OutboxMessage(
+            reservation_id=reservation.id,
+            kind=kind.value,
+            channel=channel.value,
+            recipient=recipient,
+            locale=locale,
+            revision=revision,
+            dedupe_key=f"{reservation.id}:{key}:{channel.value}",
+            payload=payload,
+            status=QUEUED,
+            attempts=0,
+            send_after=send_after,
+            next_attempt_at=send_after,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(message)
+        note_for_dispatch(session, message)
+        written.append(message)
+    return written
+
+
+def _reminders(
+    session: Session,
+    reservation: Reservation,
+    slot: Slot,
+    *,
+    revision: int,
+    policy: NoticePolicy,
+    locale: str,
+    now: datetime,
+) -> list[OutboxMessage]:
+    written = []
+    for hours in policy.reminder_hours:
+        send_after = slot.starts_at - timedelta(hours=hours)
+        if send_after <= now:
+            continue  # booked closer than that: the confirmation itself is the reminder
+        written += _write(
+            session,
+            reservation,
+            kind=MessageKind.REMINDER,
+            key=f"reminder:{hours}h:r{revision}",
+            revision=revision,
+            send_after=send_after,
+            payload={**_slot_payload(slot), "hours_before": hours},
+            locale=locale,
+            now=now,
+        )
+    return written
+
+
+def booking_confirmed(
+    session: Session, reservation: Reservation, slot: Slot, *, now: datetime, policy: NoticePolicy
+) -> list[OutboxMessage]:
+    """Write the confirmation, due now, and the reminders, due before the appointment."""
+    if not policy.enabled:
+        return []
+    written = _write(
+        session,
+        reservation,
+        kind=MessageKind.CONFIRMATION,
+        key="confirmation",
+        revision=0,
+        send_after=now,
+        payload=_slot_payload(slot),
+        locale=policy.locale,
+        now=now,
+    )
+    return written + _reminders(
+        session, reservation, slot, revision=0, policy=policy, locale=policy.locale, now=now
+    )
+
+
+def cancel_reminders(session: Session, reservation_id: int, *, now: datetime) -> int:
+    """Cancel the reminders still waiting, so a job that fires for one anyway sends nothing."""
+    waiting = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.reservation_id == reservation_id,
+            OutboxMessage.kind == MessageKind.REMINDER.value,
+            OutboxMessage.status == QUEUED,
+        )
+    ).all()
+    for message in waiting:
+        message.status = MessageStatus.CANCELLED.value
+        message.updated_at = now
+        note_for_dispatch(session, message)
+    return len(waiting)
+
+
+def booking_moved(
+    session: Session,
+    reservation: Reservation,
+    old_slot: Slot,
+    new_slot: Slot,
+    *,
+    now: datetime,
+    policy: NoticePolicy,
+) -> list[OutboxMessage]:
+    """Drop the old reminders; write the reschedule notice and reminders for the new time."""
+    cancel_reminders(session, reservation.id, now=now)
+    if not policy.enabled:
+        return []
+    # The caller holds the reservation's row lock, so concurrent moves number revisions in turn.
+    revision = _latest_revision(session, reservation.id) + 1
+    locale = _locale(session, reservation.id, policy)
+    payload = {
+        **_slot_payload(new_slot),
+        "previous_slot_id": old_slot.id,
+        "previous_clinic_id": old_slot.clinic_id,
+        "previous_starts_at": old_slot.starts_at.isoformat(),
+    }
+    written = _write(
+        session,
+        reservation,
+        kind=MessageKind.RESCHEDULE,
+        key=f"reschedule:r{revision}",
+        revision=revision,
+        send_after=now,
+        payload=payload,
+        locale=locale,
+        now=now,
+    )
+    return written + _reminders(
+        session, reservation, new_slot, revision=revision, policy=policy, locale=locale, now=now
+    )
+
+
+def booking_cancelled(
+    session: Session,
+    reservation: Reservation,
+    slot: Slot,
+    *,
+    now: datetime,
+    policy: NoticePolicy,
+    by_clinic: bool = False,
+    reason: str | None = None,
+) -> list[OutboxMessage]:
+    """Drop the waiting reminders and write the cancellation notice (the clinic's, if it was)."""
+    cancel_reminders(session, reservation.id, now=now)
+    if not policy.enabled:
+        return []
+    payload = _slot_payload(slot)
+    if reason:
+        payload["reason"] = reason
+    return _write(
+        session,
+        reservation,
+        kind=MessageKind.CLINIC_CANCELLATION if by_clinic else MessageKind.CANCELLATION,
+        # One cancellation notice per reservation, whoever cancelled: it can only end once.
+        key="cancellation",
+        revision=_latest_revision(session, reservation.id),
+        send_after=now,
+        payload=payload,
+        locale=_locale(session, reservation.id, policy),
+        now=now,
+    )

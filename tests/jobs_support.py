@@ -1,0 +1,254 @@
+"""Helpers for the jobs tests: a local SMTP server, an SMS API stub, running jobs, booking."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from flask import Flask
+from sqlalchemy import select
+
+from booking.db import db
+from booking.jobs.worker import InProcessWorker
+from booking.messages.models import OutboxMessage
+from booking.services import holds, reservations
+from tests.support import make_clinic, make_slot, person
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[Any] = []
+        self.port = free_port()
+        self.controller: Any = None
+        # While set, the server stops at RCPT TO (before any message data) until released.
+        self.hold = threading.Event()
+        self.received = threading.Event()
+        self.release = threading.Event()
+
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:
+                import asyncio
+
+                if sink.hold.is_set():
+                    # Mid-conversation: the message has not been sent yet.
+                    sink.received.set()
+                    while not sink.release.is_set():
+                        await asyncio.sleep(0.01)
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                sink.envelopes.append(envelope)
+                sink.messages.append(parsed)  # type: ignore[arg-type]
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.controller is not None:
+            self.controller.stop()
+
+    def distinct(self) -> set[str]:
+        """Message-IDs received: what a mailbox that drops repeated Message-IDs would show."""
+        return {str(m["Message-ID"]) for m in self.messages}
+
+    def config(self) -> dict[str, Any]:
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_SECURITY": "none"}
+
+
+class SmsStub:
+    """A Twilio-compatible Messages API on 127.0.0.1 that honours idempotency keys.
+
+    ``delivered`` holds one entry per distinct key (what reached phones); ``requests`` every
+    POST. ``fail(n, status)`` answers the next n requests with an error; ``hold`` makes the next
+    request wait, after it was accepted, until ``release`` is set.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.delivered: dict[str, dict[str, Any]] = {}
+        self.failures: list[int] = []
+        self.hold = threading.Event()
+        self.received = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                key = self.headers.get("Idempotency-Key")
+                request = {"form": form, "key": key, "auth": self.headers.get("Authorization")}
+                with stub.lock:
+                    stub.requests.append(request)
+                    status = stub.failures.pop(0) if stub.failures else None
+                    if status is None:
+                        known = stub.delivered.get(key) if key else None
+                        if known is None:
+                            known = {"sid": f"SM{len(stub.delivered) + 1:032d}", **form}
+                            stub.delivered[key or known["sid"]] = known
+                if status is not None:
+                    self._answer(status, {"message": "provider trouble", "code": status})
+                    return
+                if stub.hold.is_set():
+                    stub.received.set()
+                    stub.release.wait(60)
+                self._answer(201, {"sid": known["sid"], "status": "queued"})
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client is gone (a killed worker)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/2010-04-01/Accounts/AC1/Messages.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> SmsStub:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, times: int, status: int = 503) -> None:
+        self.failures = [status] * times
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "SMS_API_URL": self.url,
+            "SMS_ACCOUNT_SID": "AC1",
+            "SMS_AUTH_TOKEN": "secret-token",
+            "SMS_FROM": "+16175550000",
+        }
+
+
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@contextmanager
+def servers() -> Iterator[tuple[SmtpSink, SmsStub]]:
+    smtp, sms = SmtpSink().start(), SmsStub().start()
+    try:
+        yield smtp, sms
+    finally:
+        smtp.stop()
+        sms.stop()
+
+
+@contextmanager
+def rolled_back_app(
+    database_url: str, clock: Any, tmp_path: Any, **overrides: Any
+) -> Iterator[Flask]:
+    """Like the ``app`` fixture, with config overrides: its work is rolled back afterwards."""
+    from tests.conftest import _flush_redis, make_app
+
+    _flush_redis()
+    app = make_app(database_url, clock, tmp_path, **overrides)
+    with app.app_context():
+        engine = db.engine
+    connection = engine.connect()
+    outer = connection.begin()
+    db.bind_connection(app, connection)
+    try:
+        yield app
+    finally:
+        outer.rollback()
+        connection.close()
+        engine.dispose()
+
+
+def run_jobs(app: Flask, *, until: datetime | None = None, housekeeping: bool = False) -> bool:
+    """Run every queued job (and scheduled ones due by ``until``, default the app's clock)."""
+    worker = InProcessWorker(app, app.extensions["fairslot.redis"], housekeeping=housekeeping)
+    return worker.run_due(until=until)
+
+
+def book(
+    app: Flask,
+    now: datetime,
+    *,
+    days: float = 3,
+    n: int = 1,
+    email_address: str | None = "resident@example.com",
+    phone: str | None = "+16175550123",
+    capacity: int = 5,
+) -> dict[str, Any]:
+    """Create a clinic and slot and confirm a booking in one committed unit of work."""
+
+    def work(session: Any) -> dict[str, Any]:
+        clinic = make_clinic(session, now)
+        slot = make_slot(session, clinic, now + timedelta(days=days), capacity=capacity)
+        other = make_slot(session, clinic, now + timedelta(days=days + 1), capacity=capacity)
+        hold = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
+        done = reservations.confirm_hold(
+            session,
+            hold.hold_token,
+            person(n, email=email_address, phone=phone),
+            now=now,
+            secret_key=app.config["SECRET_KEY"],
+        )
+        return {
+            "reservation_id": done.reservation.id,
+            "code": done.reservation.confirmation_code,
+            "slot": slot,
+            "other_slot": other,
+            "clinic": clinic,
+        }
+
+    with app.app_context():
+        return db.transaction(work)
+
+
+def messages(app: Flask, **filters: Any) -> list[OutboxMessage]:
+    """The outbox rows, oldest first."""
+    with app.app_context():
+        query = select(OutboxMessage).order_by(OutboxMessage.id).filter_by(**filters)
+        rows = list(db.session.scalars(query))
+        db.session.expunge_all()  # detached but loaded: readable after the context ends
+        db.session.rollback()
+        return rows
