@@ -206,3 +206,17 @@ def test_summary_counts_free_places_by_clinic_and_day(app, client, world, clock)
     clinics = {c["name"]: c for c in response.json["clinics"]}
     assert sum(d["available"] for d in clinics["Boston Clinic"]["days"]) == 3 * 3 - 1
     assert sum(d["available"] for d in clinics["Hartford Clinic"]["days"]) == 2
+
+
+def test_a_deep_link_offers_its_slot_first(client, world):
+    _, resources = published(client)
+    slot = next(r for r in resources["Slot"] if r["status"] == "free")
+    link = urlsplit(
+        next(e["valueUrl"] for e in slot["extension"] if e["url"] == fhir.BOOKING_DEEP_LINK)
+    )
+    page = client.get(f"{link.path}?{link.query}").get_data(as_text=True)
+    slot_id = slot["id"].split(".")[0]
+    assert "The time you chose" in page
+    assert f"/slots/{slot_id}/hold" in page[page.index("The time you chose"):][:800]
+    gone = client.get(f"{link.path}?slot=999999").get_data(as_text=True)
+    assert "no longer free" in gone

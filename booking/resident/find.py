@@ -92,4 +92,10 @@ def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None)
 def clinic(clinic_id: int) -> Any:
     """A clinic's address, its days with free places, and the free times of one day."""
     context = clinic_day_context(clinic_id, request.args.get("date"), request.args.get("service"))
+    # A deep link (from an aggregator's listing) names one slot: offer it first if still free.
+    chosen = request.args.get("slot", "")
+    context["chosen"] = next(
+        (slot for slot in context["free"] if chosen.isdigit() and slot.id == int(chosen[:10])),
+        None,
+    )
     return render_template("clinic.html", **context)
