@@ -146,3 +146,33 @@ def test_admin_pages_refuse_other_roles(app, accounts, path):  # noqa: F811
     assert client.get(path).status_code == 302  # signed out: to the sign-in page
     sign_in(client, "agent@example.org")
     assert client.get(path).status_code == 403
+
+
+def test_admin_sees_messages_and_retries_a_failed_one(app, admin, clock):
+    from booking.messages.models import OutboxMessage
+
+    with app.app_context():
+        clinic = make_clinic(db.session, clock())
+        slot = make_slot(db.session, clinic, clock() + timedelta(days=2))
+        hold = holds.place_hold(db.session, slot.id, now=clock(), hold_minutes=10)
+        reservations.confirm_hold(
+            db.session, hold.hold_token, person(7), now=clock(), secret_key="k"
+        )
+        message = db.session.scalars(select(OutboxMessage)).first()
+        message.status, message.attempts, message.last_error = "failed", 3, "provider said 500"
+        db.session.commit()
+        message_id = message.id
+    page = admin.get("/admin/messages?status=failed")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "provider said 500" in body and message.recipient in body
+    retried = admin.post(
+        f"/admin/messages/{message_id}/retry", data={"csrf_token": csrf_from(body)}
+    )
+    assert retried.status_code == 303
+    again = admin.post(f"/admin/messages/{message_id}/retry", data={"csrf_token": csrf_from(body)})
+    assert again.status_code == 409
+    with app.app_context():
+        assert db.session.get(OutboxMessage, message_id).status == "queued"
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+        assert "messages.retry" in actions and "messages.view" in actions
