@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from booking.agent import bp as agent_bp
     from booking.api import bp as api_bp
     from booking.cli import register_cli
+    from booking.clinic import bp as clinic_bp
     from booking.demo import outbox as demo_outbox
     from booking.health import bp as health_bp
     from booking.opendata import bp as opendata_bp
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(opendata_bp)
+    app.register_blueprint(clinic_bp)
     init_opendata(app)
     app.register_blueprint(agent_bp)
     access.init_app(app)
