@@ -217,6 +217,6 @@ def test_a_deep_link_offers_its_slot_first(client, world):
     page = client.get(f"{link.path}?{link.query}").get_data(as_text=True)
     slot_id = slot["id"].split(".")[0]
     assert "The time you chose" in page
-    assert f"/slots/{slot_id}/hold" in page[page.index("The time you chose"):][:800]
+    assert f"/slots/{slot_id}/hold" in page[page.index("The time you chose") :][:800]
     gone = client.get(f"{link.path}?slot=999999").get_data(as_text=True)
     assert "no longer free" in gone
