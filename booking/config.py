@@ -314,6 +314,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Per-client limit on the open data endpoints (generous: it is public and cached).",
     ),
     Setting(
+        "FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT",
+        "AGENT_LOOKUP_RATE_LIMIT",
+        "20 per minute;300 per hour",
+        _str,
+        "Per-agent limit on reservation look-ups in the 2-1-1 console (counted per agent, not "
+        "per address, since a call center shares one).",
+    ),
+    Setting(
         "FAIRSLOT_SESSION_COOKIE_SECURE",
         "SESSION_COOKIE_SECURE",
         None,

@@ -7,7 +7,7 @@ through. The table below is the one place that says which endpoint is limited by
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -28,7 +28,17 @@ LIMITED_ENDPOINTS = {
     "opendata.bulk_file": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "opendata.availability_summary": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
+    "agent.lookup": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
 }
+
+
+def client_key() -> str:
+    """Whose bucket a request counts in: the signed-in staff member, else the client address.
+
+    A 2-1-1 call center puts many agents behind one address; each agent gets their own bucket.
+    """
+    staff = g.get("staff")
+    return f"staff:{staff.id}" if staff is not None else get_remote_address()
 
 
 def init_app(app: Flask) -> Limiter:
@@ -48,7 +58,7 @@ def init_app(app: Flask) -> Limiter:
             redis_url, max_connections=100, timeout=2, socket_timeout=1, socket_connect_timeout=1
         )
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
-    limiter = Limiter(key_func=get_remote_address, app=app)
+    limiter = Limiter(key_func=client_key, app=app)
     for endpoint, (key, methods) in LIMITED_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
         if view is None:

@@ -238,3 +238,13 @@ def test_clinic_staff_and_residents_cannot_open_bookings_here(app, ids, agent, c
     assert admin.get(found.headers["Location"]).status_code == 200
     (view,) = audit_rows(app, "agent.view_reservation")
     assert (view.actor_id, view.actor_role) == (ids["admin"], "state_admin")
+
+
+def test_lookups_are_limited_per_agent_not_per_shared_address(app, ids, clock):
+    app.config["AGENT_LOOKUP_RATE_LIMIT"] = "3 per minute"
+    first, second = sign_in(app, "agent", clock()), sign_in(app, "agent2", clock())
+    statuses = [by_code(first, "ZZZZZZZZ", "1950-04-27").status_code for _ in range(4)]
+    assert statuses[:3] == [statuses[0]] * 3 and statuses[0] != 429
+    assert statuses[3] == 429
+    # Another agent at the same call-center address still has a bucket of their own.
+    assert by_code(second, "ZZZZZZZZ", "1950-04-27").status_code != 429
