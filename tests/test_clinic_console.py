@@ -1,85 +1,28 @@
-"""The clinic console: bulk schedules, capacity, closing, roster, check-in, CSV, isolation."""
+"""The clinic console: bulk schedules, capacity, closing, roster, check-in and no-show, CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from booking.db import db
 from booking.messages.models import OutboxMessage
-from booking.models import Reservation, Slot
-from booking.services import holds, reservations, staff
-from booking.staff.models import AuditEntry
-from tests.support import csrf_from, make_clinic, make_slot, person
-
-PASSWORD = "clinic password 123"
+from booking.models import Clinic, Reservation, Slot
+from booking.services import holds, schedule
+from booking.services.errors import Conflict, NotFound
+from tests.clinic_support import BOSTON, audit_actions, build_world, client_for, token
 
 
 @pytest.fixture
-def setup(app, clock):
-    with app.app_context():
-        s = db.session
-        mine = make_clinic(s, clock(), name="Mine")
-        other = make_clinic(s, clock(), name="Other")
-        start = clock() + timedelta(days=1)
-        slot = make_slot(s, mine, start, capacity=3)
-        other_slot = make_slot(s, other, start, capacity=3)
-        booked = []
-        for n, target in enumerate([slot, slot, other_slot]):
-            hold = holds.place_hold(s, target.id, now=clock(), hold_minutes=10)
-            who = person(
-                n, last_name='=HYPERLINK("x")' if n == 1 else "Resident", email="r@example.org"
-            )
-            booked.append(
-                reservations.confirm_hold(
-                    s, hold.hold_token, who, now=clock(), secret_key="k"
-                ).reservation.id
-            )
-        for role in ("clinic_staff", "clinic_manager"):
-            staff.create_user(
-                s,
-                email=f"{role}@c.example",
-                display_name=role,
-                role=role,
-                password=PASSWORD,
-                now=clock(),
-                clinic_ids=(mine.id,),
-            )
-        s.commit()
-        day = start.astimezone(ZoneInfo("America/New_York")).date()
-        return {
-            "mine": mine.id,
-            "other": other.id,
-            "slot": slot.id,
-            "other_slot": other_slot.id,
-            "booked": booked,
-            "day": day,
-        }
+def world(app, clock):
+    return build_world(app, clock)
 
 
-def client_for(app, role):
-    client = app.test_client()
-    page = client.get("/staff/sign-in").get_data(as_text=True)
-    client.post(
-        "/staff/sign-in",
-        data={"email": f"{role}@c.example", "password": PASSWORD, "csrf_token": csrf_from(page)},
-    )
-    return client
-
-
-def token(client):
-    return csrf_from(client.get("/staff/").get_data(as_text=True))
-
-
-def test_bulk_creation_previews_then_creates_once(app, setup, clock):
-    manager = client_for(app, "clinic_manager")
-    url = f"/clinic/{setup['mine']}/schedule"
-    first = (clock() + timedelta(days=10)).date()
+def schedule_form(first: date, **overrides):
     form = {
         "first": first.isoformat(),
         "last": (first + timedelta(days=6)).isoformat(),
@@ -89,121 +32,295 @@ def test_bulk_creation_previews_then_creates_once(app, setup, clock):
         "slot_minutes": "30",
         "capacity": "4",
         "service": "covid19",
-        "csrf_token": token(manager),
     }
-    preview = manager.post(url, data=form)
-    assert "30 slots planned; 30 do not exist yet" in preview.get_data(as_text=True)
-    with app.app_context():
-        before = db.session.scalar(select(func.count()).select_from(Slot))
-    created = manager.post(url, data={**form, "action": "create"}).get_data(as_text=True)
-    assert "Created 30 new slots" in created
-    again = manager.post(url, data={**form, "action": "create"}).get_data(as_text=True)
-    assert "Created 0 new slots" in again
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Slot)) == before + 30
-    bad = manager.post(url, data={**form, "closes": "08:00"})
-    assert bad.status_code == 422
-    assert "Closing time must be after opening time." in bad.get_data(as_text=True)
-    worse = manager.post(url, data={**form, "first": "2021-02-30", "capacity": "lots"})
-    assert worse.status_code == 422
-    assert "That date does not exist." in worse.get_data(as_text=True)
+    form.update(overrides)
+    return form
 
 
-def test_capacity_never_drops_below_booked(app, setup):
-    manager = client_for(app, "clinic_manager")
-    url = f"/clinic/{setup['mine']}/slots/{setup['slot']}/capacity"
+def count_slots(app, clinic_id):
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(Slot).where(Slot.clinic_id == clinic_id)
+        )
+
+
+def test_bulk_creation_twice_creates_the_schedule_once(app, world, clock):
+    manager = client_for(app, clock, "clinic_manager")
+    url = f"/clinic/{world['mine']}/schedule"
+    first = date(2026, 3, 16)  # a Monday; Mon-Fri, 09:00-12:00, 30 minutes: 5 x 6 slots
+    form = {**schedule_form(first), "csrf_token": token(manager)}
+    before = count_slots(app, world["mine"])
+    preview = manager.post(url, data=form).get_data(as_text=True)
+    assert "30 slots planned; 30 do not exist yet" in preview
+    assert count_slots(app, world["mine"]) == before  # a preview creates nothing
+    assert "Created 30 new slots" in manager.post(url, data={**form, "action": "create"}).text
+    assert "Created 0 new slots" in manager.post(url, data={**form, "action": "create"}).text
+    assert "30 slots planned; 0 do not exist yet" in manager.post(url, data=form).text
+    assert count_slots(app, world["mine"]) == before + 30
+    with app.app_context():
+        made = db.session.scalars(
+            select(Slot).where(Slot.clinic_id == world["mine"], Slot.capacity == 4)
+        ).all()
+        local = sorted(slot.starts_at.astimezone(BOSTON) for slot in made)
+        assert local[0] == datetime(2026, 3, 16, 9, 0, tzinfo=BOSTON)
+        assert local[-1] == datetime(2026, 3, 20, 11, 30, tzinfo=BOSTON)
+        assert {t.weekday() for t in local} == {0, 1, 2, 3, 4}
+        assert all(slot.ends_at - slot.starts_at == timedelta(minutes=30) for slot in made)
+    # Widening the plan adds only what is missing.
+    wider = {**form, "closes": "13:00", "action": "create"}
+    assert "Created 10 new slots" in manager.post(url, data=wider).text
+    assert [a for a in audit_actions(app) if a[0] == "clinic.bulk_schedule"] == [
+        ("clinic.bulk_schedule", str(world["mine"]), world["mine"])
+    ] * 3
+
+
+def test_creation_is_idempotent_in_the_database_too(app, world, clock, monkeypatch):
+    # Two managers pressing "create" at once both see every slot as missing; the unique index
+    # and ON CONFLICT DO NOTHING still create each slot once and count only the new ones.
+    with app.app_context():
+        s = db.session
+        clinic = s.get(Clinic, world["mine"])
+        values = dict(
+            first=date(2026, 3, 16),
+            last=date(2026, 3, 16),
+            weekdays={0},
+            opens=time(9),
+            closes=time(11),
+            slot_minutes=60,
+            capacity=2,
+            service="flu",
+        )
+        plan = schedule.plan_schedule(clinic, now=clock(), **values)
+        assert schedule.create_schedule(s, clinic, plan, now=clock()) == 2
+        monkeypatch.setattr(schedule, "missing_windows", lambda _s, _c, p: p.windows)
+        wider = schedule.plan_schedule(clinic, now=clock(), **{**values, "closes": time(12)})
+        assert schedule.create_schedule(s, clinic, wider, now=clock()) == 1
+        assert s.scalar(select(func.count()).where(Slot.service == "flu")) == 3
+
+
+def test_schedule_steps_in_real_time_across_daylight_saving(app, world, clock):
+    with app.app_context():
+        clinic = db.session.get(Clinic, world["mine"])
+        # 2026-03-08: clocks in Boston jump from 02:00 to 03:00. 00:00 to 04:00 is three hours.
+        plan = schedule.plan_schedule(
+            clinic,
+            first=date(2026, 3, 8),
+            last=date(2026, 3, 8),
+            weekdays={6},
+            opens=time(0),
+            closes=time(4),
+            slot_minutes=60,
+            capacity=1,
+            service="covid19",
+            now=clock(),
+        )
+    starts = [start for start, _end in plan.windows]
+    assert starts == [datetime(2026, 3, 8, h, tzinfo=UTC) for h in (5, 6, 7)]
+
+
+def test_capacity_cannot_drop_below_booked(app, world, clock):
+    manager = client_for(app, clock, "clinic_manager")
+    url = f"/clinic/{world['mine']}/slots/{world['slot']}/capacity"
+    # The 08:00 slot has one booking and one live hold: two places taken.
     low = manager.post(url, data={"capacity": "1", "csrf_token": token(manager)})
-    assert low.status_code == 303 and "below" in low.headers["Location"]
-    ok = manager.post(url, data={"capacity": "2", "csrf_token": token(manager)})
-    assert ok.status_code == 303 and "error" not in ok.headers["Location"]
+    assert low.status_code == 409
+    assert "cannot go below the 2 places already held or booked" in low.text
     with app.app_context():
-        assert db.session.get(Slot, setup["slot"]).capacity == 2
-    other = manager.post(
-        f"/clinic/{setup['mine']}/slots/{setup['other_slot']}/capacity",
-        data={"capacity": "9", "csrf_token": token(manager)},
-    )
-    assert other.status_code == 404
+        assert db.session.get(Slot, world["slot"]).capacity == 3
+    ok = manager.post(url, data={"capacity": "2", "csrf_token": token(manager)})
+    assert ok.status_code == 303 and "done=capacity" in ok.headers["Location"]
+    raised = manager.post(url, data={"capacity": "40", "csrf_token": token(manager)})
+    assert raised.status_code == 303
+    with app.app_context():
+        assert db.session.get(Slot, world["slot"]).capacity == 40
+    assert [a for a in audit_actions(app) if a[0] == "clinic.capacity"] == [
+        ("clinic.capacity", str(world["slot"]), world["mine"])
+    ] * 2
 
 
-def test_closing_a_day_cancels_and_notifies_everyone_booked_in_it(app, setup):
-    manager = client_for(app, "clinic_manager")
+def test_capacity_edit_is_one_conditional_update(app, world, clock):
+    # The service writes with a condition the database checks, not with what it read earlier:
+    # a place taken after the page was loaded still stops the capacity going below it.
+    with app.app_context():
+        s = db.session
+        slot = s.get(Slot, world["later_slot"])
+        assert (slot.capacity, slot.held + slot.booked) == (2, 1)
+        holds.place_hold(s, slot.id, now=clock(), hold_minutes=10)
+        with pytest.raises(Conflict):
+            schedule.set_capacity(s, world["mine"], slot.id, 1)
+        assert schedule.set_capacity(s, world["mine"], slot.id, 2) == 2
+        with pytest.raises(NotFound):
+            schedule.set_capacity(s, world["mine"], world["other_slot"], 9)
+        assert s.get(Slot, world["other_slot"]).capacity == 3
+
+
+def test_closing_a_day_cancels_and_notifies_everyone_booked_in_it(app, world, clock):
+    manager = client_for(app, clock, "clinic_manager")
     response = manager.post(
-        f"/clinic/{setup['mine']}/close",
+        f"/clinic/{world['mine']}/close",
         data={
-            "date": setup["day"].isoformat(),
+            "date": world["day"].isoformat(),
             "reason": "Power cut",
+            "csrf_token": token(manager),
+        },
+    )
+    assert response.status_code == 303 and "done=closed" in response.headers["Location"]
+    mine = world["booked"][:2]
+    with app.app_context():
+        s = db.session
+        assert set(s.scalars(select(Reservation.status).where(Reservation.id.in_(mine)))) == {
+            "cancelled"
+        }
+        notices = s.execute(
+            select(OutboxMessage.reservation_id, OutboxMessage.channel, OutboxMessage.payload)
+            .where(OutboxMessage.kind == "clinic_cancellation")
+            .order_by(OutboxMessage.id)
+        ).all()
+        # Each resident is told on every channel they gave (email and text), with the reason.
+        assert sorted((r, c) for r, c, _p in notices) == sorted(
+            (r, c) for r in mine for c in ("email", "sms")
+        )
+        assert {p["reason"] for _r, _c, p in notices} == {"Power cut"}
+        assert s.get(Reservation, world["hold"]).status == "cancelled"  # the hold is released
+        for slot_id in (world["slot"], world["later_slot"]):
+            slot = s.get(Slot, slot_id)
+            assert (slot.is_open, slot.held, slot.booked) == (False, 0, 0)
+        # The next day and the other clinic are untouched.
+        assert s.get(Slot, world["next_day"]).is_open is True
+        assert s.get(Reservation, world["booked"][2]).status == "confirmed"
+        assert s.get(Slot, world["other_slot"]).is_open is True
+    assert ("clinic.close", str(world["mine"]), world["mine"]) in audit_actions(app)
+
+
+def test_closing_one_slot_leaves_the_rest_of_the_day(app, world, clock):
+    manager = client_for(app, clock, "clinic_manager")
+    response = manager.post(
+        f"/clinic/{world['mine']}/close",
+        data={
+            "slot_id": str(world["later_slot"]),
+            "date": str(world["day"]),
             "csrf_token": token(manager),
         },
     )
     assert response.status_code == 303
     with app.app_context():
-        mine = setup["booked"][:2]
-        statuses = db.session.scalars(select(Reservation.status).where(Reservation.id.in_(mine)))
-        assert set(statuses) == {"cancelled"}
-        notices = db.session.scalars(
-            select(OutboxMessage.reservation_id).where(OutboxMessage.kind.contains("cancel"))
+        s = db.session
+        assert s.get(Slot, world["later_slot"]).is_open is False
+        assert s.get(Reservation, world["booked"][1]).status == "cancelled"
+        assert s.get(Slot, world["slot"]).is_open is True
+        assert s.get(Reservation, world["booked"][0]).status == "confirmed"
+        kinds = s.execute(
+            select(OutboxMessage.reservation_id, OutboxMessage.kind).where(
+                OutboxMessage.kind.in_(("clinic_cancellation", "cancellation"))
+            )
         ).all()
-        assert set(mine) <= set(notices)
-        assert db.session.get(Reservation, setup["booked"][2]).status == "confirmed"
-        slot = db.session.get(Slot, setup["slot"])
-        assert (slot.is_open, slot.booked) == (False, 0)
+    assert {tuple(k) for k in kinds} == {(world["booked"][1], "clinic_cancellation")}
 
 
-def test_roster_search_check_in_no_show_and_audit(app, setup):
-    staff_client = client_for(app, "clinic_staff")
-    roster = staff_client.get(f"/clinic/{setup['mine']}/roster?date={setup['day']}")
-    body = roster.get_data(as_text=True)
-    assert roster.status_code == 200 and body.count('class="code-inline"') == 2
-    found = staff_client.get(f"/clinic/{setup['mine']}/roster?date={setup['day']}&q=HYPER")
-    assert found.get_data(as_text=True).count('class="code-inline"') == 1
-    first, second = setup["booked"][:2]
-    base = f"/clinic/{setup['mine']}/reservations"
+def test_closing_today_spares_what_is_over_and_refuses_past_days(app, world, clock):
+    # 08:30 tomorrow: the 08:00 slot (15 minutes) is over, the 09:00 one is not.
+    clock.advance(timedelta(days=1, minutes=30))
+    manager = client_for(app, clock, "clinic_manager")
+    url = f"/clinic/{world['mine']}/close"
+    done = manager.post(url, data={"date": str(world["day"]), "csrf_token": token(manager)})
+    assert done.status_code == 303
+    with app.app_context():
+        s = db.session
+        assert s.get(Reservation, world["booked"][0]).status == "confirmed"  # 08:00, over
+        assert s.get(Slot, world["slot"]).is_open is True
+        assert s.get(Reservation, world["booked"][1]).status == "cancelled"  # 09:00
+    past = manager.post(
+        url, data={"date": str(world["day"] - timedelta(days=1)), "csrf_token": token(manager)}
+    )
+    assert past.status_code == 422 and "Choose today or a later day." in past.text
+    over = manager.post(url, data={"slot_id": str(world["slot"]), "csrf_token": token(manager)})
+    assert over.status_code == 422 and "That time is already over." in over.text
+
+
+def test_roster_search_check_in_and_no_show(app, world, clock):
+    staff_client = client_for(app, clock, "clinic_staff")
+    roster_url = f"/clinic/{world['mine']}/roster?date={world['day']}"
+    body = staff_client.get(roster_url).text
+    assert body.count('class="code-inline"') == 2 and "Other" not in body
+    assert staff_client.get(roster_url + "&q=hyperlink").text.count('class="code-inline"') == 1
+    assert staff_client.get(roster_url + "&q=%25").text.count('class="code-inline"') == 0
+    with app.app_context():
+        code = db.session.get(Reservation, world["booked"][0]).confirmation_code
+    found = staff_client.get(roster_url + f"&q={code.lower()}").text
+    assert found.count('class="code-inline"') == 1 and code in found
+
+    first, second = world["booked"][:2]
+    base = f"/clinic/{world['mine']}/reservations"
+    early = staff_client.post(
+        f"{base}/{first}/attendance",
+        data={"status": "checked_in", "csrf_token": token(staff_client)},
+    )
+    assert early.status_code == 409 and "Check-in opens on the day" in early.text
+
+    clock.advance(timedelta(days=1))  # 08:00 tomorrow: the first slot begins
+    staff_client = client_for(app, clock, "clinic_staff")
     csrf = token(staff_client)
     checked = staff_client.post(
         f"{base}/{first}/attendance", data={"status": "checked_in", "csrf_token": csrf}
     )
+    assert checked.status_code == 303
+    not_yet = staff_client.post(
+        f"{base}/{second}/attendance", data={"status": "no_show", "csrf_token": csrf}
+    )
+    assert not_yet.status_code == 409 and "only once their time has begun" in not_yet.text
+    clock.advance(timedelta(hours=1))  # 09:00: the second slot begins
+    staff_client = client_for(app, clock, "clinic_staff")  # the idle session has ended
+    csrf = token(staff_client)
     missed = staff_client.post(
         f"{base}/{second}/attendance", data={"status": "no_show", "csrf_token": csrf}
     )
-    assert checked.status_code == missed.status_code == 303
-    other = setup["booked"][2]
-    refused = staff_client.post(
-        f"{base}/{other}/attendance", data={"status": "no_show", "csrf_token": csrf}
-    )
-    assert refused.status_code == 404
+    assert missed.status_code == 303
     with app.app_context():
-        assert db.session.get(Reservation, first).status == "checked_in"
-        assert db.session.get(Reservation, second).status == "no_show"
-        assert db.session.get(Reservation, other).status == "confirmed"
-        assert db.session.get(Slot, setup["slot"]).booked == 2  # still counted as booked
-        actions = set(db.session.scalars(select(AuditEntry.action)).all())
-    assert {"clinic.view_roster", "clinic.checked_in", "clinic.no_show"} <= actions
-    # Clinic staff (not managers) cannot change capacity or close.
-    closing = staff_client.post(
-        f"/clinic/{setup['mine']}/close", data={"date": str(setup["day"]), "csrf_token": csrf}
-    )
-    assert closing.status_code == 403
-
-
-def test_csv_export_is_complete_and_safe(app, setup):
-    staff_client = client_for(app, "clinic_staff")
-    day = setup["day"].isoformat()
-    response = staff_client.get(f"/clinic/{setup['mine']}/export.csv?from={day}&to={day}")
-    assert response.status_code == 200
-    assert response.headers["Content-Disposition"].startswith("attachment;")
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert len(rows) == 2
-    assert {r["last_name"] for r in rows} == {"Resident", '\'=HYPERLINK("x")'}
-    with app.app_context():
-        exports = db.session.scalar(
-            select(func.count()).where(AuditEntry.action == "clinic.export_csv")
+        s = db.session
+        assert s.get(Reservation, first).status == "checked_in"
+        assert s.get(Reservation, second).status == "no_show"
+        # Attending or not, the place stays counted as booked.
+        assert (s.get(Slot, world["slot"]).booked, s.get(Slot, world["later_slot"]).booked) == (
+            1,
+            1,
         )
-    assert exports == 1
+    # A mistake is corrected by marking the other; a cancelled booking cannot be marked.
+    fixed = staff_client.post(
+        f"{base}/{second}/attendance", data={"status": "checked_in", "csrf_token": csrf}
+    )
+    assert fixed.status_code == 303
+    with app.app_context():
+        assert db.session.get(Reservation, second).status == "checked_in"
+    refused = staff_client.post(
+        f"{base}/{world['hold']}/attendance", data={"status": "checked_in", "csrf_token": csrf}
+    )
+    assert refused.status_code == 409 and "Only a booked appointment" in refused.text
 
 
-def test_other_clinics_are_invisible(app, setup):
-    staff_client = client_for(app, "clinic_staff")
-    for path in (f"/clinic/{setup['other']}/roster", f"/clinic/{setup['other']}/export.csv"):
-        assert staff_client.get(path).status_code == 404
-    index = staff_client.get("/clinic/").get_data(as_text=True)
-    assert "Mine" in index and "Other" not in index
+def test_csv_export_is_complete_and_safe(app, world, clock):
+    staff_client = client_for(app, clock, "clinic_staff")
+    day = world["day"].isoformat()
+    response = staff_client.get(f"/clinic/{world['mine']}/export.csv?from={day}&to={day}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="roster-{world["mine"]}-{day}-{day}.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["time"] for r in rows] == ["08:00", "09:00"]
+    assert [r["last_name"] for r in rows] == ["Resident", '\'=HYPERLINK("http://x.example")']
+    assert {r["phone"] for r in rows} == {"'+16175550123"}  # "+" would start a formula too
+    assert {r["email"] for r in rows} == {"r0@example.org", "r1@example.org"}
+    assert {r["status"] for r in rows} == {"confirmed"}
+    with app.app_context():
+        codes = set(
+            db.session.scalars(
+                select(Reservation.confirmation_code).where(Reservation.id.in_(world["booked"][:2]))
+            )
+        )
+    assert {r["code"] for r in rows} == codes
+    # A range: the next day has no bookings; the other clinic's never appear.
+    ranged = staff_client.get(
+        f"/clinic/{world['mine']}/export.csv?from={day}&to={world['day'] + timedelta(days=30)}"
+    )
+    assert len(list(csv.DictReader(io.StringIO(ranged.text)))) == 2
+    assert [a[0] for a in audit_actions(app)].count("clinic.export_csv") == 2

@@ -1,30 +1,56 @@
-"""Clinic console views. Every route names its clinic in the URL, so the central access check
-refuses other clinics' staff; records (slots, reservations) are checked to belong to it."""
+"""Clinic console views.
+
+Every route names its clinic in the URL, so the central access check (booking.staff.access)
+refuses other clinics' staff with a 404 before a view runs; the services check that each slot
+or reservation id belongs to that clinic. Every view of residents' details and every change is
+audited in the same transaction as the work.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from booking.clinic import bp
+from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
+from booking.messages.policy import notice_policy_from_config
 from booking.models import Clinic, Slot
-from booking.services import closures, inventory, schedule
+from booking.services import inventory, schedule
 from booking.services.errors import DomainError, InvalidInput
-from booking.services.validation import parse_date, parse_int
 from booking.staff.access import audit, current_staff, staff_clinics, staff_route
 from booking.staff.models import Role
 
 ALL = (Role.CLINIC_STAFF, Role.CLINIC_MANAGER, Role.STATE_ADMIN)
 MANAGERS = (Role.CLINIC_MANAGER, Role.STATE_ADMIN)
 ID = "int(max=2147483647)"
+# Confirmations shown after a redirect: fixed texts, so a crafted link cannot put words on it.
+DONE = {
+    "checked_in": "Checked in.",
+    "no_show": "Marked as a no-show.",
+    "capacity": "Capacity saved.",
+    "closed": "Closed. Everyone booked in it was cancelled and is being told.",
+}
+CSV_COLUMNS = (
+    "date",
+    "time",
+    "service",
+    "code",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "status",
+    "channel",
+)
 
 
 def _clinic(clinic_id: int) -> Clinic:
@@ -34,27 +60,87 @@ def _clinic(clinic_id: int) -> Clinic:
     return clinic
 
 
+def _is_manager() -> bool:
+    user = current_staff()
+    return user is not None and user.role in MANAGERS
+
+
 def _today(clinic: Clinic) -> date:
-    return now().astimezone(ZoneInfo(clinic.timezone)).date()
+    return schedule.clinic_today(clinic, now())
 
 
-def _day(clinic: Clinic, raw: str | None) -> date:
+def _day_or_today(clinic: Clinic, raw: object) -> date:
+    # Only for choosing which page to show next to an error that is reported anyway.
     try:
-        day = parse_date(raw) if raw else _today(clinic)
+        return forms.day_value(raw, today=_today(clinic))
     except InvalidInput:
-        day = _today(clinic)
-    return day if abs((day - _today(clinic)).days) < 3660 else _today(clinic)
+        return _today(clinic)
+
+
+def _error_text(exc: DomainError) -> list[str]:
+    return list(exc.errors.values()) or [exc.detail]
+
+
+def _roster_page(
+    clinic: Clinic,
+    day: date,
+    *,
+    query: str = "",
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> Any:
+    """Show a day's roster. It shows residents' details, so each showing is audited."""
+    manager = _is_manager()
+
+    def work(s: Session) -> tuple[list[Any], list[Slot]]:
+        rows = schedule.roster(s, clinic, day, query=query)
+        slots = schedule.day_slots(s, clinic, day) if manager else []
+        audit(
+            "clinic.view_roster",
+            record_type="clinic",
+            record_id=clinic.id,
+            clinic_id=clinic.id,
+            detail={"day": day.isoformat(), "query": query, "residents": len(rows)},
+        )
+        return rows, slots
+
+    rows, slots = db.transaction(work)
+    page = render_template(
+        "clinic/roster.html",
+        clinic=clinic,
+        day=day,
+        today=_today(clinic),
+        previous=day - timedelta(days=1),
+        following=day + timedelta(days=1),
+        rows=rows,
+        query=query,
+        slots=slots,
+        errors=errors or [],
+        done=DONE.get(request.args.get("done", "")) if request.method == "GET" else None,
+        is_manager=manager,
+    )
+    return page, status
+
+
+def _my_clinics() -> list[Clinic]:
+    query = select(Clinic).order_by(Clinic.name)
+    user = current_staff()
+    if user is None or user.role != Role.STATE_ADMIN:
+        query = query.where(Clinic.id.in_(staff_clinics()))
+    return list(db.session.scalars(query))
+
+
+@bp.app_context_processor
+def _console_clinics() -> dict[str, Any]:
+    # The staff home page lists the clinics whose consoles the signed-in person may open.
+    return {"console_clinics": _my_clinics}
 
 
 @bp.get("/")
 @staff_route(*ALL)
 def index() -> Any:
-    """The clinics this person works for (admins: all)."""
-    user = current_staff()
-    query = select(Clinic).order_by(Clinic.name)
-    if user is not None and user.role != Role.STATE_ADMIN:
-        query = query.where(Clinic.id.in_(staff_clinics()))
-    return render_template("clinic/index.html", clinics=db.session.scalars(query).all())
+    """The clinics this person works at (state admins: all of them)."""
+    return render_template("clinic/index.html", clinics=_my_clinics())
 
 
 @bp.get(f"/<{ID}:clinic_id>/roster")
@@ -62,45 +148,32 @@ def index() -> Any:
 def roster(clinic_id: int) -> Any:
     """The day's residents, with search, check-in and no-show."""
     clinic = _clinic(clinic_id)
-    day = _day(clinic, request.args.get("date"))
-    query = request.args.get("q", "")[:100]
-    rows = schedule.roster(db.session, clinic, day, query=query)
-    audit(
-        "clinic.view_roster",
-        record_type="clinic",
-        record_id=clinic_id,
-        clinic_id=clinic_id,
-        detail={"day": day.isoformat(), "query": query, "residents": len(rows)},
-    )
-    db.session.commit()  # the view of residents' details is itself recorded
-    slots = inventory.slots_for_day(db.session, clinic, day, now=now() - timedelta(days=3660))
-    return render_template(
-        "clinic/roster.html",
-        clinic=clinic,
-        day=day,
-        rows=rows,
-        query=query,
-        slots=slots,
-        error=request.args.get("error"),
-        is_manager=current_staff().role in MANAGERS,  # type: ignore[union-attr]
-        previous=day - timedelta(days=1),
-        following=day + timedelta(days=1),
-    )
+    query = request.args.get("q", "").strip()[:100]
+    try:
+        day = forms.day_value(request.args.get("date"), today=_today(clinic))
+    except InvalidInput as exc:
+        return _roster_page(
+            clinic, _today(clinic), query=query, errors=_error_text(exc), status=422
+        )
+    return _roster_page(clinic, day, query=query)
 
 
 @bp.post(f"/<{ID}:clinic_id>/reservations/<{ID}:reservation_id>/attendance")
 @staff_route(*ALL)
 def attendance(clinic_id: int, reservation_id: int) -> Any:
-    """Check in, or mark a no-show."""
+    """Check a resident in, or mark a no-show."""
+    clinic = _clinic(clinic_id)
     status = request.form.get("status", "")
+    day = _day_or_today(clinic, request.form.get("date"))
 
-    def work(s: Any) -> None:
-        schedule.mark_attendance(s, clinic_id, reservation_id, status, now=now())
+    def work(s: Session) -> None:
+        before = schedule.mark_attendance(s, clinic_id, reservation_id, status, now=now())
         audit(
             f"clinic.{status}",
             record_type="reservation",
             record_id=reservation_id,
             clinic_id=clinic_id,
+            detail={"from": before, "to": status},
         )
 
     try:
@@ -108,77 +181,62 @@ def attendance(clinic_id: int, reservation_id: int) -> Any:
     except DomainError as exc:
         if exc.status == 404:
             abort(404)
-        return redirect(url_for("clinic.roster", clinic_id=clinic_id, error=exc.detail), 303)
-    back = request.form.get("date") or ""
-    return redirect(url_for("clinic.roster", clinic_id=clinic_id, date=back[:10] or None), 303)
+        return _roster_page(clinic, day, errors=_error_text(exc), status=exc.status)
+    return redirect(
+        url_for("clinic.roster", clinic_id=clinic_id, date=day.isoformat(), done=status), 303
+    )
 
 
 def _csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    # Spreadsheets run cells starting with these as formulas: keep them plain text.
+    # Spreadsheets run a cell starting with one of these as a formula: keep it plain text.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @bp.get(f"/<{ID}:clinic_id>/export.csv")
 @staff_route(*ALL)
 def export(clinic_id: int) -> Any:
-    """The roster of a day or a range (at most 31 days) as CSV."""
+    """The residents booked on a day or a range of days (at most 31), as CSV."""
     clinic = _clinic(clinic_id)
-    first = _day(clinic, request.args.get("from"))
-    last = max(first, _day(clinic, request.args.get("to") or first.isoformat()))
-    last = min(last, first + timedelta(days=30))
+    try:
+        first, last = forms.export_range(request.args, today=_today(clinic))
+    except InvalidInput as exc:
+        day = _day_or_today(clinic, request.args.get("from"))
+        return _roster_page(clinic, day, errors=_error_text(exc), status=422)
+
+    def work(s: Session) -> list[Any]:
+        rows = schedule.roster(s, clinic, first, last)
+        audit(
+            "clinic.export_csv",
+            record_type="clinic",
+            record_id=clinic_id,
+            clinic_id=clinic_id,
+            detail={"from": first.isoformat(), "to": last.isoformat(), "rows": len(rows)},
+        )
+        return rows
+
+    rows = db.transaction(work)
+    tz = ZoneInfo(clinic.timezone)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "date",
-            "time",
-            "service",
-            "code",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "phone",
-            "email",
-            "status",
-            "channel",
-        ]
-    )
-    count = 0
-    day = first
-    tz = ZoneInfo(clinic.timezone)
-    while day <= last:
-        for reservation, slot in schedule.roster(db.session, clinic, day):
-            local = slot.starts_at.astimezone(tz)
-            writer.writerow(
-                [
-                    _csv_cell(v)
-                    for v in (
-                        local.date().isoformat(),
-                        local.strftime("%H:%M"),
-                        slot.service,
-                        reservation.confirmation_code,
-                        reservation.first_name,
-                        reservation.last_name,
-                        reservation.date_of_birth,
-                        reservation.phone,
-                        reservation.email,
-                        reservation.status,
-                        reservation.channel,
-                    )
-                ]
-            )
-            count += 1
-        day += timedelta(days=1)
-    audit(
-        "clinic.export_csv",
-        record_type="clinic",
-        record_id=clinic_id,
-        clinic_id=clinic_id,
-        detail={"from": first.isoformat(), "to": last.isoformat(), "rows": count},
-    )
-    db.session.commit()
-    name = f"roster-{clinic.key}-{first.isoformat()}-{last.isoformat()}.csv"
+    writer.writerow(CSV_COLUMNS)
+    for reservation, slot in rows:
+        local = slot.starts_at.astimezone(tz)
+        values = (
+            local.date().isoformat(),
+            local.strftime("%H:%M"),
+            slot.service,
+            reservation.confirmation_code,
+            reservation.first_name,
+            reservation.last_name,
+            reservation.date_of_birth,
+            reservation.phone,
+            reservation.email,
+            reservation.status,
+            reservation.channel,
+        )
+        writer.writerow([_csv_cell(v) for v in values])
+    name = f"roster-{clinic.id}-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -186,39 +244,10 @@ def export(clinic_id: int) -> Any:
     )
 
 
-def _parse_plan(clinic: Clinic, form: Any) -> schedule.SchedulePlan:
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for field in ("first", "last"):
-        try:
-            values[field] = parse_date(form.get(field), field=field)
-        except InvalidInput as exc:
-            errors.update(exc.errors)
-    for field in ("opens", "closes"):
-        raw = form.get(field, "")
-        try:
-            values[field] = time.fromisoformat(raw) if len(raw) <= 8 else None
-        except ValueError:
-            values[field] = None
-        if values[field] is None:
-            errors[field] = "Enter a time like 09:00."
-    for field, low, high in (("slot_minutes", 5, 240), ("capacity", 1, 1000)):
-        try:
-            values[field] = parse_int(form.get(field), field=field, low=low, high=high)
-        except InvalidInput as exc:
-            errors.update(exc.errors)
-    weekdays = {int(d) for d in form.getlist("weekdays") if d in "0123456"}
-    if errors:
-        raise InvalidInput("Please correct the schedule.", errors=errors)
-    return schedule.plan_schedule(
-        clinic, weekdays=weekdays, service=form.get("service", ""), **values
-    )
-
-
 @bp.route(f"/<{ID}:clinic_id>/schedule", methods=["GET", "POST"])
 @staff_route(*MANAGERS)
 def bulk_schedule(clinic_id: int) -> Any:
-    """Bulk creation: preview first, then create only what is missing."""
+    """Bulk creation: preview what is missing, then create only that."""
     clinic = _clinic(clinic_id)
     context: dict[str, Any] = {
         "clinic": clinic,
@@ -227,7 +256,7 @@ def bulk_schedule(clinic_id: int) -> Any:
         "services": inventory.SERVICES,
     }
     if request.method == "GET":
-        start = _today(clinic) + timedelta(days=1)
+        start = _today(clinic)
         context["values"] = {
             "first": start.isoformat(),
             "last": (start + timedelta(days=6)).isoformat(),
@@ -238,102 +267,111 @@ def bulk_schedule(clinic_id: int) -> Any:
         }
         return render_template("clinic/schedule.html", **context)
     try:
-        plan = _parse_plan(clinic, request.form)
+        plan = schedule.plan_schedule(clinic, now=now(), **forms.schedule_values(request.form))
     except InvalidInput as exc:
         context["errors"] = exc.errors
         return render_template("clinic/schedule.html", **context), 422
-    missing = schedule.missing_windows(db.session, clinic, plan)
     if request.form.get("action") != "create":
+        missing = schedule.missing_windows(db.session, clinic, plan)
         context.update(
-            preview=True,
-            planned=len(plan.windows),
-            missing=len(missing),
-            sample=missing[:12],
-            tz=clinic.timezone,
+            preview=True, planned=len(plan.windows), missing=len(missing), sample=missing[:12]
         )
         return render_template("clinic/schedule.html", **context)
 
-    def work(s: Any) -> int:
+    def work(s: Session) -> int:
         created = schedule.create_schedule(s, clinic, plan, now=now())
         audit(
             "clinic.bulk_schedule",
             record_type="clinic",
             record_id=clinic_id,
             clinic_id=clinic_id,
-            detail={"planned": len(plan.windows), "created": created, "service": plan.service},
+            detail={
+                "service": plan.service,
+                "first": request.form.get("first"),
+                "last": request.form.get("last"),
+                "planned": len(plan.windows),
+                "created": created,
+            },
         )
         return created
 
-    context["created"] = db.transaction(work)
-    context["planned"] = len(plan.windows)
+    context.update(created=db.transaction(work), planned=len(plan.windows))
     return render_template("clinic/schedule.html", **context)
 
 
 @bp.post(f"/<{ID}:clinic_id>/slots/<{ID}:slot_id>/capacity")
 @staff_route(*MANAGERS)
 def capacity(clinic_id: int, slot_id: int) -> Any:
-    """Edit one slot's capacity (never below what is held or booked)."""
+    """Change one slot's capacity (never below what is held or booked)."""
+    clinic = _clinic(clinic_id)
     slot = db.session.get(Slot, slot_id)
     if slot is None or slot.clinic_id != clinic_id:
         abort(404)
-    day = slot.starts_at.astimezone(ZoneInfo(_clinic(clinic_id).timezone)).date().isoformat()
-    raw = request.form.get("capacity")
+    day = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
 
-    def work(s: Any) -> None:
-        value = parse_int(raw, field="capacity", low=0, high=1000)
-        schedule.set_capacity(s, clinic_id, slot_id, value)
+    def work(s: Session) -> None:
+        value = forms.capacity_value(request.form.get("capacity"))
+        previous = schedule.set_capacity(s, clinic_id, slot_id, value)
         audit(
             "clinic.capacity",
             record_type="slot",
             record_id=slot_id,
             clinic_id=clinic_id,
-            detail={"capacity": value},
+            detail={"from": previous, "to": value},
         )
 
     try:
         db.transaction(work)
     except DomainError as exc:
-        message = next(iter(exc.errors.values()), exc.detail)
-        return redirect(url_for("clinic.roster", clinic_id=clinic_id, date=day, error=message), 303)
-    return redirect(url_for("clinic.roster", clinic_id=clinic_id, date=day), 303)
+        return _roster_page(clinic, day, errors=_error_text(exc), status=exc.status)
+    return redirect(
+        url_for("clinic.roster", clinic_id=clinic_id, date=day.isoformat(), done="capacity"), 303
+    )
 
 
 @bp.post(f"/<{ID}:clinic_id>/close")
 @staff_route(*MANAGERS)
 def close(clinic_id: int) -> Any:
-    """Close one slot or a whole day: its bookings are cancelled and every resident told."""
+    """Close one slot or the rest of a day: bookings are cancelled and each resident told."""
     clinic = _clinic(clinic_id)
-    reason = request.form.get("reason", "").strip()[:200] or None
-    slot_raw = request.form.get("slot_id", "")
-    day = _day(clinic, request.form.get("date"))
+    day = _day_or_today(clinic, request.form.get("date"))
+    slot_raw = request.form.get("slot_id")
+    notices = notice_policy_from_config(current_app.config)
 
-    def work(s: Any) -> closures.ClosureReport:
-        if slot_raw:
-            slot = s.get(Slot, parse_int(slot_raw, field="slot_id", low=1, high=2**31 - 1))
-            if slot is None or slot.clinic_id != clinic_id:
-                abort(404)
-            report = closures.cancel_slots(s, [slot.id], now=now(), reason=reason)
+    def work(s: Session) -> None:
+        reason = forms.reason_value(request.form.get("reason"))
+        if slot_raw is not None:
+            slot_id = forms.id_value(slot_raw, field="slot_id")
+            report = schedule.close_slot(
+                s, clinic_id, slot_id, now=now(), reason=reason, notices=notices
+            )
+            target: dict[str, Any] = {"slot_id": slot_id}
         else:
-            report = closures.cancel_clinic_day(s, clinic_id, day, now=now(), reason=reason)
+            closing = forms.day_value(request.form.get("date"), today=_today(clinic))
+            report = schedule.close_day(
+                s, clinic, closing, now=now(), reason=reason, notices=notices
+            )
+            target = {"day": closing.isoformat()}
         audit(
             "clinic.close",
-            record_type="clinic",
-            record_id=clinic_id,
+            record_type="slot" if slot_raw is not None else "clinic",
+            record_id=target.get("slot_id", clinic_id),
             clinic_id=clinic_id,
             detail={
-                "slot": slot_raw or None,
-                "day": day.isoformat(),
+                **target,
                 "reason": reason,
-                "cancelled": report.bookings_cancelled,
+                "slots_closed": report.slots_closed,
+                "bookings_cancelled": report.bookings_cancelled,
+                "holds_released": report.holds_released,
             },
         )
-        return report
 
     try:
         db.transaction(work)
-    except InvalidInput as exc:
-        return redirect(
-            url_for("clinic.roster", clinic_id=clinic_id, date=day.isoformat(), error=exc.detail),
-            303,
-        )
-    return redirect(url_for("clinic.roster", clinic_id=clinic_id, date=day.isoformat()), 303)
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        return _roster_page(clinic, day, errors=_error_text(exc), status=exc.status)
+    return redirect(
+        url_for("clinic.roster", clinic_id=clinic_id, date=day.isoformat(), done="closed"), 303
+    )

@@ -90,17 +90,23 @@ def cancel_clinic_day(
     reason: str | None = None,
     notices: NoticePolicy = DEFAULT_NOTICES,
 ) -> ClosureReport:
-    """Cancel every slot a clinic has on a local calendar day (see ``cancel_slots``)."""
+    """Cancel every slot of a clinic's local calendar day that is not yet over."""
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("No clinic with that id.")
     start, end = local_day_bounds(day, clinic.timezone)
     if end <= now:
         raise InvalidInput("That day is over.", errors={"date": "Choose today or a later day."})
+    # Appointments already over stay as they were: no one is told a past visit was cancelled.
     slot_ids = list(
         session.scalars(
             select(Slot.id)
-            .where(Slot.clinic_id == clinic_id, Slot.starts_at >= start, Slot.starts_at < end)
+            .where(
+                Slot.clinic_id == clinic_id,
+                Slot.starts_at >= start,
+                Slot.starts_at < end,
+                Slot.ends_at > now,
+            )
             .order_by(Slot.id)
         )
     )

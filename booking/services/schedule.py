@@ -1,20 +1,30 @@
-"""A clinic's own work: bulk schedules, capacity, the day's roster, check-in and no-show."""
+"""A clinic's own work: bulk schedules, capacity, closings, the roster, check-in and no-show."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.models import BOOKED_STATUSES, Clinic, Reservation, ReservationStatus, Slot
+from booking.services import closures
 from booking.services.errors import Conflict, InvalidInput, NotFound
 from booking.services.inventory import SERVICES, local_day_bounds
+from booking.services.notices import DEFAULT_NOTICES, NoticePolicy
 
 MAX_DAYS = 92
 MAX_SLOTS = 20_000
+MAX_CAPACITY = 1000
+MAX_EXPORT_DAYS = 31
+BOOKED = tuple(status.value for status in BOOKED_STATUSES)
+ATTENDANCE = (ReservationStatus.CHECKED_IN.value, ReservationStatus.NO_SHOW.value)
+# Rows per INSERT: SQLite allows 32,766 bound parameters per statement and a slot row has 10.
+_INSERT_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,11 @@ class SchedulePlan:
     service: str
     capacity: int
     windows: list[tuple[datetime, datetime]]
+
+
+def clinic_today(clinic: Clinic, now: datetime) -> date:
+    """The calendar date at the clinic right now."""
+    return now.astimezone(ZoneInfo(clinic.timezone)).date()
 
 
 def plan_schedule(
@@ -37,20 +52,23 @@ def plan_schedule(
     slot_minutes: int,
     capacity: int,
     service: str,
+    now: datetime,
 ) -> SchedulePlan:
     """Lay out slots over a date range on the chosen weekdays, in the clinic's time zone."""
     errors: dict[str, str] = {}
+    if first < clinic_today(clinic, now):
+        errors["first"] = "The first day must be today or later."
     if last < first:
         errors["last"] = "The last day must not be before the first."
     elif (last - first).days >= MAX_DAYS:
         errors["last"] = f"Plan at most {MAX_DAYS} days at a time."
-    if not weekdays:
+    if not weekdays or not weekdays <= set(range(7)):
         errors["weekdays"] = "Choose at least one weekday."
     if closes <= opens:
         errors["closes"] = "Closing time must be after opening time."
     if not 5 <= slot_minutes <= 240:
         errors["slot_minutes"] = "Slots are 5 to 240 minutes long."
-    if not 1 <= capacity <= 1000:
+    if not 1 <= capacity <= MAX_CAPACITY:
         errors["capacity"] = "Capacity is 1 to 1,000 people per slot."
     if service not in SERVICES or service not in (clinic.services or []):
         errors["service"] = "Choose a vaccine this clinic offers."
@@ -62,21 +80,26 @@ def plan_schedule(
     day = first
     while day <= last:
         if day.weekday() in weekdays:
-            start = datetime.combine(day, opens, tzinfo=tz)
-            close = datetime.combine(day, closes, tzinfo=tz)
+            # Step in UTC: wall-clock arithmetic would make a DST day's slots overlap or gap.
+            start = datetime.combine(day, opens, tzinfo=tz).astimezone(UTC)
+            close = datetime.combine(day, closes, tzinfo=tz).astimezone(UTC)
             while start + step <= close:
-                windows.append((start, start + step))
+                if start > now:  # today's hours that are already past are left out
+                    windows.append((start, start + step))
                 start += step
         day += timedelta(days=1)
-    if len(windows) > MAX_SLOTS:
-        raise InvalidInput("Too many slots.", errors={"last": "Plan fewer days at a time."})
+        if len(windows) > MAX_SLOTS:
+            raise InvalidInput(
+                "Too many slots.",
+                errors={"last": f"That is over {MAX_SLOTS:,} slots; plan fewer days at a time."},
+            )
     return SchedulePlan(service, capacity, windows)
 
 
 def missing_windows(
     session: Session, clinic: Clinic, plan: SchedulePlan
 ) -> list[tuple[datetime, datetime]]:
-    """The planned windows that do not exist yet (so creating twice creates nothing new)."""
+    """The planned windows that do not exist yet (what creating would add)."""
     if not plan.windows:
         return []
     existing = set(
@@ -93,103 +116,192 @@ def missing_windows(
 
 
 def create_schedule(session: Session, clinic: Clinic, plan: SchedulePlan, *, now: datetime) -> int:
-    """Insert the planned slots that are missing; the unique index backs the idempotence."""
-    windows = missing_windows(session, clinic, plan)
-    if windows:
-        session.execute(
-            insert(Slot),
-            [
-                {
-                    "clinic_id": clinic.id,
-                    "service": plan.service,
-                    "starts_at": start,
-                    "ends_at": end,
-                    "capacity": plan.capacity,
-                    "held": 0,
-                    "booked": 0,
-                    "is_open": True,
-                    "phone_reserved": 0,
-                    "created_at": now,
-                }
-                for start, end in windows
-            ],
+    """Insert the planned slots that do not exist yet and return how many were new.
+
+    Running it twice, or twice at once, creates each slot once: rows that already exist are
+    skipped by the unique index on clinic + start + service (ON CONFLICT DO NOTHING).
+    """
+    rows = [
+        {
+            "clinic_id": clinic.id,
+            "service": plan.service,
+            "starts_at": start,
+            "ends_at": end,
+            "capacity": plan.capacity,
+            "held": 0,
+            "booked": 0,
+            "is_open": True,
+            "phone_reserved": 0,
+            "created_at": now,
+        }
+        for start, end in missing_windows(session, clinic, plan)
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    created = 0
+    for offset in range(0, len(rows), _INSERT_CHUNK):
+        statement = (
+            insert(Slot)
+            .values(rows[offset : offset + _INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["clinic_id", "starts_at", "service"])
+            .returning(Slot.id)
         )
-    return len(windows)
+        created += len(session.execute(statement).all())
+    return created
 
 
-def set_capacity(session: Session, clinic_id: int, slot_id: int, capacity: int) -> Slot:
-    """Change a slot's capacity in one conditional UPDATE: never below what is held or booked."""
-    if not 0 <= capacity <= 1000:
+def set_capacity(session: Session, clinic_id: int, slot_id: int, capacity: int) -> int:
+    """Change a slot's capacity in one conditional UPDATE and return the previous capacity.
+
+    The condition is checked by the database at the moment of the write, so a booking racing
+    with the edit can never leave the slot holding more people than its capacity.
+    """
+    if not 0 <= capacity <= MAX_CAPACITY:
         raise InvalidInput("Invalid capacity.", errors={"capacity": "Enter 0 to 1,000."})
-    result = session.execute(
-        update(Slot)
-        .where(
-            Slot.id == slot_id,
-            Slot.clinic_id == clinic_id,
-            Slot.held + Slot.booked <= capacity,
-            Slot.phone_reserved <= capacity,
-        )
-        .values(capacity=capacity),
-        execution_options={"synchronize_session": False},
+    previous = session.scalar(
+        select(Slot.capacity).where(Slot.id == slot_id, Slot.clinic_id == clinic_id)
     )
-    slot = session.get(Slot, slot_id, populate_existing=True)
-    if slot is None or slot.clinic_id != clinic_id:
+    if previous is None:
         raise NotFound("No slot with that id at this clinic.")
-    if not result.rowcount:  # type: ignore[attr-defined]
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Slot)
+            .where(
+                Slot.id == slot_id,
+                Slot.clinic_id == clinic_id,
+                Slot.held + Slot.booked <= capacity,
+                Slot.phone_reserved <= capacity,
+            )
+            .values(capacity=capacity),
+            execution_options={"synchronize_session": False},
+        ),
+    )
+    if not result.rowcount:
+        slot = session.get(Slot, slot_id, populate_existing=True)
+        assert slot is not None
         raise Conflict(
-            f"Capacity cannot go below the {slot.held + slot.booked} places already held or "
-            "booked (or the places set aside for phone bookings)."
+            "Capacity cannot go below what is taken.",
+            errors={
+                "capacity": f"Capacity cannot go below the {slot.held + slot.booked} places "
+                f"already held or booked, or the {slot.phone_reserved} set aside for phone "
+                "bookings."
+            },
         )
-    return slot
+    session.get(Slot, slot_id, populate_existing=True)  # a loaded slot shows the new capacity
+    return previous
+
+
+def day_slots(session: Session, clinic: Clinic, day: date) -> list[Slot]:
+    """Every slot of the clinic on a local day, open or closed, earliest first."""
+    start, end = local_day_bounds(day, clinic.timezone)
+    return list(
+        session.scalars(
+            select(Slot)
+            .where(Slot.clinic_id == clinic.id, Slot.starts_at >= start, Slot.starts_at < end)
+            .order_by(Slot.starts_at, Slot.service, Slot.id)
+        )
+    )
 
 
 def roster(
-    session: Session, clinic: Clinic, day: date, *, query: str = ""
+    session: Session, clinic: Clinic, first: date, last: date | None = None, *, query: str = ""
 ) -> list[tuple[Reservation, Slot]]:
-    """The day's booked residents, by time; ``query`` matches a name or the code."""
-    start, end = local_day_bounds(day, clinic.timezone)
+    """The booked residents from ``first`` to ``last`` (local days), by time.
+
+    Each word of ``query`` must match a first name, a last name or the confirmation code.
+    """
+    start = local_day_bounds(first, clinic.timezone)[0]
+    end = local_day_bounds(last or first, clinic.timezone)[1]
     conditions = [
         Reservation.clinic_id == clinic.id,
-        Reservation.status.in_(["confirmed", "checked_in", "no_show"]),
+        Reservation.status.in_(BOOKED),
         Slot.starts_at >= start,
         Slot.starts_at < end,
     ]
-    text = query.strip()[:100]
-    if text:
-        like = f"%{text}%"
-        code = text.replace("-", "").replace(" ", "").upper()
+    for word in query.split()[:5]:
+        code = word.replace("-", "").upper()
         conditions.append(
             or_(
-                Reservation.first_name.ilike(like),
-                Reservation.last_name.ilike(like),
+                Reservation.first_name.icontains(word, autoescape=True),
+                Reservation.last_name.icontains(word, autoescape=True),
                 Reservation.confirmation_code == code,
             )
         )
     rows = session.execute(
         select(Reservation, Slot)
-        .join(Slot, Slot.id == Reservation.slot_id)
+        .join(Slot, and_(Slot.id == Reservation.slot_id, Slot.clinic_id == clinic.id))
         .where(*conditions)
-        .order_by(Slot.starts_at, Reservation.last_name, Reservation.first_name)
+        .order_by(Slot.starts_at, Reservation.last_name, Reservation.first_name, Reservation.id)
     ).all()
-    return [(r, s) for r, s in rows]
+    return [(reservation, slot) for reservation, slot in rows]
 
 
 def mark_attendance(
     session: Session, clinic_id: int, reservation_id: int, status: str, *, now: datetime
-) -> Reservation:
-    """Check a resident in or mark them a no-show (a mistake can be flipped to the other)."""
+) -> str:
+    """Check a resident in or mark them a no-show, and return the status it had before.
+
+    A mistake can be corrected by marking the other. All three booked statuses count as
+    booked, so the slot's counters do not move.
+    """
     reservation = session.scalars(
-        select(Reservation).where(Reservation.id == reservation_id).with_for_update()
+        select(Reservation)
+        .where(Reservation.id == reservation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
     # Another clinic's record is "not found" whatever else is wrong with the request.
     if reservation is None or reservation.clinic_id != clinic_id:
         raise NotFound("No such reservation at this clinic.")
-    if status not in ("checked_in", "no_show"):
+    if status not in ATTENDANCE:
         raise InvalidInput("Unknown state.", errors={"status": "Choose check-in or no-show."})
-    if reservation.status not in ("confirmed", "checked_in", "no_show"):
+    if reservation.status not in BOOKED:
         raise Conflict("Only a booked appointment can be checked in or marked a no-show.")
-    # All three count as booked, so the slot's counters do not move.
-    reservation.status = ReservationStatus(status).value
+    slot = session.get(Slot, reservation.slot_id)
+    clinic = session.get(Clinic, clinic_id)
+    assert slot is not None and clinic is not None
+    if status == ReservationStatus.CHECKED_IN and clinic_today(clinic, now) < (
+        slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
+    ):
+        raise Conflict("Check-in opens on the day of the appointment.")
+    if status == ReservationStatus.NO_SHOW and now < slot.starts_at:
+        raise Conflict("A resident can be marked a no-show only once their time has begun.")
+    before = reservation.status
+    reservation.status = status
     reservation.updated_at = now
     session.flush()
-    return reservation
+    return before
+
+
+def close_slot(
+    session: Session,
+    clinic_id: int,
+    slot_id: int,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> closures.ClosureReport:
+    """Close one slot: cancel its bookings (each resident is sent a notice), release its holds."""
+    slot = session.get(Slot, slot_id)
+    if slot is None or slot.clinic_id != clinic_id:
+        raise NotFound("No slot with that id at this clinic.")
+    if slot.ends_at <= now:
+        raise InvalidInput("That time is over.", errors={"slot_id": "That time is already over."})
+    return closures.cancel_slots(session, [slot_id], now=now, reason=reason, notices=notices)
+
+
+def close_day(
+    session: Session,
+    clinic: Clinic,
+    day: date,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> closures.ClosureReport:
+    """Close the rest of a local day: every slot not yet over (see ``close_slot``)."""
+    return closures.cancel_clinic_day(
+        session, clinic.id, day, now=now, reason=reason, notices=notices
+    )

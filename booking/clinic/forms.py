@@ -1,0 +1,98 @@
+"""Reading the clinic console's forms into plain values; anything malformed is InvalidInput."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, time, timedelta
+from typing import Any
+
+from booking.services.errors import InvalidInput
+from booking.services.schedule import MAX_CAPACITY, MAX_EXPORT_DAYS
+from booking.services.validation import parse_date, parse_int
+
+_TIME_RE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+MAX_REASON = 200
+
+
+def _time(raw: object, field: str, errors: dict[str, str]) -> time | None:
+    match = _TIME_RE.match(raw) if isinstance(raw, str) else None
+    if match is None:
+        errors[field] = "Enter a time like 09:00 (24-hour clock)."
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def schedule_values(form: Any) -> dict[str, Any]:
+    """The bulk-schedule form as keyword arguments for ``schedule.plan_schedule``."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for field in ("first", "last"):
+        try:
+            values[field] = parse_date(form.get(field), field=field)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    for field in ("opens", "closes"):
+        values[field] = _time(form.get(field), field, errors)
+    for field, low, high in (("slot_minutes", 5, 240), ("capacity", 1, MAX_CAPACITY)):
+        try:
+            values[field] = parse_int(form.get(field), field=field, low=low, high=high)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    chosen = form.getlist("weekdays")
+    if not chosen or any(d not in ("0", "1", "2", "3", "4", "5", "6") for d in chosen):
+        errors["weekdays"] = "Choose at least one weekday."
+    values["weekdays"] = {int(d) for d in chosen if d in ("0", "1", "2", "3", "4", "5", "6")}
+    service = form.get("service")
+    if not isinstance(service, str) or not service or len(service) > 40:
+        errors["service"] = "Choose a vaccine this clinic offers."
+    values["service"] = service or ""
+    if errors:
+        raise InvalidInput("Please correct the schedule.", errors=errors)
+    return values
+
+
+def day_value(raw: object, *, today: date, field: str = "date") -> date:
+    """A date from a form or query string (today when absent), within ten years of today."""
+    if raw is None or raw == "":
+        return today
+    day = parse_date(raw, field=field)
+    if abs((day - today).days) > 3660:
+        raise InvalidInput("Invalid date.", errors={field: "Choose a date within ten years."})
+    return day
+
+
+def export_range(args: Mapping[str, Any], *, today: date) -> tuple[date, date]:
+    """The first and last day of a CSV export: one day, or at most 31."""
+    first = day_value(args.get("from"), today=today, field="from")
+    last = day_value(args.get("to") or first.isoformat(), today=today, field="to")
+    if last < first:
+        raise InvalidInput(
+            "Invalid range.", errors={"to": "The last day must not be before the first."}
+        )
+    if last - first >= timedelta(days=MAX_EXPORT_DAYS):
+        raise InvalidInput(
+            "Range too long.", errors={"to": f"Export at most {MAX_EXPORT_DAYS} days at a time."}
+        )
+    return first, last
+
+
+def reason_value(raw: object) -> str | None:
+    """The reason told to residents: optional, one line, at most 200 characters."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if len(text) > MAX_REASON or any(ord(c) < 32 for c in text):
+        raise InvalidInput(
+            "Invalid reason.",
+            errors={"reason": f"Give one line of at most {MAX_REASON} characters."},
+        )
+    return text or None
+
+
+def capacity_value(raw: object) -> int:
+    """A slot's new capacity (0 stops further bookings without cancelling anyone)."""
+    return parse_int(raw, field="capacity", low=0, high=MAX_CAPACITY)
+
+
+def id_value(raw: object, *, field: str) -> int:
+    """A record id posted in a form."""
+    return parse_int(raw, field=field, low=1, high=2_147_483_647)
