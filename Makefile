@@ -10,7 +10,8 @@ FAIRSLOT_BIND ?= 127.0.0.1:8000
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean
+.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean \
+  translations-extract translations-update translations-compile
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -76,6 +77,20 @@ lint: install-test ## ruff (lint and format check) and mypy
 format: install-test ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Translations: extract the message ids from the code and templates, merge them into each
+# language's catalog, and compile the catalogs the app reads (.mo files are built, not committed).
+PYBABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext -k ngettext:1,2 \
+  --sort-by-file --project FairSlot --version 1 --copyright-holder "FairSlot contributors"
+
+translations-extract: install ## Extract message ids into translations/messages.pot
+	$(PYBABEL_EXTRACT) -o translations/messages.pot .
+
+translations-update: translations-extract ## Merge new message ids into every language's catalog
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete --no-fuzzy-matching
+
+translations-compile: install ## Compile the catalogs (.po to .mo)
+	$(BIN)/pybabel compile -d translations --statistics
 
 lock: install-test ## Re-pin requirements*.lock from pyproject.toml
 	$(BIN)/pip install --quiet pip-tools
