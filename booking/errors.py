@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from booking.api.problems import from_domain_error, from_http_exception, problem
 from booking.db import is_retryable
 from booking.services.errors import DomainError
+from booking.services.text import N_
 from booking.waiting.gate import AdmissionRequired, QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ def register(app: Flask) -> None:
         if _wants_problem():
             return problem(
                 401,
-                "Admission required",
-                "Holds and confirmations need an admission token while the waiting room is on. "
-                "Take a ticket with POST /api/v1/queue/tickets, poll it until you are admitted, "
-                "and send the token as 'Authorization: Bearer <token>'.",
+                N_("Admission required"),
+                N_(
+                    "Holds and confirmations need an admission token while the waiting room is "
+                    "on. Take a ticket with POST /api/v1/queue/tickets, poll it until you are "
+                    "admitted, and send the token as 'Authorization: Bearer <token>'."
+                ),
                 type_="urn:fairslot:problem:admission-required",
                 headers={"WWW-Authenticate": 'Bearer realm="fairslot-admission"'},
             )
@@ -65,8 +68,8 @@ def register(app: Flask) -> None:
         if _wants_problem():
             return problem(
                 503,
-                "Waiting room unavailable",
-                "The waiting room is briefly unavailable. Try again shortly.",
+                N_("Waiting room unavailable"),
+                N_("The waiting room is briefly unavailable. Try again shortly."),
                 headers={"Retry-After": "15"},
             )
         from booking.waiting.views import unavailable

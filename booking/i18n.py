@@ -42,7 +42,6 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # the reader's next preference rather than being served a script they did not ask for.
 _TRADITIONAL_CHINESE = {"hant", "tw", "hk", "mo"}
 
-babel = Babel()
 bp = Blueprint("language", __name__)
 
 
@@ -171,7 +170,8 @@ def init_app(app: Flask) -> None:
     assert tuple(LANGUAGES) == LOCALES, "booking.i18n.LANGUAGES and services.text.LOCALES differ"
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
-    babel.init_app(app, locale_selector=select_locale)
+    # One Babel per app: its translations cache then belongs to this app's catalogs alone.
+    Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         get_locale=get_locale,
