@@ -118,6 +118,7 @@ def test_the_switcher_only_redirects_to_our_own_pages(client, target):
 def test_an_unknown_language_is_refused(client):
     response = client.get("/language?lang=xx&next=/")
     assert response.status_code == 400
+    assert "That language is not available." in page(response)
     assert "Set-Cookie" not in response.headers or COOKIE not in response.headers["Set-Cookie"]
     assert client.get("/language?next=/").status_code == 400
 
@@ -134,6 +135,11 @@ def test_every_page_has_the_switcher(client, path):
         assert f'lang="{tag}"' in attrs and f'hreflang="{tag}"' in attrs
         assert f"/language?lang={code}&amp;next=" in attrs
         assert ('aria-current="true"' in attrs) == (code == "zh_Hans")
+
+
+def test_error_pages_use_our_own_words(client):
+    missing = page(client.get("/no-such-page"))
+    assert "<h1>Page not found</h1>" in missing and "Not Found" not in missing
 
 
 def test_the_switcher_link_returns_to_the_same_page(client):
