@@ -178,3 +178,17 @@ def test_format_when_follows_each_locale():
     assert "2026年3月5日" in format_when(moment, "America/New_York", "zh_Hans")
     assert "Thứ Năm" in format_when(moment, "America/New_York", "vi")
     assert "quinta-feira" in format_when(moment, "America/New_York", "pt")
+
+
+def test_a_missing_compiled_catalog_falls_back_to_english(database_url, clock, tmp_path):
+    from tests.jobs_support import rolled_back_app
+
+    empty = tmp_path / "no-catalogs"
+    empty.mkdir()
+    with rolled_back_app(
+        database_url, clock, tmp_path, BABEL_TRANSLATION_DIRECTORIES=str(empty)
+    ) as app:
+        response = app.test_client().get("/lookup", headers={"Accept-Language": "es"})
+        assert response.status_code == 200
+        assert html_lang(response) == "es"  # still the reader's locale...
+        assert "Skip to main content" in page(response)  # ...with the English text
