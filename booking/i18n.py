@@ -137,6 +137,8 @@ def switch() -> Response:
 def switcher_links() -> list[dict[str, object]]:
     """The switcher's entries: code, tag, endonym, link back to this page, and which is current."""
     here = local_path(request.full_path.rstrip("?")) or "/"
+    if request.endpoint == "language.switch":
+        here = "/"  # the switch's own error page: going back would only refuse again
     current = current_locale()
     return [
         {

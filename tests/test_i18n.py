@@ -119,6 +119,7 @@ def test_an_unknown_language_is_refused(client):
     response = client.get("/language?lang=xx&next=/")
     assert response.status_code == 400
     assert "That language is not available." in page(response)
+    assert "next=/language" not in page(response)  # its switcher does not lead back here
     assert "Set-Cookie" not in response.headers or COOKIE not in response.headers["Set-Cookie"]
     assert client.get("/language?next=/").status_code == 400
 
