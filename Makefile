@@ -17,6 +17,10 @@ help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
+# The compiled catalogs the app reads (built, not committed): every install builds the missing
+# or out-of-date ones, so a fresh clone (and so `make demo` and `make test`) speaks each language.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -31,9 +35,9 @@ $(VENV)/.installed-test: requirements-test.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed-runtime
 
-install: $(VENV)/.installed-runtime ## Create .venv with the pinned runtime dependencies
+install: $(VENV)/.installed-runtime $(MO_FILES) ## Create .venv with the pinned runtime dependencies
 
-install-test: $(VENV)/.installed-test ## Create .venv with the pinned runtime and test dependencies
+install-test: $(VENV)/.installed-test $(MO_FILES) ## Create .venv with the pinned runtime and test dependencies
 
 # The demo serves from one process: the embedded Redis lives in it, so every request sees it.
 demo: export FAIRSLOT_ENV = demo
@@ -91,6 +95,10 @@ translations-update: translations-extract ## Merge new message ids into every la
 
 translations-compile: install ## Compile the catalogs (.po to .mo)
 	$(BIN)/pybabel compile -d translations --statistics
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po
+	@test -x $(BIN)/pybabel || $(MAKE) --no-print-directory $(VENV)/.installed-runtime
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
 
 lock: install-test ## Re-pin requirements*.lock from pyproject.toml
 	$(BIN)/pip install --quiet pip-tools

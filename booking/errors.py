@@ -11,9 +11,36 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from booking.api.problems import from_domain_error, from_http_exception, problem
 from booking.db import is_retryable
 from booking.services.errors import DomainError
+from booking.services.text import N_
 from booking.waiting.gate import AdmissionRequired, QueueUnavailable
 
 log = logging.getLogger(__name__)
+
+
+# Werkzeug's own titles and descriptions are English only: the error page shows these instead.
+_TITLES = {
+    400: N_("Bad request"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Not allowed"),
+    410: N_("No longer available"),
+    413: N_("Too much data"),
+    429: N_("Too many attempts"),
+    500: N_("Something went wrong"),
+    503: N_("Briefly unavailable"),
+}
+_GENERIC_DETAIL = N_("We could not handle that request. Go back and try again.")
+
+
+def _page_text(exc: HTTPException) -> tuple[str, str]:
+    """The error page's title and text, in the reader's language where we wrote them."""
+    title = _TITLES.get(exc.code or 500, exc.name)
+    # A description written by our code (already translated, or marked) is kept; werkzeug's
+    # default one is replaced by ours.
+    detail = exc.description or ""
+    if detail == type(exc).description:
+        detail = _GENERIC_DETAIL
+    return title, detail
 
 
 def _wants_problem() -> bool:
@@ -29,9 +56,8 @@ def register(app: Flask) -> None:
             return from_http_exception(exc)
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         try:
-            page = render_template(
-                "error.html", status=exc.code, title=exc.name, detail=exc.description
-            )
+            title, detail = _page_text(exc)
+            page = render_template("error.html", status=exc.code, title=title, detail=detail)
         except Exception:
             # The error page itself failed (a broken template): still answer, plainly.
             log.exception("error page failed to render")
@@ -51,10 +77,12 @@ def register(app: Flask) -> None:
         if _wants_problem():
             return problem(
                 401,
-                "Admission required",
-                "Holds and confirmations need an admission token while the waiting room is on. "
-                "Take a ticket with POST /api/v1/queue/tickets, poll it until you are admitted, "
-                "and send the token as 'Authorization: Bearer <token>'.",
+                N_("Admission required"),
+                N_(
+                    "Holds and confirmations need an admission token while the waiting room is "
+                    "on. Take a ticket with POST /api/v1/queue/tickets, poll it until you are "
+                    "admitted, and send the token as 'Authorization: Bearer <token>'."
+                ),
                 type_="urn:fairslot:problem:admission-required",
                 headers={"WWW-Authenticate": 'Bearer realm="fairslot-admission"'},
             )
@@ -65,8 +93,8 @@ def register(app: Flask) -> None:
         if _wants_problem():
             return problem(
                 503,
-                "Waiting room unavailable",
-                "The waiting room is briefly unavailable. Try again shortly.",
+                N_("Waiting room unavailable"),
+                N_("The waiting room is briefly unavailable. Try again shortly."),
                 headers={"Retry-After": "15"},
             )
         from booking.waiting.views import unavailable

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from booking.services.text import LOCALES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -99,6 +101,9 @@ class Channel(enum.StrEnum):
 
 def _in(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+LOCALE_CHECK = f"locale IN ({', '.join(repr(code) for code in LOCALES)})"
 
 
 class Clinic(Base):
@@ -232,6 +237,8 @@ class Reservation(Base):
     eligibility_attested: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # The language the resident booked in: their messages and reminders are written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default=text("'en'"))
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
     confirmed_at: Mapped[datetime | None] = mapped_column()
@@ -243,6 +250,7 @@ class Reservation(Base):
     __table_args__ = (
         CheckConstraint(_in("status", ReservationStatus), name="status_known"),
         CheckConstraint(_in("channel", Channel), name="channel_known"),
+        CheckConstraint(LOCALE_CHECK, name="locale_shipped"),
         # A booking names a person who can be reached and has a code to quote.
         CheckConstraint(
             "status NOT IN ('confirmed', 'checked_in', 'no_show') OR (person_key IS NOT NULL "

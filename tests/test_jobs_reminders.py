@@ -45,7 +45,7 @@ def test_reminders_fire_at_their_time_and_not_before(texting, clock, now):
     clock.current = starts - timedelta(hours=24)
     run_jobs(app)
     assert len(sms.requests) == 2
-    assert "reminder" in bodies(sms)[1] and "Thu Mar 5, 8:00 AM" in bodies(sms)[1]
+    assert "reminder" in bodies(sms)[1] and "Thu, Mar 5, 8:00 AM" in bodies(sms)[1]
 
     clock.current = starts - timedelta(hours=2, seconds=1)
     run_jobs(app)
@@ -88,7 +88,7 @@ def test_reminders_move_with_the_appointment(texting, clock, now):
     assert len(sms.requests) == 2
     clock.current = new_start - timedelta(hours=24)
     run_jobs(app)
-    assert len(sms.requests) == 3 and "Fri Mar 6, 8:00 AM" in bodies(sms)[2]
+    assert len(sms.requests) == 3 and "Fri, Mar 6, 8:00 AM" in bodies(sms)[2]
     clock.current = new_start - timedelta(hours=2)
     run_jobs(app)
     assert len(sms.requests) == 4 and len(sms.delivered) == 4

@@ -40,3 +40,37 @@ def test_upgrade_and_downgrade_keep_existing_bookings(tmp_path):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM reservation")).scalar() == 1
     engine.dispose()
+
+
+def test_0006_gives_existing_bookings_the_language_of_their_messages(tmp_path):
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for statement in ROWS:
+            connection.execute(text(statement))
+        connection.execute(
+            text(
+                "INSERT INTO reservation (id, slot_id, clinic_id, service, status, channel, "
+                "hold_token, hold_expires_at, created_at, updated_at) VALUES (2, 1, 1, 'covid19', "
+                "'held', 'online', 'tok2', '2026-03-01 12:10:00', '2026-03-01 12:00:00', "
+                "'2026-03-01 12:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO outbox_message (id, reservation_id, kind, channel, recipient, locale, "
+                "revision, dedupe_key, payload, status, attempts, send_after, next_attempt_at, "
+                "created_at, updated_at) VALUES (1, 1, 'confirmation', 'sms', '+16175550123', "
+                "'es', 0, '1:confirmation:sms', '{}', 'queued', 0, '2026-03-01 12:00:00', "
+                "'2026-03-01 12:00:00', '2026-03-01 12:00:00', '2026-03-01 12:00:00')"
+            )
+        )
+    upgrade(url, "0006")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, locale FROM reservation ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [(1, "es"), (2, "en")]
+    downgrade(url, "0005")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM reservation")).scalar() == 2
+    engine.dispose()

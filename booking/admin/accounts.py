@@ -15,6 +15,7 @@ from booking.db import db
 from booking.models import Clinic
 from booking.services import staff as staff_service
 from booking.services.errors import InvalidInput
+from booking.services.text import N_
 from booking.services.validation import parse_date
 from booking.staff.access import audit, current_staff, staff_route
 from booking.staff.models import AuditEntry, Role, StaffClinic, StaffUser
@@ -87,7 +88,7 @@ def account_action(user_id: int) -> Any:
         abort(400)
     me = current_staff()
     if me is not None and me.id == user_id and action == "deactivate":
-        return _accounts_page({}, {"form": "You cannot deactivate your own account."}, 409)
+        return _accounts_page({}, {"form": N_("You cannot deactivate your own account.")}, 409)
 
     def work(s: Any) -> None:
         user = s.get(StaffUser, user_id)

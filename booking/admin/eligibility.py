@@ -14,6 +14,7 @@ from booking.db import db
 from booking.models import Clinic, EligibilityRule, Slot
 from booking.services.errors import InvalidInput
 from booking.services.inventory import SERVICES, local_day_bounds
+from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
 from booking.staff.access import audit, staff_route
 from booking.staff.models import Role
@@ -27,10 +28,10 @@ def parse_rule(form: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     values["service"] = form.get("service")
     if values["service"] not in SERVICES:
-        errors["service"] = "Choose a vaccine."
+        errors["service"] = N_("Choose a vaccine.")
     values["phase"] = (form.get("phase") or "").strip()[:80]
     if not values["phase"]:
-        errors["phase"] = "Name the phase, for example 'Phase 2: 65 and over'."
+        errors["phase"] = N_("Name the phase, for example 'Phase 2: 65 and over'.")
     for field, required in (("min_age_years", True), ("max_age_years", False)):
         raw = form.get(field) or ""
         if not raw and not required:
@@ -45,7 +46,7 @@ def parse_rule(form: Any) -> dict[str, Any]:
         and values.get("min_age_years") is not None
         and values["max_age_years"] < values["min_age_years"]
     ):
-        errors["max_age_years"] = "The upper age must not be below the lower one."
+        errors["max_age_years"] = N_("The upper age must not be below the lower one.")
     try:
         values["effective_from"] = parse_date(form.get("effective_from"), field="effective_from")
     except InvalidInput as exc:
@@ -53,7 +54,7 @@ def parse_rule(form: Any) -> dict[str, Any]:
     values["requires_condition"] = form.get("requires_condition") == "yes"
     values["state_residents_only"] = form.get("state_residents_only", "yes") == "yes"
     if errors:
-        raise InvalidInput("Please correct the rule.", errors=errors)
+        raise InvalidInput(N_("Please correct the rule."), errors=errors)
     return values
 
 
@@ -121,7 +122,7 @@ def set_aside(form: Any, clinic: Clinic) -> int:
     except InvalidInput as exc:
         errors.update(exc.errors)
     if errors:
-        raise InvalidInput("Please correct the set-aside.", errors=errors)
+        raise InvalidInput(N_("Please correct the set-aside."), errors=errors)
     start, end = local_day_bounds(day, clinic.timezone)
     slots = db.session.scalars(
         select(Slot)

@@ -11,6 +11,7 @@ from admission.settings import SettingsError
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
+from booking.services.text import N_
 from booking.staff.access import audit, staff_route
 from booking.staff.models import Role
 from booking.waiting.state import current_settings, get_queue, refresh_inventory
@@ -64,7 +65,7 @@ def queue_update() -> Any:
     except SettingsError as exc:
         return _page(str(exc), 422, values=changes)
     except RedisError:
-        return _page("The queue's Redis is unreachable; nothing was changed.", 503)
+        return _page(N_("The queue's Redis is unreachable; nothing was changed."), 503)
     changed = {
         k: {"from": before.get(k), "to": v} for k, v in changes.items() if before.get(k) != v
     }
@@ -84,9 +85,9 @@ def queue_revoke() -> Any:
     try:
         found = bool(ticket) and get_queue().revoke(ticket)
     except RedisError:
-        return _page("The queue's Redis is unreachable; nothing was changed.", 503)
+        return _page(N_("The queue's Redis is unreachable; nothing was changed."), 503)
     if not found:
-        return _page("No ticket with that id.", 404)
+        return _page(N_("No ticket with that id."), 404)
     db.transaction(
         lambda _s: audit("queue.revoke_ticket", record_type="queue_ticket", record_id=ticket)
     )

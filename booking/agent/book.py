@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from booking.agent import bp
@@ -20,6 +21,7 @@ from booking.agent.common import (
 from booking.agent.search import HOLD_KEY, back_to_search
 from booking.clock import now
 from booking.db import db
+from booking.i18n import LANGUAGES, current_locale
 from booking.messages.policy import notice_policy
 from booking.models import Channel, Clinic, Reservation, ReservationStatus, Slot
 from booking.services import agent as agent_service
@@ -38,6 +40,7 @@ FIELDS = (
     "resident",
     "has_condition",
     "override_reason",
+    "caller_language",
 )
 
 
@@ -71,6 +74,8 @@ def _details_page(
         refusal=refusal,
         min_reason=agent_service.MIN_OVERRIDE_REASON,
         back_url=back_to_search(),
+        languages=LANGUAGES,
+        caller_language=values.get("caller_language") or current_locale(),
     ), status
 
 
@@ -78,8 +83,10 @@ def _expired(reservation: Reservation) -> Any:
     session.pop(HOLD_KEY, None)
     page = render_template(
         "agent/message.html",
-        title="The hold ran out",
-        message="The hold on this time ran out and the place went back. Choose a time again.",
+        title=gettext("The hold ran out"),
+        message=gettext(
+            "The hold on this time ran out and the place went back. Choose a time again."
+        ),
         back_url=back_to_search(),
     )
     return page, 410
@@ -93,9 +100,11 @@ def _parse_caller(values: dict[str, str]) -> tuple[Person | None, dict[str, str]
     except InvalidInput as exc:
         errors.update(exc.errors)
     if not values["phone"].strip():
-        errors["phone"] = "Enter the caller's phone number: the code is texted there."
+        errors["phone"] = gettext("Enter the caller's phone number: the code is texted there.")
     if values["resident"] not in ("yes", "no"):
-        errors["resident"] = "Ask the caller and choose yes or no."
+        errors["resident"] = gettext("Ask the caller and choose yes or no.")
+    if values["caller_language"] not in LANGUAGES:
+        errors["caller_language"] = gettext("Choose the language the caller wants messages in.")
     return person, errors
 
 
@@ -130,6 +139,8 @@ def details(hold_id: str) -> Any:
     if request.method == "GET":
         return _details_page(reservation, {}, {})
     values = {name: request.form.get(name, "")[:500] for name in FIELDS}
+    # Not chosen (an older form, a script): the caller speaks the language of this page.
+    values["caller_language"] = values["caller_language"] or current_locale()
     person, errors = _parse_caller(values)
     if person is None or errors:
         return _details_page(reservation, values, errors, 422)
@@ -138,9 +149,9 @@ def details(hold_id: str) -> Any:
     if refusal and reason is None:
         errors = {}
         if values["override_reason"].strip():
-            errors["override_reason"] = (
-                f"Write at least {agent_service.MIN_OVERRIDE_REASON} characters on why "
-                "this caller should be booked anyway."
+            errors["override_reason"] = gettext(
+                "Write at least %(num)d characters on why this caller should be booked anyway.",
+                num=agent_service.MIN_OVERRIDE_REASON,
             )
         return _details_page(reservation, values, errors, 422, refusal=refusal)
     eligible = replace(person, eligibility_attested=not refusal)
@@ -153,7 +164,8 @@ def details(hold_id: str) -> Any:
             now=now(),
             secret_key=current_app.config["SECRET_KEY"],
             channel=Channel.AGENT,
-            notices=notice_policy(),
+            # The caller's messages go out in the language they asked for, not the agent's.
+            notices=replace(notice_policy(), locale=values["caller_language"]),
         )
         if done.replayed:
             return done

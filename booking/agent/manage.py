@@ -19,18 +19,19 @@ from booking.resident.find import pick_day
 from booking.services import agent as agent_service
 from booking.services import reservations
 from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
 from booking.staff.access import audit, staff_route
 
 BY_CODE = ("code", "dob")
 BY_PERSON = ("first_name", "last_name", "person_dob", "phone")
-LABELS = {
-    "code": "the confirmation code",
-    "dob": "the date of birth",
-    "first_name": "the first name",
-    "last_name": "the last name",
-    "person_dob": "the date of birth",
-    "phone": "the phone number",
+MISSING = {
+    "code": N_("Enter the confirmation code."),
+    "dob": N_("Enter the date of birth."),
+    "first_name": N_("Enter the first name."),
+    "last_name": N_("Enter the last name."),
+    "person_dob": N_("Enter the date of birth."),
+    "phone": N_("Enter the phone number."),
 }
 
 
@@ -39,7 +40,7 @@ def _lookup_page(values: Any, errors: dict[str, str], status: int = 200) -> Any:
 
 
 def _required(values: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
-    errors = {name: f"Enter {LABELS[name]}." for name in fields if not values[name].strip()}
+    errors: dict[str, str] = {name: MISSING[name] for name in fields if not values[name].strip()}
     for name in ("dob", "person_dob"):
         if name in fields and name not in errors:
             try:
@@ -73,7 +74,7 @@ def lookup() -> Any:
     by = request.form.get("by", "")
     values = {name: request.form.get(name, "")[:100] for name in BY_CODE + BY_PERSON}
     if by not in ("code", "person"):
-        return _lookup_page(values, {"form": "Choose how to look the booking up."}, 422)
+        return _lookup_page(values, {"form": N_("Choose how to look the booking up.")}, 422)
     errors = _required(values, BY_CODE if by == "code" else BY_PERSON)
     if errors:
         return _lookup_page(values, errors, 422)
@@ -108,7 +109,7 @@ def cancel(reservation_id: int) -> Any:
     """Cancel once the caller has confirmed it; the place goes back to everyone."""
     found = known_reservation(reservation_id)
     if request.form.get("caller_confirmed") not in ("1", "on", "yes"):
-        errors = {"caller_confirmed": "Check that the caller wants to cancel first."}
+        errors = {"caller_confirmed": N_("Check that the caller wants to cancel first.")}
         page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
         return page, 422
 
@@ -177,7 +178,9 @@ def reschedule(reservation_id: int) -> Any:
     try:
         slot_id = parse_int(request.form.get("slot_id"), field="slot_id", low=1, high=2**31 - 1)
     except InvalidInput:
-        return _reschedule_page(found, request.form.get("date"), "Choose one of the times.", 422)
+        return _reschedule_page(
+            found, request.form.get("date"), N_("Choose one of the times."), 422
+        )
     old_slot_id = found.slot_id
 
     def work(s: Session) -> None:
@@ -195,7 +198,9 @@ def reschedule(reservation_id: int) -> Any:
     try:
         db.transaction(work)
     except NotFound:
-        return _reschedule_page(found, request.form.get("date"), "That time does not exist.", 404)
+        return _reschedule_page(
+            found, request.form.get("date"), N_("That time does not exist."), 404
+        )
     except DomainError as exc:
         return _reschedule_page(found, request.form.get("date"), exc.detail, exc.status)
     return redirect(url_for("agent.reservation", reservation_id=found.id, moved=1), code=303)

@@ -18,6 +18,7 @@ from booking.resident.find import RADIUS_CHOICES, SEARCH_FIELDS, pick_day
 from booking.services import agent as agent_service
 from booking.services import holds, inventory
 from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.text import N_
 from booking.staff.access import audit, staff_route
 
 HOLD_KEY = "agent_hold"
@@ -132,7 +133,7 @@ def hold(slot_id: int) -> Any:
     except DomainError as exc:
         page = render_template(
             "agent/message.html",
-            title="This time is gone",
+            title=N_("This time is gone"),
             message=exc.detail,
             back_url=back_to_search(),
         )

@@ -15,6 +15,7 @@ from booking.db import db
 from booking.services import inventory
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.geo import lookup_zip
+from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int, parse_zip
 
 MAX_RADIUS_MILES = 100
@@ -25,7 +26,7 @@ def parse_day(raw: object) -> date:
     """A search date: a real calendar date within a year of today (and so of any time zone)."""
     day = parse_date(raw)
     if abs((day - now().date()).days) > MAX_DAYS_AWAY:
-        raise InvalidInput("Invalid date.", errors={"date": "Choose a date within a year."})
+        raise InvalidInput(N_("Invalid date."), errors={"date": N_("Choose a date within a year.")})
     return day
 
 
@@ -49,12 +50,12 @@ def parse_search(args: Any) -> dict[str, Any]:
             errors.update(exc.errors)
     service = args.get("service") or None
     if service is not None and service not in inventory.SERVICES:
-        errors["service"] = "Choose one of: " + ", ".join(inventory.SERVICES) + "."
+        errors["service"] = N_("Choose one of: %(choices)s.", choices=", ".join(inventory.SERVICES))
     parsed["service"] = service
     if "zip" in parsed and lookup_zip(parsed["zip"]) is None:
-        errors["zip"] = "We do not know that ZIP code. Check it and try again."
+        errors["zip"] = N_("We do not know that ZIP code. Check it and try again.")
     if errors:
-        raise InvalidInput("Please correct the search.", errors=errors)
+        raise InvalidInput(N_("Please correct the search."), errors=errors)
     return parsed
 
 
@@ -86,14 +87,17 @@ def list_slots(clinic_id: str) -> Any:
     """A clinic's slots on one local date."""
     digits = clinic_id.isascii() and clinic_id.isdigit() and len(clinic_id) <= 10
     if not digits or not 1 <= int(clinic_id) <= MAX_ID:
-        raise NotFound("No clinic with that id.")
+        raise NotFound(N_("No clinic with that id."))
     if not request.args.get("date"):
-        raise InvalidInput("Missing date.", errors={"date": "Give a date as YYYY-MM-DD."})
+        raise InvalidInput(N_("Missing date."), errors={"date": N_("Give a date as YYYY-MM-DD.")})
     day = parse_day(request.args["date"])
     service = request.args.get("service") or None
     if service is not None and service not in inventory.SERVICES:
         choices = ", ".join(inventory.SERVICES)
-        raise InvalidInput("Unknown service.", errors={"service": f"Choose one of: {choices}."})
+        raise InvalidInput(
+            N_("Unknown service."),
+            errors={"service": N_("Choose one of: %(choices)s.", choices=choices)},
+        )
     clinic = inventory.get_clinic(db.session, int(clinic_id))
     moment = now()
     slots = inventory.slots_for_day(db.session, clinic, day, now=moment, service=service)

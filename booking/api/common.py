@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 
 from booking.services.errors import DomainError
+from booking.services.text import N_
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; larger ones cannot exist
 
@@ -15,14 +16,14 @@ class BadRequest(DomainError):
     """The request could not be read at all (not JSON, not an object)."""
 
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
 
 
 class UnsupportedMediaType(DomainError):
     """The body is not JSON."""
 
     status = 415
-    title = "Unsupported media type"
+    title = N_("Unsupported media type")
 
 
 def json_object(*, optional: bool = False) -> dict[str, Any]:
@@ -30,13 +31,13 @@ def json_object(*, optional: bool = False) -> dict[str, Any]:
     if not request.data and optional:
         return {}
     if not request.is_json:
-        raise UnsupportedMediaType("Send the body as application/json.")
+        raise UnsupportedMediaType(N_("Send the body as application/json."))
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # absurdly deep nesting, e.g. 60,000 "["
         body = None
     if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(N_("The body must be a JSON object."))
     return body
 
 
@@ -46,5 +47,5 @@ def idempotency_key() -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= 255:
-        raise BadRequest("Idempotency-Key must be 1 to 255 characters.")
+        raise BadRequest(N_("Idempotency-Key must be 1 to 255 characters."))
     return key

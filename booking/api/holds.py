@@ -16,6 +16,7 @@ from booking.messages.policy import notice_policy
 from booking.models import Clinic, Slot
 from booking.services import holds, reservations
 from booking.services.errors import InvalidInput, NotFound
+from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_int, parse_person
 from booking.waiting.gate import require_admission
@@ -25,7 +26,7 @@ _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe p
 
 def _hold_token(hold_id: str) -> str:
     if not _HOLD_ID_RE.fullmatch(hold_id):
-        raise NotFound("No hold with that id.")
+        raise NotFound(N_("No hold with that id."))
     return hold_id
 
 
@@ -35,7 +36,9 @@ def create_hold() -> Any:
     admission = require_admission(api=True)
     body = json_object()
     if isinstance(body.get("slot_id"), str):
-        raise InvalidInput("Invalid number.", errors={"slot_id": "Send slot_id as a JSON integer."})
+        raise InvalidInput(
+            N_("Invalid number."), errors={"slot_id": N_("Send slot_id as a JSON integer.")}
+        )
     slot_id = parse_int(body.get("slot_id"), field="slot_id", low=1, high=MAX_ID)
     key = idempotency_key()
 

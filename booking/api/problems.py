@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from booking.i18n import bcp47, current_locale, translate, translate_all
 from booking.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -27,29 +28,32 @@ def problem(
     errors: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Build an application/problem+json response."""
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    """Build an application/problem+json response, its marked texts in the client's language."""
+    body: dict[str, Any] = {"type": type_, "title": str(translate(title)), "status": status}
     if detail:
-        body["detail"] = detail
+        body["detail"] = str(translate(detail))
     body["instance"] = request.path
     if errors:
         # RFC 9457 section 3's example extension: one entry per field, with a JSON pointer.
         body["errors"] = [
-            {"pointer": f"#/{field}", "detail": message} for field, message in errors.items()
+            {"pointer": f"#/{field}", "detail": message}
+            for field, message in translate_all(errors).items()
         ]
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers["Content-Language"] = bcp47(current_locale())
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
 
 
 def from_domain_error(exc: DomainError) -> Response:
-    """Render a domain error as a problem with a stable type URN."""
+    """Render a domain error as a problem with a stable type URN, in the client's language."""
     return problem(
         exc.status,
         exc.title,
         exc.detail,
-        type_=f"urn:fairslot:problem:{_slug(exc.title)}",
+        # The type is built from the English title: it names the problem in every language.
+        type_=f"urn:fairslot:problem:{_slug(str(exc.title))}",
         errors=exc.errors,
     )
 

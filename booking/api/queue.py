@@ -13,6 +13,7 @@ from booking.api.common import json_object
 from booking.api.problems import problem
 from booking.clock import now
 from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.text import N_
 from booking.waiting.captcha import verify as verify_captcha
 from booking.waiting.gate import API_BINDING, issue_token
 from booking.waiting.state import captcha_config, get_queue, refresh_inventory
@@ -23,7 +24,7 @@ class QueueNotOpen(DomainError):
     """The waiting room has not opened yet."""
 
     status = 409
-    title = "Waiting room not open"
+    title = N_("Waiting room not open")
 
 
 def _body(status: TicketStatus) -> dict[str, Any]:
@@ -37,8 +38,8 @@ def _body(status: TicketStatus) -> dict[str, Any]:
 def _unavailable() -> Any:
     return problem(
         503,
-        "Waiting room unavailable",
-        "The waiting room is briefly unavailable. Try again shortly.",
+        N_("Waiting room unavailable"),
+        N_("The waiting room is briefly unavailable. Try again shortly."),
         headers={"Retry-After": str(RETRY_SECONDS)},
     )
 
@@ -61,7 +62,7 @@ def create_ticket() -> Any:
             )
             if not result.ok:
                 raise InvalidInput(
-                    "The hCaptcha response was not accepted.",
+                    N_("The hCaptcha response was not accepted."),
                     errors={"hcaptcha_response": result.reason},
                 )
         # Count what is left before joining: a sold-out room must not let its first arrival in.
@@ -70,7 +71,10 @@ def create_ticket() -> Any:
             status = get_queue().join(binding=API_BINDING, now=now().timestamp())
         except QueueClosed as closed:
             raise QueueNotOpen(
-                f"The waiting room opens at {closed.prequeue_from.isoformat()}."
+                N_(
+                    "The waiting room opens at %(time)s.",
+                    time=closed.prequeue_from.isoformat(),
+                )
             ) from None
         return _body(status), 201
     except RedisError:
@@ -81,15 +85,15 @@ def create_ticket() -> Any:
 def get_ticket(ticket: str) -> Any:
     """Where a ticket stands; once admitted, the answer carries the admission token."""
     if len(ticket) > 64:
-        raise NotFound("No ticket with that id.")
+        raise NotFound(N_("No ticket with that id."))
     try:
         queue = get_queue()
         if queue.ticket_binding(ticket) != API_BINDING:
-            raise NotFound("No ticket with that id.")
+            raise NotFound(N_("No ticket with that id."))
         refresh_inventory()
         status = queue.poll(ticket, now=now().timestamp())
     except RedisError:
         return _unavailable()
     if status.state not in ("waiting", "admitted"):
-        raise NotFound("This ticket has lapsed. Join the line again.")
+        raise NotFound(N_("This ticket has lapsed. Join the line again."))
     return _body(status)

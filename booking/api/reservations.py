@@ -15,13 +15,14 @@ from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, Slot
 from booking.services import reservations
 from booking.services.errors import InvalidInput
+from booking.services.text import N_
 from booking.services.validation import parse_date
 
 
 def _dob(raw: object) -> Any:
     if raw in (None, ""):
         raise InvalidInput(
-            "Missing date of birth.", errors={"date_of_birth": "Give the date of birth."}
+            N_("Missing date of birth."), errors={"date_of_birth": N_("Give the date of birth.")}
         )
     return parse_date(raw, field="date_of_birth")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from booking.services.errors import InvalidInput
 from booking.services.schedule import MAX_CAPACITY, MAX_EXPORT_DAYS
+from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
 
 _TIME_RE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
@@ -18,7 +19,7 @@ MAX_REASON = 200
 def _time(raw: object, field: str, errors: dict[str, str]) -> time | None:
     match = _TIME_RE.match(raw) if isinstance(raw, str) else None
     if match is None:
-        errors[field] = "Enter a time like 09:00 (24-hour clock)."
+        errors[field] = N_("Enter a time like 09:00 (24-hour clock).")
         return None
     return time(int(match.group(1)), int(match.group(2)))
 
@@ -41,14 +42,14 @@ def schedule_values(form: Any) -> dict[str, Any]:
             errors.update(exc.errors)
     chosen = form.getlist("weekdays")
     if not chosen or any(d not in ("0", "1", "2", "3", "4", "5", "6") for d in chosen):
-        errors["weekdays"] = "Choose at least one weekday."
+        errors["weekdays"] = N_("Choose at least one weekday.")
     values["weekdays"] = {int(d) for d in chosen if d in ("0", "1", "2", "3", "4", "5", "6")}
     service = form.get("service")
     if not isinstance(service, str) or not service or len(service) > 40:
-        errors["service"] = "Choose a vaccine this clinic offers."
+        errors["service"] = N_("Choose a vaccine this clinic offers.")
     values["service"] = service or ""
     if errors:
-        raise InvalidInput("Please correct the schedule.", errors=errors)
+        raise InvalidInput(N_("Please correct the schedule."), errors=errors)
     return values
 
 
@@ -58,7 +59,9 @@ def day_value(raw: object, *, today: date, field: str = "date") -> date:
         return today
     day = parse_date(raw, field=field)
     if abs((day - today).days) > 3660:
-        raise InvalidInput("Invalid date.", errors={field: "Choose a date within ten years."})
+        raise InvalidInput(
+            N_("Invalid date."), errors={field: N_("Choose a date within ten years.")}
+        )
     return day
 
 
@@ -68,11 +71,12 @@ def export_range(args: Mapping[str, Any], *, today: date) -> tuple[date, date]:
     last = day_value(args.get("to") or first.isoformat(), today=today, field="to")
     if last < first:
         raise InvalidInput(
-            "Invalid range.", errors={"to": "The last day must not be before the first."}
+            N_("Invalid range."), errors={"to": N_("The last day must not be before the first.")}
         )
     if last - first >= timedelta(days=MAX_EXPORT_DAYS):
         raise InvalidInput(
-            "Range too long.", errors={"to": f"Export at most {MAX_EXPORT_DAYS} days at a time."}
+            N_("Range too long."),
+            errors={"to": N_("Export at most %(num)d days at a time.", num=MAX_EXPORT_DAYS)},
         )
     return first, last
 
@@ -82,8 +86,8 @@ def reason_value(raw: object) -> str | None:
     text = raw.strip() if isinstance(raw, str) else ""
     if len(text) > MAX_REASON or any(ord(c) < 32 for c in text):
         raise InvalidInput(
-            "Invalid reason.",
-            errors={"reason": f"Give one line of at most {MAX_REASON} characters."},
+            N_("Invalid reason."),
+            errors={"reason": N_("Give one line of at most %(num)d characters.", num=MAX_REASON)},
         )
     return text or None
 

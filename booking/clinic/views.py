@@ -25,6 +25,7 @@ from booking.messages.policy import notice_policy_from_config
 from booking.models import Clinic, Slot
 from booking.services import inventory, schedule
 from booking.services.errors import DomainError, InvalidInput
+from booking.services.text import N_
 from booking.staff.access import audit, current_staff, staff_clinics, staff_route
 from booking.staff.models import Role
 
@@ -33,10 +34,10 @@ MANAGERS = (Role.CLINIC_MANAGER, Role.STATE_ADMIN)
 ID = "int(max=2147483647)"
 # Confirmations shown after a redirect: fixed texts, so a crafted link cannot put words on it.
 DONE = {
-    "checked_in": "Checked in.",
-    "no_show": "Marked as a no-show.",
-    "capacity": "Capacity saved.",
-    "closed": "Closed. Everyone booked in it was cancelled and is being told.",
+    "checked_in": N_("Checked in."),
+    "no_show": N_("Marked as a no-show."),
+    "capacity": N_("Capacity saved."),
+    "closed": N_("Closed. Everyone booked in it was cancelled and is being told."),
 }
 CSV_COLUMNS = (
     "date",

@@ -1,8 +1,8 @@
 """Turning an outbox row into what the resident reads: subject, text, HTML, SMS, .ics and QR.
 
 Messages are rendered when they are sent, from the row's payload (which slot, which clinic)
-and the reservation, in the language stored on the row. The manage link's secret is derived
-again from the app's key; it is never stored.
+and the reservation, in the language the reservation was booked in. The manage link's secret
+is derived again from the app's key; it is never stored.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
+from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when, translate
 from booking.messages.ics import appointment_ics
 from booking.messages.models import MessageKind, OutboxMessage
 from booking.messages.qr import qr_png
@@ -82,8 +83,12 @@ def public_host() -> str:
 
 
 def _when(moment: datetime, clinic: Clinic, locale: str, *, short: bool = False) -> str:
-    pattern = "EEE MMM d, h:mm a" if short else "EEEE, MMMM d, y, h:mm a zzz"
-    return str(format_datetime(moment, pattern, tzinfo=ZoneInfo(clinic.timezone), locale=locale))
+    when = format_when(moment, clinic.timezone, locale, short=short)
+    if short:
+        return when
+    # Residents may read this far from the clinic: name its time zone (EST, EDT, ...).
+    zone = format_datetime(moment, "zzz", tzinfo=ZoneInfo(clinic.timezone), locale=locale)
+    return f"{when} {zone}"
 
 
 def _address(clinic: Clinic) -> str:
@@ -93,7 +98,7 @@ def _address(clinic: Clinic) -> str:
 def template_values(ctx: MessageContext) -> dict[str, Any]:
     """Everything the message templates may show."""
     message, reservation, clinic = ctx.message, ctx.reservation, ctx.clinic
-    locale = message.locale
+    locale = message_locale(ctx)
     code = reservation.confirmation_code or ""
     manage_token = manage_token_for(current_app.config["SECRET_KEY"], reservation.hold_token)
     values: dict[str, Any] = {
@@ -101,7 +106,7 @@ def template_values(ctx: MessageContext) -> dict[str, Any]:
         "channel": message.channel,
         "first_name": reservation.first_name or "",
         "code": format_code(code) if code else "",
-        "service_name": SERVICES.get(ctx.slot.service, ctx.slot.service),
+        "service_name": str(translate(SERVICES.get(ctx.slot.service, ctx.slot.service))),
         "clinic": clinic,
         "address": _address(clinic),
         "when": _when(ctx.slot.starts_at, clinic, locale),
@@ -160,9 +165,15 @@ def _calendar(ctx: MessageContext, values: dict[str, Any], *, now: datetime) -> 
     )
 
 
+def message_locale(ctx: MessageContext) -> str:
+    """The resident's language: the one stored on the reservation when it was booked."""
+    locale = ctx.reservation.locale or ctx.message.locale
+    return locale if locale in LANGUAGES else DEFAULT_LOCALE
+
+
 def render_message(ctx: MessageContext, *, now: datetime) -> Rendered:
     """Render a message for its channel in the resident's language."""
-    with force_locale(ctx.message.locale):
+    with force_locale(message_locale(ctx)):
         values = template_values(ctx)
         subject = _subject(ctx.message.kind, values)
         if ctx.message.channel == "sms":

@@ -14,6 +14,7 @@ from booking.resident import bp
 from booking.resident.find import clinic_day_context
 from booking.services import reservations
 from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_date, parse_int
 
@@ -37,9 +38,9 @@ def lookup() -> Any:
     values = {"code": request.form.get("code", ""), "date_of_birth": request.form.get("dob", "")}
     errors: dict[str, str] = {}
     if not values["code"].strip():
-        errors["code"] = "Enter the confirmation code."
+        errors["code"] = N_("Enter the confirmation code.")
     if not values["date_of_birth"].strip():
-        errors["dob"] = "Enter the date of birth."
+        errors["dob"] = N_("Enter the date of birth.")
     if not errors:
         try:
             dob = parse_date(values["date_of_birth"], field="dob")
@@ -100,7 +101,7 @@ def _chosen_slot_id() -> int:
     try:
         return parse_int(request.form.get("slot_id"), field="slot_id", low=1, high=2**31 - 1)
     except InvalidInput:
-        raise NotFound("No slot with that id.") from None
+        raise NotFound(N_("No slot with that id.")) from None
 
 
 @bp.route("/manage/reschedule", methods=["GET", "POST"])
@@ -118,7 +119,7 @@ def reschedule() -> Any:
             )
             return redirect(url_for("resident.manage", moved=1), code=303)
         except NotFound:
-            error = "That time does not exist. Please choose another."
+            error = N_("That time does not exist. Please choose another.")
         except DomainError as exc:
             error = exc.detail
     context = clinic_day_context(

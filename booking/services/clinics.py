@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from booking.models import Clinic, Reservation, Slot
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
+from booking.services.text import N_
 from booking.services.validation import normalize_phone
 
 _ZIP = re.compile(r"^\d{5}$")
@@ -25,19 +26,32 @@ def _float(raw: Any, field: str, low: float, high: float, errors: dict[str, str]
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        errors[field] = "Enter a number."
+        errors[field] = N_("Enter a number.")
         return 0.0
     if not low <= value <= high:
-        errors[field] = f"Enter a number from {low} to {high}."
+        errors[field] = N_("Enter a number from %(low)s to %(high)s.", low=low, high=high)
     return value
 
 
-def _text(raw: Any, field: str, label: str, limit: int, errors: dict[str, str]) -> str:
+# Whole sentences per field, so each language can word them its own way.
+_MISSING = {
+    "name": N_("Enter the name."),
+    "address_line": N_("Enter the street address."),
+    "city": N_("Enter the city."),
+}
+_TOO_LONG = {
+    "name": N_("The name must be at most %(limit)d plain characters."),
+    "address_line": N_("The street address must be at most %(limit)d plain characters."),
+    "city": N_("The city must be at most %(limit)d plain characters."),
+}
+
+
+def _text(raw: Any, field: str, limit: int, errors: dict[str, str]) -> str:
     value = raw.strip() if isinstance(raw, str) else ""
     if not value:
-        errors[field] = f"Enter the {label}."
+        errors[field] = _MISSING[field]
     elif len(value) > limit or any(ord(ch) < 32 for ch in value):
-        errors[field] = f"The {label} must be at most {limit} plain characters."
+        errors[field] = N_(_TOO_LONG[field].msgid, limit=limit)
     return value
 
 
@@ -45,11 +59,9 @@ def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate a clinic form; raise InvalidInput naming every bad field."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
-        "name": _text(raw.get("name"), "name", "name", 200, errors),
-        "address_line": _text(
-            raw.get("address_line"), "address_line", "street address", 200, errors
-        ),
-        "city": _text(raw.get("city"), "city", "city", 100, errors),
+        "name": _text(raw.get("name"), "name", 200, errors),
+        "address_line": _text(raw.get("address_line"), "address_line", 200, errors),
+        "city": _text(raw.get("city"), "city", 100, errors),
         "state": (raw.get("state") or "").strip().upper(),
         "postal_code": (raw.get("postal_code") or "").strip(),
         "latitude": _float(raw.get("latitude"), "latitude", -90, 90, errors),
@@ -57,27 +69,27 @@ def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
         "timezone": (raw.get("timezone") or "America/New_York").strip(),
     }
     if not _STATE.match(values["state"]):
-        errors["state"] = "Enter the two-letter state code."
+        errors["state"] = N_("Enter the two-letter state code.")
     if not _ZIP.match(values["postal_code"]):
-        errors["postal_code"] = "Enter a 5-digit ZIP code."
+        errors["postal_code"] = N_("Enter a 5-digit ZIP code.")
     if values["timezone"] not in available_timezones():
-        errors["timezone"] = "Enter a time zone such as America/New_York."
+        errors["timezone"] = N_("Enter a time zone such as America/New_York.")
     phone_raw = raw.get("phone") or ""
     values["phone"] = None
     if phone_raw.strip():
         normalized = normalize_phone(phone_raw)
         if normalized is None:
-            errors["phone"] = "Enter a 10-digit US phone number."
+            errors["phone"] = N_("Enter a 10-digit US phone number.")
         else:
             values["phone"] = phone_raw.strip()
     services = raw.get("services") or []
     if isinstance(services, str):
         services = [services]
     if not services or any(s not in SERVICES for s in services):
-        errors["services"] = "Choose at least one vaccine."
+        errors["services"] = N_("Choose at least one vaccine.")
     values["services"] = [s for s in SERVICES if s in services]
     if errors:
-        raise InvalidInput("Please correct the clinic details.", errors=errors)
+        raise InvalidInput(N_("Please correct the clinic details."), errors=errors)
     return values
 
 
@@ -109,7 +121,7 @@ def update_clinic(session: Session, clinic_id: int, raw: dict[str, Any]) -> Clin
     """Edit a clinic's details."""
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
-        raise NotFound("No clinic with that id.")
+        raise NotFound(N_("No clinic with that id."))
     for name, value in parse_clinic(raw).items():
         setattr(clinic, name, value)
     session.flush()
@@ -120,7 +132,7 @@ def set_active(session: Session, clinic_id: int, active: bool) -> Clinic:
     """Deactivate (hide from residents) or reactivate a clinic; its bookings stay as they are."""
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
-        raise NotFound("No clinic with that id.")
+        raise NotFound(N_("No clinic with that id."))
     clinic.active = active
     session.flush()
     return clinic

@@ -13,6 +13,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.holds import _adjust_slot
 from booking.services.inventory import local_day_bounds
 from booking.services.notices import DEFAULT_NOTICES, NoticePolicy, booking_cancelled
+from booking.services.text import N_
 
 CONFIRMED = ReservationStatus.CONFIRMED.value
 HELD = ReservationStatus.HELD.value
@@ -93,10 +94,12 @@ def cancel_clinic_day(
     """Cancel every slot of a clinic's local calendar day that is not yet over."""
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
-        raise NotFound("No clinic with that id.")
+        raise NotFound(N_("No clinic with that id."))
     start, end = local_day_bounds(day, clinic.timezone)
     if end <= now:
-        raise InvalidInput("That day is over.", errors={"date": "Choose today or a later day."})
+        raise InvalidInput(
+            N_("That day is over."), errors={"date": N_("Choose today or a later day.")}
+        )
     # Appointments already over stay as they were: no one is told a past visit was cancelled.
     slot_ids = list(
         session.scalars(

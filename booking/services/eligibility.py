@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from booking.models import EligibilityRule
 from booking.services.errors import InvalidInput
+from booking.services.text import N_
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,25 @@ def load_rules(session: Session, *, today: date) -> dict[str, list[Rule]]:
 def _failures(rule: Rule, answers: Answers, age: int) -> dict[str, str]:
     failures: dict[str, str] = {}
     if rule.state_residents_only and not answers.lives_or_works_in_state:
-        failures["resident"] = (
+        failures["resident"] = N_(
             "Appointments here are for people who live, work or study in Massachusetts."
         )
     if age < rule.min_age_years or (rule.max_age_years is not None and age > rule.max_age_years):
-        ages = (
-            f"from age {rule.min_age_years}"
-            if rule.max_age_years is None
-            else f"for ages {rule.min_age_years} to {rule.max_age_years}"
-        )
-        failures["date_of_birth"] = (
-            f"This vaccine is offered here {ages}. Your doctor or pharmacist can advise you."
-        )
+        if rule.max_age_years is None:
+            failures["date_of_birth"] = N_(
+                "This vaccine is offered here from age %(low)d. Your doctor or pharmacist can "
+                "advise you.",
+                low=rule.min_age_years,
+            )
+        else:
+            failures["date_of_birth"] = N_(
+                "This vaccine is offered here for ages %(low)d to %(high)d. Your doctor or "
+                "pharmacist can advise you.",
+                low=rule.min_age_years,
+                high=rule.max_age_years,
+            )
     if rule.requires_condition and not answers.has_condition:
-        failures["has_condition"] = (
+        failures["has_condition"] = N_(
             "Right now this vaccine is for people with a condition that puts them at higher risk."
         )
     return failures
@@ -109,12 +115,12 @@ def check(
     available = rules if rules is not None else DEFAULT_RULES
     found = available.get(answers.service)
     if found is None:
-        raise InvalidInput("Unknown vaccine.", errors={"service": "Choose a vaccine."})
+        raise InvalidInput(N_("Unknown vaccine."), errors={"service": N_("Choose a vaccine.")})
     candidates = [found] if isinstance(found, Rule) else list(found)
     if not candidates:
         raise InvalidInput(
-            "Booking for this vaccine has not opened yet.",
-            errors={"service": "Booking for this vaccine has not opened yet."},
+            N_("Booking for this vaccine has not opened yet."),
+            errors={"service": N_("Booking for this vaccine has not opened yet.")},
         )
     age = age_on(answers.date_of_birth, today)
     attempts = [_failures(rule, answers, age) for rule in candidates]
@@ -123,4 +129,4 @@ def check(
     # Explain the nearest miss; between equals, one the person could still act on (a condition
     # to attest) is more useful than their age.
     closest = min(attempts, key=lambda failures: (len(failures), "date_of_birth" in failures))
-    raise InvalidInput("You are not eligible to book this vaccine yet.", errors=closest)
+    raise InvalidInput(N_("You are not eligible to book this vaccine yet."), errors=closest)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from booking.models import Channel, Reservation, ReservationStatus, Slot
 from booking.services.errors import Conflict, NotFound, SlotFull, SlotUnavailable
+from booking.services.text import N_
 from booking.services.tokens import new_hold_token, token_hash
 
 _NO_SYNC = {"synchronize_session": False}
@@ -98,14 +99,14 @@ def take_place_or_raise(
     if not take_place(session, slot_id, now=now, column=column, online=online):
         slot = session.get(Slot, slot_id, populate_existing=True)
         if slot is None:
-            raise NotFound("No slot with that id.")
+            raise NotFound(N_("No slot with that id."))
         if not slot.is_open or slot.starts_at <= now:
-            raise SlotUnavailable("This time is no longer available. Please choose another.")
+            raise SlotUnavailable(N_("This time is no longer available. Please choose another."))
         # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
         if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
             session, slot_id, now=now, column=column, online=online
         ):
-            raise SlotFull("Every place at this time is taken. Please choose another time.")
+            raise SlotFull(N_("Every place at this time is taken. Please choose another time."))
     slot = session.get(Slot, slot_id, populate_existing=True)
     assert slot is not None
     return slot
@@ -118,7 +119,7 @@ def find_hold(session: Session, hold_token: str, *, lock: bool = False) -> Reser
         query = query.with_for_update()
     reservation = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if reservation is None:
-        raise NotFound("No hold with that id.")
+        raise NotFound(N_("No hold with that id."))
     return reservation
 
 
@@ -145,7 +146,7 @@ def place_hold(
         ).one_or_none()
         if previous is not None:
             if previous.slot_id != slot_id:
-                raise Conflict("This Idempotency-Key was already used for another slot.")
+                raise Conflict(N_("This Idempotency-Key was already used for another slot."))
             return previous
     if replace_hold:
         # One hold per visitor: choosing another time gives the previous place back first.
@@ -177,7 +178,7 @@ def place_hold(
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key or admission ticket won the race;
         # nothing of this one is kept (the caller's transaction rolls back) and it may retry.
-        raise Conflict("Another hold request for this visitor is in progress.") from None
+        raise Conflict(N_("Another hold request for this visitor is in progress.")) from None
     return reservation
 
 
@@ -200,7 +201,7 @@ def release_hold(
     elif reservation.status not in (ReservationStatus.CANCELLED, ReservationStatus.EXPIRED):
         if missing_ok:
             return None
-        raise Conflict("This hold has been confirmed; cancel the reservation instead.")
+        raise Conflict(N_("This hold has been confirmed; cancel the reservation instead."))
     return reservation
 
 

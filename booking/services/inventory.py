@@ -13,11 +13,12 @@ from booking.models import Clinic, Slot
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
 from booking.services.holds import online_free
+from booking.services.text import N_
 
 SERVICES: dict[str, str] = {
-    "covid19": "COVID-19 vaccine",
-    "flu": "Flu vaccine",
-    "rsv": "RSV vaccine",
+    "covid19": N_("COVID-19 vaccine"),
+    "flu": N_("Flu vaccine"),
+    "rsv": N_("RSV vaccine"),
 }
 
 
@@ -111,7 +112,7 @@ def get_clinic(session: Session, clinic_id: int) -> Clinic:
     """Return an active clinic or raise NotFound."""
     clinic = session.get(Clinic, clinic_id)
     if clinic is None or not clinic.active:
-        raise NotFound("No clinic with that id.")
+        raise NotFound(N_("No clinic with that id."))
     return clinic
 
 
@@ -162,7 +163,7 @@ def get_slot(session: Session, slot_id: int) -> Slot:
     """Return a slot or raise NotFound."""
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise NotFound("No slot with that id.")
+        raise NotFound(N_("No slot with that id."))
     return slot
 
 

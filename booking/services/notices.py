@@ -68,15 +68,9 @@ def _latest_revision(session: Session, reservation_id: int) -> int:
     return int(latest or 0)
 
 
-def _locale(session: Session, reservation_id: int, policy: NoticePolicy) -> str:
-    """The language the resident booked in (their first message's), else the policy's."""
-    first = session.scalar(
-        select(OutboxMessage.locale)
-        .where(OutboxMessage.reservation_id == reservation_id)
-        .order_by(OutboxMessage.id)
-        .limit(1)
-    )
-    return first or policy.locale
+def _locale(reservation: Reservation) -> str:
+    """The language the resident booked in, stored on the reservation."""
+    return reservation.locale or "en"
 
 
 def _slot_payload(slot: Slot) -> dict[str, Any]:
@@ -166,11 +160,11 @@ def booking_confirmed(
         revision=0,
         send_after=now,
         payload=_slot_payload(slot),
-        locale=policy.locale,
+        locale=_locale(reservation),
         now=now,
     )
     return written + _reminders(
-        session, reservation, slot, revision=0, policy=policy, locale=policy.locale, now=now
+        session, reservation, slot, revision=0, policy=policy, locale=_locale(reservation), now=now
     )
 
 
@@ -205,7 +199,7 @@ def booking_moved(
         return []
     # The caller holds the reservation's row lock, so concurrent moves number revisions in turn.
     revision = _latest_revision(session, reservation.id) + 1
-    locale = _locale(session, reservation.id, policy)
+    locale = _locale(reservation)
     payload = {
         **_slot_payload(new_slot),
         "previous_slot_id": old_slot.id,
@@ -254,6 +248,6 @@ def booking_cancelled(
         revision=_latest_revision(session, reservation.id),
         send_after=now,
         payload=payload,
-        locale=_locale(session, reservation.id, policy),
+        locale=_locale(reservation),
         now=now,
     )

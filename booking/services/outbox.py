@@ -26,6 +26,7 @@ from booking.messages.models import MessageKind, MessageStatus, OutboxDelivery, 
 from booking.models import Reservation, ReservationStatus, Slot
 from booking.services.errors import Conflict, NotFound
 from booking.services.notices import note_for_dispatch
+from booking.services.text import N_
 
 QUEUED = MessageStatus.QUEUED.value
 SENDING = MessageStatus.SENDING.value
@@ -118,7 +119,7 @@ def record_sent(
         return
     delivery = session.get(OutboxDelivery, message_id, populate_existing=True)
     if delivery is None:  # pragma: no cover - claim always writes it first
-        raise Conflict("A message was sent without a claim.")
+        raise Conflict(N_("A message was sent without a claim."))
     if delivery.sent_at is None:
         delivery.sent_at = now
         delivery.provider_message_id = provider_message_id
@@ -218,9 +219,14 @@ def retry_failed(session: Session, message_id: int, *, now: datetime) -> OutboxM
     """Give a failed message a fresh set of attempts, due now (an admin's retry)."""
     message = _locked(session, message_id)
     if message is None:
-        raise NotFound("No message with that id.")
+        raise NotFound(N_("No message with that id."))
     if message.status != FAILED:
-        raise Conflict(f"Only a failed message can be retried; this one is {message.status}.")
+        raise Conflict(
+            N_(
+                "Only a failed message can be retried; this one is %(status)s.",
+                status=message.status,
+            )
+        )
     message.status = QUEUED
     message.attempts = 0
     message.next_attempt_at = now

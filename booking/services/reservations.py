@@ -19,6 +19,7 @@ from booking.services.notices import (
     booking_confirmed,
     booking_moved,
 )
+from booking.services.text import LOCALES, N_
 from booking.services.tokens import (
     manage_token_for,
     new_confirmation_code,
@@ -74,11 +75,11 @@ def confirm_hold(
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
         if reservation.person_key == person.key:
             return Confirmation(reservation, manage_token, replayed=True)
-        raise Conflict("This hold has already been confirmed for someone else.")
+        raise Conflict(N_("This hold has already been confirmed for someone else."))
     if reservation.status == ReservationStatus.CANCELLED:
-        raise Conflict("This hold was released. Please choose a time again.")
+        raise Conflict(N_("This hold was released. Please choose a time again."))
     if reservation.status == ReservationStatus.EXPIRED or reservation.hold_expires_at <= now:
-        raise HoldExpired("Your hold on this time ran out. Please choose a time again.")
+        raise HoldExpired(N_("Your hold on this time ran out. Please choose a time again."))
     _refuse_second_booking(session, person.key, reservation.service, exclude=reservation.id)
 
     for _attempt in range(_CODE_ATTEMPTS):
@@ -87,6 +88,8 @@ def confirm_hold(
             with session.begin_nested():
                 _adjust_slot(session, reservation.slot_id, held=-1, booked=1)
                 _fill(reservation, person, now=now, manage_token=manage_token)
+                # Booked in the language of the page (or the caller's, for an agent's booking).
+                reservation.locale = notices.locale if notices.locale in LOCALES else "en"
                 if channel is not None:
                     reservation.channel = channel.value
                 session.flush()
@@ -99,10 +102,12 @@ def confirm_hold(
             session.expire(reservation)
             if "confirmation_code" not in str(exc.orig):
                 raise AlreadyBooked(_ALREADY_BOOKED) from None
-    raise Conflict("Could not allocate a confirmation code; please try again.")  # pragma: no cover
+    raise Conflict(
+        N_("Could not allocate a confirmation code; please try again.")
+    )  # pragma: no cover
 
 
-_ALREADY_BOOKED = (
+_ALREADY_BOOKED = N_(
     "This person already has an appointment for this vaccine. Use the manage link in the "
     "confirmation, or look it up with the code and date of birth, to change it."
 )
@@ -145,7 +150,7 @@ def find_by_code(session: Session, code: str, date_of_birth: date | None) -> Res
             select(Reservation).where(Reservation.confirmation_code == normalized)
         ).one_or_none()
     if reservation is None or reservation.date_of_birth != date_of_birth:
-        raise NotFound("We could not find a reservation with that code and date of birth.")
+        raise NotFound(N_("We could not find a reservation with that code and date of birth."))
     return reservation
 
 
@@ -155,7 +160,7 @@ def find_by_manage_token(session: Session, manage_token: str) -> Reservation:
         select(Reservation).where(Reservation.manage_token_hash == token_hash(manage_token))
     ).one_or_none()
     if reservation is None:
-        raise NotFound("This link is not valid. Look your appointment up by code instead.")
+        raise NotFound(N_("This link is not valid. Look your appointment up by code instead."))
     return reservation
 
 
@@ -181,7 +186,7 @@ def cancel_reservation(
     if reservation.status == ReservationStatus.CANCELLED:
         return reservation
     if reservation.status != CONFIRMED:
-        raise Conflict("Only a confirmed appointment can be cancelled.")
+        raise Conflict(N_("Only a confirmed appointment can be cancelled."))
     reservation.status = ReservationStatus.CANCELLED.value
     reservation.cancelled_at = now
     reservation.updated_at = now
@@ -208,18 +213,19 @@ def reschedule_reservation(
     """
     reservation = _lock(session, reservation_id)
     if reservation.status != CONFIRMED:
-        raise Conflict("Only a confirmed appointment can be moved.")
+        raise Conflict(N_("Only a confirmed appointment can be moved."))
     if new_slot_id == reservation.slot_id:
         raise InvalidInput(
-            "That is the time you already have.", errors={"slot_id": "Choose a different time."}
+            N_("That is the time you already have."),
+            errors={"slot_id": N_("Choose a different time.")},
         )
     new_slot = session.get(Slot, new_slot_id)
     if new_slot is None:
-        raise NotFound("No slot with that id.")
+        raise NotFound(N_("No slot with that id."))
     if new_slot.service != reservation.service:
         raise InvalidInput(
-            "The new time must be for the same vaccine.",
-            errors={"slot_id": "Choose a time for the same vaccine."},
+            N_("The new time must be for the same vaccine."),
+            errors={"slot_id": N_("Choose a time for the same vaccine.")},
         )
     old_slot_id = reservation.slot_id
     take_place_or_raise(session, new_slot_id, now=now, column="booked", online=online)

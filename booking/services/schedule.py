@@ -16,6 +16,7 @@ from booking.services import closures
 from booking.services.errors import Conflict, InvalidInput, NotFound
 from booking.services.inventory import SERVICES, local_day_bounds
 from booking.services.notices import DEFAULT_NOTICES, NoticePolicy
+from booking.services.text import N_
 
 MAX_DAYS = 92
 MAX_SLOTS = 20_000
@@ -57,23 +58,23 @@ def plan_schedule(
     """Lay out slots over a date range on the chosen weekdays, in the clinic's time zone."""
     errors: dict[str, str] = {}
     if first < clinic_today(clinic, now):
-        errors["first"] = "The first day must be today or later."
+        errors["first"] = N_("The first day must be today or later.")
     if last < first:
-        errors["last"] = "The last day must not be before the first."
+        errors["last"] = N_("The last day must not be before the first.")
     elif (last - first).days >= MAX_DAYS:
-        errors["last"] = f"Plan at most {MAX_DAYS} days at a time."
+        errors["last"] = N_("Plan at most %(num)d days at a time.", num=MAX_DAYS)
     if not weekdays or not weekdays <= set(range(7)):
-        errors["weekdays"] = "Choose at least one weekday."
+        errors["weekdays"] = N_("Choose at least one weekday.")
     if closes <= opens:
-        errors["closes"] = "Closing time must be after opening time."
+        errors["closes"] = N_("Closing time must be after opening time.")
     if not 5 <= slot_minutes <= 240:
-        errors["slot_minutes"] = "Slots are 5 to 240 minutes long."
+        errors["slot_minutes"] = N_("Slots are 5 to 240 minutes long.")
     if not 1 <= capacity <= MAX_CAPACITY:
-        errors["capacity"] = "Capacity is 1 to 1,000 people per slot."
+        errors["capacity"] = N_("Capacity is 1 to 1,000 people per slot.")
     if service not in SERVICES or service not in (clinic.services or []):
-        errors["service"] = "Choose a vaccine this clinic offers."
+        errors["service"] = N_("Choose a vaccine this clinic offers.")
     if errors:
-        raise InvalidInput("Please correct the schedule.", errors=errors)
+        raise InvalidInput(N_("Please correct the schedule."), errors=errors)
     tz = ZoneInfo(clinic.timezone)
     step = timedelta(minutes=slot_minutes)
     windows: list[tuple[datetime, datetime]] = []
@@ -90,8 +91,13 @@ def plan_schedule(
         day += timedelta(days=1)
         if len(windows) > MAX_SLOTS:
             raise InvalidInput(
-                "Too many slots.",
-                errors={"last": f"That is over {MAX_SLOTS:,} slots; plan fewer days at a time."},
+                N_("Too many slots."),
+                errors={
+                    "last": N_(
+                        "That is over %(num)s slots; plan fewer days at a time.",
+                        num=f"{MAX_SLOTS:,}",
+                    )
+                },
             )
     return SchedulePlan(service, capacity, windows)
 
@@ -157,12 +163,12 @@ def set_capacity(session: Session, clinic_id: int, slot_id: int, capacity: int) 
     with the edit can never leave the slot holding more people than its capacity.
     """
     if not 0 <= capacity <= MAX_CAPACITY:
-        raise InvalidInput("Invalid capacity.", errors={"capacity": "Enter 0 to 1,000."})
+        raise InvalidInput(N_("Invalid capacity."), errors={"capacity": N_("Enter 0 to 1,000.")})
     previous = session.scalar(
         select(Slot.capacity).where(Slot.id == slot_id, Slot.clinic_id == clinic_id)
     )
     if previous is None:
-        raise NotFound("No slot with that id at this clinic.")
+        raise NotFound(N_("No slot with that id at this clinic."))
     result = cast(
         CursorResult[Any],
         session.execute(
@@ -181,11 +187,14 @@ def set_capacity(session: Session, clinic_id: int, slot_id: int, capacity: int) 
         slot = session.get(Slot, slot_id, populate_existing=True)
         assert slot is not None
         raise Conflict(
-            "Capacity cannot go below what is taken.",
+            N_("Capacity cannot go below what is taken."),
             errors={
-                "capacity": f"Capacity cannot go below the {slot.held + slot.booked} places "
-                f"already held or booked, or the {slot.phone_reserved} set aside for phone "
-                "bookings."
+                "capacity": N_(
+                    "Capacity cannot go below the %(taken)d places already held or booked, "
+                    "or the %(reserved)d set aside for phone bookings.",
+                    taken=slot.held + slot.booked,
+                    reserved=slot.phone_reserved,
+                )
             },
         )
     session.get(Slot, slot_id, populate_existing=True)  # a loaded slot shows the new capacity
@@ -253,20 +262,22 @@ def mark_attendance(
     ).one_or_none()
     # Another clinic's record is "not found" whatever else is wrong with the request.
     if reservation is None or reservation.clinic_id != clinic_id:
-        raise NotFound("No such reservation at this clinic.")
+        raise NotFound(N_("No such reservation at this clinic."))
     if status not in ATTENDANCE:
-        raise InvalidInput("Unknown state.", errors={"status": "Choose check-in or no-show."})
+        raise InvalidInput(
+            N_("Unknown state."), errors={"status": N_("Choose check-in or no-show.")}
+        )
     if reservation.status not in BOOKED:
-        raise Conflict("Only a booked appointment can be checked in or marked a no-show.")
+        raise Conflict(N_("Only a booked appointment can be checked in or marked a no-show."))
     slot = session.get(Slot, reservation.slot_id)
     clinic = session.get(Clinic, clinic_id)
     assert slot is not None and clinic is not None
     if status == ReservationStatus.CHECKED_IN and clinic_today(clinic, now) < (
         slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
     ):
-        raise Conflict("Check-in opens on the day of the appointment.")
+        raise Conflict(N_("Check-in opens on the day of the appointment."))
     if status == ReservationStatus.NO_SHOW and now < slot.starts_at:
-        raise Conflict("A resident can be marked a no-show only once their time has begun.")
+        raise Conflict(N_("A resident can be marked a no-show only once their time has begun."))
     before = reservation.status
     reservation.status = status
     reservation.updated_at = now
@@ -286,9 +297,11 @@ def close_slot(
     """Close one slot: cancel its bookings (each resident is sent a notice), release its holds."""
     slot = session.get(Slot, slot_id)
     if slot is None or slot.clinic_id != clinic_id:
-        raise NotFound("No slot with that id at this clinic.")
+        raise NotFound(N_("No slot with that id at this clinic."))
     if slot.ends_at <= now:
-        raise InvalidInput("That time is over.", errors={"slot_id": "That time is already over."})
+        raise InvalidInput(
+            N_("That time is over."), errors={"slot_id": N_("That time is already over.")}
+        )
     return closures.cancel_slots(session, [slot_id], now=now, reason=reason, notices=notices)
 
 

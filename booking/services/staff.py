@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.text import N_
 from booking.staff.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
 
 # Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
@@ -28,14 +29,14 @@ class SignInRefused(DomainError):
     """Wrong email or password, or the account is disabled (one message for all)."""
 
     status = 401
-    title = "Sign-in refused"
+    title = N_("Sign-in refused")
 
 
 class AccountLocked(DomainError):
     """Too many failed attempts; the account is locked for a while."""
 
     status = 423
-    title = "Account locked"
+    title = N_("Account locked")
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,17 @@ def create_user(
     errors: dict[str, str] = {}
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
-        errors["email"] = "Enter an email address."
+        errors["email"] = N_("Enter an email address.")
     if role not in {r.value for r in Role}:
-        errors["role"] = "Choose a role."
+        errors["role"] = N_("Choose a role.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        errors["password"] = N_("Use at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
     if role in (Role.CLINIC_STAFF, Role.CLINIC_MANAGER) and not clinic_ids:
-        errors["clinic_ids"] = "Clinic staff must belong to at least one clinic."
+        errors["clinic_ids"] = N_("Clinic staff must belong to at least one clinic.")
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
-        errors["email"] = "An account with this email exists."
+        errors["email"] = N_("An account with this email exists.")
     if errors:
-        raise InvalidInput("Please correct the account details.", errors=errors)
+        raise InvalidInput(N_("Please correct the account details."), errors=errors)
     user = StaffUser(
         email=email,
         display_name=display_name.strip() or email,
@@ -107,11 +108,13 @@ def authenticate(
     ).one_or_none()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
-        raise SignInRefused("The email or password is not right.")
+        raise SignInRefused(N_("The email or password is not right."))
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLocked(
-            "Too many failed attempts. The account is locked for a few minutes; try again later "
-            "or ask an administrator."
+            N_(
+                "Too many failed attempts. The account is locked for a few minutes; try again "
+                "later or ask an administrator."
+            )
         )
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
@@ -120,7 +123,7 @@ def authenticate(
             user.failed_logins = 0
         user.updated_at = now
         session.flush()
-        raise SignInRefused("The email or password is not right.")
+        raise SignInRefused(N_("The email or password is not right."))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
@@ -216,7 +219,7 @@ def get_user(session: Session, user_id: int) -> StaffUser:
     """A staff account or NotFound."""
     user = session.get(StaffUser, user_id)
     if user is None:
-        raise NotFound("No such account.")
+        raise NotFound(N_("No such account."))
     return user
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from booking.services.errors import InvalidInput
 from booking.services.reservations import Person
+from booking.services.text import N_
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -36,9 +37,11 @@ def parse_date(raw: object, *, field: str = "date") -> date:
     try:
         text = _text(raw)
     except TypeError:
-        raise InvalidInput("Invalid date.", errors={field: "Enter a date as text."}) from None
+        raise InvalidInput(
+            N_("Invalid date."), errors={field: N_("Enter a date as text.")}
+        ) from None
     if not text:
-        raise InvalidInput("Missing date.", errors={field: "Enter a date."})
+        raise InvalidInput(N_("Missing date."), errors={field: N_("Enter a date.")})
     match = _ISO_DATE_RE.match(text)
     if match:
         year, month, day = (int(g) for g in match.groups())
@@ -46,22 +49,25 @@ def parse_date(raw: object, *, field: str = "date") -> date:
         match = _US_DATE_RE.match(text)
         if not match:
             raise InvalidInput(
-                "Invalid date.", errors={field: "Enter the date like 1950-04-27 or 04/27/1950."}
+                N_("Invalid date."),
+                errors={field: N_("Enter the date like 1950-04-27 or 04/27/1950.")},
             )
         month, day, year = (int(g) for g in match.groups())
     try:
         return date(year, month, day)
     except ValueError:
-        raise InvalidInput("Invalid date.", errors={field: "That date does not exist."}) from None
+        raise InvalidInput(
+            N_("Invalid date."), errors={field: N_("That date does not exist.")}
+        ) from None
 
 
 def parse_birth_date(raw: object, *, today: date, field: str = "date_of_birth") -> date:
     """Parse a date of birth that is in the past and after 1900."""
     born = parse_date(raw, field=field)
     if born > today:
-        raise InvalidInput("Invalid date of birth.", errors={field: "Must be in the past."})
+        raise InvalidInput(N_("Invalid date of birth."), errors={field: N_("Must be in the past.")})
     if born.year < 1900:
-        raise InvalidInput("Invalid date of birth.", errors={field: "Check the year."})
+        raise InvalidInput(N_("Invalid date of birth."), errors={field: N_("Check the year.")})
     return born
 
 
@@ -70,7 +76,7 @@ def parse_zip(raw: object, *, field: str = "zip") -> str:
     text = raw.strip() if isinstance(raw, str) else ""
     text = text[:5] if re.match(r"^\d{5}-\d{4}$", text) else text
     if not _ZIP_RE.match(text):
-        raise InvalidInput("Invalid ZIP code.", errors={field: "Enter a 5-digit ZIP code."})
+        raise InvalidInput(N_("Invalid ZIP code."), errors={field: N_("Enter a 5-digit ZIP code.")})
     return text
 
 
@@ -85,25 +91,48 @@ def parse_int(raw: object, *, field: str, low: int, high: int) -> int:
         value = int(raw)
     if value is None or not low <= value <= high:
         raise InvalidInput(
-            "Invalid number.", errors={field: f"Enter a whole number from {low} to {high}."}
+            N_("Invalid number."),
+            errors={
+                field: N_("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
+            },
         )
     return value
 
 
-def _name(raw: object, field: str, label: str, errors: dict[str, str]) -> str:
+# Whole sentences per name field, so each language can word them its own way.
+_NAME_TEXT = {
+    "first_name": {
+        "type": N_("Enter your first name as text."),
+        "missing": N_("Enter your first name."),
+        "long": N_("Your first name must be %(num)d characters or fewer."),
+        "control": N_("Your first name contains characters we cannot accept."),
+        "letters": N_("Your first name must contain letters."),
+    },
+    "last_name": {
+        "type": N_("Enter your last name as text."),
+        "missing": N_("Enter your last name."),
+        "long": N_("Your last name must be %(num)d characters or fewer."),
+        "control": N_("Your last name contains characters we cannot accept."),
+        "letters": N_("Your last name must contain letters."),
+    },
+}
+
+
+def _name(raw: object, field: str, errors: dict[str, str]) -> str:
+    text_for = _NAME_TEXT[field]
     try:
         text = _text(raw)
     except TypeError:
-        errors[field] = f"Enter your {label} as text."
+        errors[field] = text_for["type"]
         return ""
     if not text:
-        errors[field] = f"Enter your {label}."
+        errors[field] = text_for["missing"]
     elif len(text) > NAME_MAX:
-        errors[field] = f"Your {label} must be {NAME_MAX} characters or fewer."
+        errors[field] = N_(text_for["long"].msgid, num=NAME_MAX)
     elif _has_control(text):
-        errors[field] = f"Your {label} contains characters we cannot accept."
+        errors[field] = text_for["control"]
     elif not any(ch.isalpha() for ch in text):
-        errors[field] = f"Your {label} must contain letters."
+        errors[field] = text_for["letters"]
     return text or ""
 
 
@@ -130,8 +159,8 @@ def normalize_phone(raw: object) -> str | None:
 def parse_person(raw: Mapping[str, object], *, today: date, require_attestation: bool) -> Person:
     """Validate a resident's details; raise InvalidInput naming every bad field at once."""
     errors: dict[str, str] = {}
-    first = _name(raw.get("first_name"), "first_name", "first name", errors)
-    last = _name(raw.get("last_name"), "last_name", "last name", errors)
+    first = _name(raw.get("first_name"), "first_name", errors)
+    last = _name(raw.get("last_name"), "last_name", errors)
     born: date | None = None
     try:
         born = parse_birth_date(raw.get("date_of_birth"), today=today)
@@ -143,23 +172,23 @@ def parse_person(raw: Mapping[str, object], *, today: date, require_attestation:
     if phone_raw not in (None, ""):
         phone = normalize_phone(phone_raw)
         if phone is None:
-            errors["phone"] = "Enter a 10-digit US phone number, like 617-555-0123."
+            errors["phone"] = N_("Enter a 10-digit US phone number, like 617-555-0123.")
     if email_raw not in (None, ""):
         text = email_raw.strip() if isinstance(email_raw, str) else ""
         if len(text) > EMAIL_MAX or not _EMAIL_RE.match(text) or _has_control(text):
-            errors["email"] = "Enter an email address like name@example.com."
+            errors["email"] = N_("Enter an email address like name@example.com.")
         else:
             email = text
     if phone_raw in (None, "") and email_raw in (None, ""):
-        errors["phone"] = "Enter a phone number or an email address so we can reach you."
+        errors["phone"] = N_("Enter a phone number or an email address so we can reach you.")
 
     attested = raw.get("eligibility_attested")
     attested_ok = attested in (True, "1", "on", "yes", "true")
     if require_attestation and not attested_ok:
-        errors["eligibility_attested"] = "Confirm that you are eligible to book."
+        errors["eligibility_attested"] = N_("Confirm that you are eligible to book.")
 
     if errors:
-        raise InvalidInput("Please correct the highlighted fields.", errors=errors)
+        raise InvalidInput(N_("Please correct the highlighted fields."), errors=errors)
     assert born is not None
     return Person(first, last, born, phone, email, attested_ok)
 
@@ -171,5 +200,5 @@ def parse_iso_datetime(raw: object, *, field: str) -> datetime:
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise InvalidInput("Invalid time.", errors={field: "Use ISO 8601 with an offset."})
+        raise InvalidInput(N_("Invalid time."), errors={field: N_("Use ISO 8601 with an offset.")})
     return value

@@ -22,6 +22,7 @@ from booking.clock import now
 from booking.db import db
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
+from booking.services.text import N_
 from booking.staff.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
 from booking.staff.models import Role, StaffUser
 from booking.waiting.views import safe_next
@@ -113,7 +114,7 @@ def second_factor() -> Any:
     if request.method == "GET":
         return render_template("staff/two_factor.html", **context)
     if not staff_service.check_totp(secret, request.form.get("code", "")[:20], now=now()):
-        context["error"] = "That code is not right. Enter the 6 digits your app shows now."
+        context["error"] = N_("That code is not right. Enter the 6 digits your app shows now.")
         return render_template("staff/two_factor.html", **context), 401
     if enrol_secret:
         db.transaction(lambda s: setattr(staff_service.get_user(s, user.id), "totp_secret", secret))

@@ -28,6 +28,7 @@ from booking.clock import now
 from booking.db import db
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
+from booking.services.text import N_
 from booking.services.validation import parse_birth_date
 from booking.waiting import bp
 from booking.waiting.captcha import verify as verify_captcha
@@ -80,7 +81,7 @@ def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
     errors: dict[str, str] = {}
     service = values.get("service")
     if service not in inventory.SERVICES:
-        errors["service"] = "Choose a vaccine."
+        errors["service"] = N_("Choose a vaccine.")
     born = None
     try:
         born = parse_birth_date(values.get("date_of_birth"), today=today)
@@ -88,9 +89,9 @@ def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
         errors.update(exc.errors)
     resident = values.get("resident")
     if resident not in ("yes", "no", True, False):
-        errors["resident"] = "Choose yes or no."
+        errors["resident"] = N_("Choose yes or no.")
     if errors:
-        raise InvalidInput("Please answer the questions.", errors=errors)
+        raise InvalidInput(N_("Please answer the questions."), errors=errors)
     assert born is not None and isinstance(service, str)
     condition = values.get("has_condition") in ("yes", "1", "on", True)
     answers = eligibility.Answers(service, born, resident in ("yes", True), condition)
@@ -138,7 +139,7 @@ def join() -> Any:
                 redis=get_queue().redis,
             )
             if not result.ok:
-                message = "Please complete the check that you are not a robot, then try again."
+                message = N_("Please complete the check that you are not a robot, then try again.")
                 return _join_form(values, {"captcha": message}, 422)
         binding = browser_binding(create=True)
         assert binding is not None
