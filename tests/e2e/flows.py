@@ -6,6 +6,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from sqlalchemy import select
+
+from booking.db import db
+from booking.models import Reservation
 from tests.e2e.conftest import ZIP, LiveServer
 
 # Each booking is a different person: one person cannot hold two bookings for one vaccine.
@@ -69,3 +73,12 @@ def book_as_resident(page: Any, server: LiveServer) -> str:
 def html_lang(page: Any) -> str:
     """The page's declared language."""
     return str(page.locator("html").get_attribute("lang"))
+
+
+def reservation_status(server: LiveServer, code: str) -> str:
+    """The stored state of the booking with this confirmation code."""
+    with server.app.app_context():
+        status = db.session.scalar(
+            select(Reservation.status).where(Reservation.confirmation_code == code.replace("-", ""))
+        )
+    return str(status)

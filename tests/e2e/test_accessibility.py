@@ -113,9 +113,7 @@ class Audit:
     def _check_reflow(self, name: str) -> None:
         size = self.page.viewport_size
         self.page.set_viewport_size(NARROW)
-        fits = self.page.evaluate(
-            "document.documentElement.scrollWidth <= window.innerWidth"
-        )
+        fits = self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         if not fits:
             self.problems.append(f"{name}: scrolls sideways at 320 CSS px")
         self.page.set_viewport_size(size)
@@ -138,7 +136,7 @@ def test_axe_reports_a_known_problem(new_page: Any):
     # The checks can fail: a page with an unlabelled field and tiny controls is caught.
     page = new_page()
     page.set_content(
-        '<html><head><title>x</title></head><body><h1>x</h1><h3>y</h3><main>'
+        "<html><head><title>x</title></head><body><h1>x</h1><h3>y</h3><main>"
         '<input type="text"><button style="height:20px">go</button></main></body></html>'
     )
     audit = Audit(page, "en-US")

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import AGENT, ZIP, LiveServer, expected_lang
-from tests.e2e.flows import html_lang, person, submit
-from tests.e2e.test_resident import reservation_status
+from tests.e2e.flows import html_lang, person, reservation_status, submit
 
 
 def sign_in(page: Any, account: tuple[str, str]) -> None:

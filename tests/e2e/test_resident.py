@@ -6,10 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from booking.db import db
-from booking.models import Reservation
 from booking.waiting.state import get_queue
 from tests.e2e.conftest import LiveServer, expected_lang
 from tests.e2e.flows import (
@@ -18,19 +15,11 @@ from tests.e2e.flows import (
     fill_details_and_book,
     find_clinic,
     html_lang,
+    reservation_status,
     submit,
 )
 
 LOCALES = ["en-US", "es-ES"]
-
-
-def reservation_status(server: LiveServer, code: str) -> str:
-    """The stored state of the booking with this confirmation code."""
-    with server.app.app_context():
-        status = db.session.scalar(
-            select(Reservation.status).where(Reservation.confirmation_code == code.replace("-", ""))
-        )
-    return str(status)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -104,6 +93,8 @@ def test_resident_waits_in_line_and_is_admitted(
         assert page.locator('[data-field="position"]').inner_text() == "1"
         announcer = page.locator("#waiting-announcer")
         assert announcer.get_attribute("aria-live") == "polite"
+        # The script's first poll tells screen-reader users their place.
+        page.locator("#waiting-announcer:not(:empty)").wait_for(state="attached")
         # The occupant leaves; the page, polling on its own, lets this resident in.
         with live_server.app.app_context():
             assert get_queue().revoke(occupant.ticket)
