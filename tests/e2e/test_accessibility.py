@@ -78,6 +78,8 @@ class Audit:
         page = self.page
         page.wait_for_load_state("load")
         self.checked.append(name)
+        if screenshot:  # first, before the checks below move the focus around
+            self._screenshots(name)
         if page.locator("html").get_attribute("lang") != expected_lang(self.locale):
             self.problems.append(f"{name}: <html lang> is not {expected_lang(self.locale)}")
         if page.locator("h1").count() != 1:
@@ -99,8 +101,6 @@ class Audit:
         self._check_focus(name)
         if self.reflow:
             self._check_reflow(name)
-        if screenshot:
-            self._screenshots(name)
 
     def _check_focus(self, name: str, presses: int = 8) -> None:
         """Tab through the first controls: each must show where the focus is."""
