@@ -10,7 +10,7 @@ FAIRSLOT_BIND ?= 127.0.0.1:8000
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean \
+.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean test-browser \
   translations-extract translations-update translations-compile
 
 help: ## List the targets
@@ -70,8 +70,13 @@ seed: install ## Add the demo data to FAIRSLOT_DATABASE_URL (idempotent)
 test: install-test lint ## Lint, type-check and run the tests
 	$(BIN)/pytest
 
-test-embedded: install-test ## Run the tests on the embedded default (SQLite + fakeredis)
-	env -u FAIRSLOT_TEST_DATABASE_URL -u FAIRSLOT_TEST_REDIS_URL $(BIN)/pytest
+# The browser tests always run on their own SQLite file and fakeredis, so the embedded run
+# leaves them out: they would only repeat what `make test` already ran.
+test-embedded: install-test ## Run the tests on the embedded default (SQLite + fakeredis), without the browser tests
+	env -u FAIRSLOT_TEST_DATABASE_URL -u FAIRSLOT_TEST_REDIS_URL $(BIN)/pytest -m "not e2e"
+
+test-browser: install-test ## Run only the browser tests (headless Chromium at /usr/bin/chromium)
+	$(BIN)/pytest -m e2e
 
 lint: install-test ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -1,0 +1,38 @@
+"""A 2-1-1 agent signs in and books a time for a caller (Chromium)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import AGENT, ZIP, LiveServer, expected_lang
+from tests.e2e.flows import html_lang, person, reservation_status, submit
+
+
+def sign_in(page: Any, account: tuple[str, str]) -> None:
+    """Sign a staff member in on the staff sign-in page."""
+    page.goto("/staff/sign-in")
+    page.fill("#email", account[0])
+    page.fill("#password", account[1])
+    submit(page, "password")
+    page.wait_for_url("**/staff/")
+
+
+@pytest.mark.parametrize("locale", ["en-US", "es-ES"])
+def test_agent_books_for_a_caller(new_page: Any, live_server: LiveServer, locale: str):
+    page = new_page(locale=locale)
+    sign_in(page, AGENT)
+    page.goto("/agent/")
+    page.fill("#zip", ZIP)
+    submit(page, "zip")
+    page.locator("ul.slots .slot-button").first.click()
+    page.wait_for_url("**/agent/holds/**")
+    for name, value in person().items():
+        page.fill(f"#{name}", value)
+    page.check("#resident")
+    submit(page, "first_name")
+    page.wait_for_url("**/booked")
+    code = page.locator("main .code").inner_text().strip()
+    assert html_lang(page) == expected_lang(locale)
+    assert reservation_status(live_server, code) == "confirmed"

@@ -1,0 +1,107 @@
+"""A resident finds, holds and books a slot; cancels; waits in line and is let in (Chromium)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from booking.waiting.state import get_queue
+from tests.e2e.conftest import LiveServer, expected_lang
+from tests.e2e.flows import (
+    book_as_resident,
+    choose_first_time,
+    fill_details_and_book,
+    find_clinic,
+    html_lang,
+    reservation_status,
+    submit,
+)
+
+LOCALES = ["en-US", "es-ES"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_resident_finds_holds_and_books(new_page: Any, live_server: LiveServer, locale: str):
+    page = new_page(locale=locale)
+    find_clinic(page, live_server)
+    assert html_lang(page) == expected_lang(locale)
+    choose_first_time(page)
+    # The hold page tells screen-reader users how long is left, politely.
+    announcer = page.locator("#hold-announcer")
+    assert announcer.get_attribute("aria-live") == "polite"
+    assert announcer.get_attribute("role") == "status"
+    page.locator("#hold-announcer:not(:empty)").wait_for(state="attached")
+    code = fill_details_and_book(page)
+    assert html_lang(page) == expected_lang(locale)
+    assert reservation_status(live_server, code) == "confirmed"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_resident_books_without_javascript(browser: Any, live_server: LiveServer, locale: str):
+    context = browser.new_context(
+        base_url=live_server.url, locale=locale, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        find_clinic(page, live_server)
+        choose_first_time(page)
+        # No script ran: the countdown it would fill is empty; the page states the hold's end.
+        assert page.locator("#hold-timer .countdown").inner_text() == ""
+        code = fill_details_and_book(page)
+        assert html_lang(page) == expected_lang(locale)
+        assert reservation_status(live_server, code) == "confirmed"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_resident_cancels(new_page: Any, live_server: LiveServer, locale: str):
+    page = new_page(locale=locale)
+    code = book_as_resident(page, live_server)
+    page.locator(".manage-link a").click()
+    page.locator('main a[href$="/manage/cancel"]').click()
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**cancelled=1**")
+    assert page.get_by_role("status").count() == 1
+    assert html_lang(page) == expected_lang(locale)
+    assert reservation_status(live_server, code) == "cancelled"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_resident_waits_in_line_and_is_admitted(
+    new_page: Any, live_server: LiveServer, locale: str
+):
+    # The line is on and full: one admitted visitor takes the only place.
+    live_server.reset_queue()
+    live_server.queue_settings(mode="always", max_active=1)
+    try:
+        with live_server.app.app_context():
+            occupant = get_queue().join(binding="someone-else", now=time.time())
+        assert occupant.state == "admitted"
+        page = new_page(locale=locale)
+        find_clinic(page, live_server)
+        choose_first_time(page)
+        page.wait_for_url("**/waiting-room**")
+        assert html_lang(page) == expected_lang(locale)
+        page.select_option("#service", "covid19")
+        page.fill("#date_of_birth", "04/27/1950")
+        page.check("#resident")
+        submit(page, "date_of_birth")
+        page.wait_for_url("**/waiting-room/status")
+        assert page.locator('[data-field="position"]').inner_text() == "1"
+        announcer = page.locator("#waiting-announcer")
+        assert announcer.get_attribute("aria-live") == "polite"
+        # The script's first poll tells screen-reader users their place.
+        page.locator("#waiting-announcer:not(:empty)").wait_for(state="attached")
+        # The occupant leaves; the page, polling on its own, lets this resident in.
+        with live_server.app.app_context():
+            assert get_queue().revoke(occupant.ticket)
+        page.locator("#waiting-room a.button").wait_for(timeout=60_000)
+        page.locator("#waiting-room a.button").click()
+        choose_first_time(page)
+        code = fill_details_and_book(page)
+        assert reservation_status(live_server, code) == "confirmed"
+    finally:
+        live_server.reset_queue()
