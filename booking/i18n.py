@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, url_f
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
-from booking.services.text import LOCALES, Msg
+from booking.services.text import LOCALES, Msg, N_
 
 # Catalog code -> the language's own name (its endonym), in the order the switcher lists them.
 LANGUAGES = {
@@ -167,6 +167,24 @@ def format_when(moment: datetime, tz: str, locale: str, *, short: bool = False) 
     return glue.replace("{1}", day).replace("{0}", time).replace("\u202f", " ")
 
 
+# A reservation's state as residents, agents and clinic staff read it (the codes are English
+# identifiers, not text).
+STATUS_LABELS = {
+    "held": N_("Held"),
+    "confirmed": N_("Booked"),
+    "checked_in": N_("Checked in"),
+    "no_show": N_("No-show"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+}
+
+
+def status_label(status: str) -> str:
+    """The reader's word for a reservation status code."""
+    label = STATUS_LABELS.get(status)
+    return gettext(label.msgid) if label is not None else status
+
+
 def init_app(app: Flask) -> None:
     """Attach Flask-Babel, the language switcher and the filters that format times."""
     assert tuple(LANGUAGES) == LOCALES, "booking.i18n.LANGUAGES and services.text.LOCALES differ"
@@ -184,6 +202,7 @@ def init_app(app: Flask) -> None:
     # translated in the reader's language as it is shown.
     app.jinja_env.finalize = translate
     app.jinja_env.filters["translate"] = translate
+    app.jinja_env.filters["status_label"] = status_label
 
     @app.after_request
     def _vary(response: Response) -> Response:
