@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, url_f
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
-from booking.services.text import LOCALES, Msg, N_
+from booking.services.text import LOCALES, N_, Msg
 
 # Catalog code -> the language's own name (its endonym), in the order the switcher lists them.
 LANGUAGES = {
