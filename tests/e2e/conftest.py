@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.support import Translations
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -27,7 +28,7 @@ from booking import create_app
 from booking.db import db
 from booking.demo.accounts import seed_accounts
 from booking.demo.seed import seed_demo
-from booking.i18n import LANGUAGES
+from booking.i18n import LANGUAGES, TRANSLATIONS
 from booking.migrate import upgrade
 from booking.models import Clinic, Slot
 from booking.waiting.state import get_queue
@@ -59,6 +60,17 @@ def expected_lang(locale: str) -> str:
     """The <html lang> a browser asking for ``locale`` gets: its language if we offer it."""
     language = locale.split("-")[0]
     return language if language in LANGUAGES else "en"
+
+
+def translated(locale: str, msgid: str) -> str:
+    """What a reader asking for ``locale`` should see for ``msgid``: the shipped catalog's text."""
+    language = expected_lang(locale)
+    if language == "en":
+        return msgid
+    text = Translations.load(str(TRANSLATIONS), [language]).gettext(msgid)
+    # A Spanish page showing the English text would be a missing translation, not a pass.
+    assert text != msgid, f"no {language} translation for {msgid!r}"
+    return text
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -75,6 +75,20 @@ def html_lang(page: Any) -> str:
     return str(page.locator("html").get_attribute("lang"))
 
 
+def heading(page: Any) -> str:
+    """The page's main heading as shown."""
+    return page.locator("main h1").first.inner_text().strip()
+
+
+def reservation_locale(server: LiveServer, code: str) -> str:
+    """The language stored with the booking (its messages are sent in it)."""
+    with server.app.app_context():
+        locale = db.session.scalar(
+            select(Reservation.locale).where(Reservation.confirmation_code == code.replace("-", ""))
+        )
+    return str(locale)
+
+
 def reservation_status(server: LiveServer, code: str) -> str:
     """The stored state of the booking with this confirmation code."""
     with server.app.app_context():

@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import AGENT, ZIP, LiveServer, expected_lang
-from tests.e2e.flows import html_lang, person, reservation_status, submit
+from tests.e2e.conftest import AGENT, ZIP, LiveServer, expected_lang, translated
+from tests.e2e.flows import (
+    heading,
+    html_lang,
+    person,
+    reservation_locale,
+    reservation_status,
+    submit,
+)
 
 
 def sign_in(page: Any, account: tuple[str, str]) -> None:
@@ -35,4 +42,7 @@ def test_agent_books_for_a_caller(new_page: Any, live_server: LiveServer, locale
     page.wait_for_url("**/booked")
     code = page.locator("main .code").inner_text().strip()
     assert html_lang(page) == expected_lang(locale)
+    assert heading(page) == translated(locale, "Booked: read the code to the caller")
     assert reservation_status(live_server, code) == "confirmed"
+    # The caller's language defaults to the agent's page language; messages go out in it.
+    assert reservation_locale(live_server, code) == expected_lang(locale)

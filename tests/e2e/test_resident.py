@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 
 from booking.waiting.state import get_queue
-from tests.e2e.conftest import LiveServer, expected_lang
+from tests.e2e.conftest import LiveServer, expected_lang, translated
 from tests.e2e.flows import (
     book_as_resident,
     choose_first_time,
     fill_details_and_book,
     find_clinic,
+    heading,
     html_lang,
+    reservation_locale,
     reservation_status,
     submit,
 )
@@ -35,7 +37,10 @@ def test_resident_finds_holds_and_books(new_page: Any, live_server: LiveServer, 
     page.locator("#hold-announcer:not(:empty)").wait_for(state="attached")
     code = fill_details_and_book(page)
     assert html_lang(page) == expected_lang(locale)
+    assert heading(page) == translated(locale, "You are booked")
     assert reservation_status(live_server, code) == "confirmed"
+    # Confirmations and reminders go out in the language the resident booked in.
+    assert reservation_locale(live_server, code) == expected_lang(locale)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -51,6 +56,7 @@ def test_resident_books_without_javascript(browser: Any, live_server: LiveServer
         assert page.locator("#hold-timer .countdown").inner_text() == ""
         code = fill_details_and_book(page)
         assert html_lang(page) == expected_lang(locale)
+        assert heading(page) == translated(locale, "You are booked")
         assert reservation_status(live_server, code) == "confirmed"
     finally:
         context.close()
@@ -66,6 +72,7 @@ def test_resident_cancels(new_page: Any, live_server: LiveServer, locale: str):
     page.wait_for_url("**cancelled=1**")
     assert page.get_by_role("status").count() == 1
     assert html_lang(page) == expected_lang(locale)
+    assert heading(page) == translated(locale, "Your appointment")
     assert reservation_status(live_server, code) == "cancelled"
 
 
@@ -91,6 +98,7 @@ def test_resident_waits_in_line_and_is_admitted(
         submit(page, "date_of_birth")
         page.wait_for_url("**/waiting-room/status")
         assert page.locator('[data-field="position"]').inner_text() == "1"
+        assert heading(page) == translated(locale, "You are in line")
         announcer = page.locator("#waiting-announcer")
         assert announcer.get_attribute("aria-live") == "polite"
         # The script's first poll tells screen-reader users their place.
@@ -105,3 +113,22 @@ def test_resident_waits_in_line_and_is_admitted(
         assert reservation_status(live_server, code) == "confirmed"
     finally:
         live_server.reset_queue()
+
+
+def test_language_switcher_changes_and_remembers_the_language(
+    new_page: Any, live_server: LiveServer
+):
+    # An English browser; the resident picks Spanish from the switcher on the page.
+    page = new_page(locale="en-US")
+    page.goto("/")
+    assert html_lang(page) == "en"
+    page.locator('nav.language-switcher a[hreflang="es"]').click()
+    page.wait_for_load_state()
+    assert html_lang(page) == "es"
+    assert heading(page) == translated("es-ES", "Find a vaccination appointment")
+    assert (
+        page.locator('nav.language-switcher a[aria-current="true"]').get_attribute("lang") == "es"
+    )
+    # The choice is remembered on the next page, whatever the browser prefers.
+    page.goto("/lookup")
+    assert html_lang(page) == "es"
