@@ -67,6 +67,7 @@ def run(
         "requests": len(crowd.requests),
         "outcomes": analysis.outcome_figures(residents),
         "generator_cpu": cpu,
+        "start_monotonic": crowd.start,
         "drill": drill,
         "raw_requests": crowd.requests,
         "raw_residents": residents,
