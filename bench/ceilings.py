@@ -42,7 +42,7 @@ def bare(stack: Stack, profile: Profile) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for i in range(2):
-            stack.start_app(i, app="bench.bare_app:create_app()")
+            stack.start_app(i, app="bench.bare_app:create_app()", name="bare")
         ports = stack.app_ports
 
         async def hello(session: Any, i: int) -> bool:
@@ -68,7 +68,7 @@ def bare(stack: Stack, profile: Profile) -> dict[str, Any]:
         )
     finally:
         for i in range(2):
-            stack.stop_app(i)
+            stack.stop_app(i, name="bare")
         stack.app_ports, stack.app_env = saved_ports, saved_env
     return out
 

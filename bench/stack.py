@@ -37,6 +37,12 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def kill_group(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
     """Signal a child's whole process group (it was started in a session of its own)."""
     if proc is None or proc.poll() is not None:
@@ -131,6 +137,8 @@ class Stack:
 
     def start_postgres(self) -> None:
         """Start the bench's cluster (fsync on) and wait for it."""
+        if port_in_use(self.pg_port):
+            raise RuntimeError(f"port {self.pg_port} is already in use")
         self._spawn(
             "postgres",
             [
@@ -207,6 +215,8 @@ class Stack:
 
     def start_redis(self) -> None:
         """Start the bench's Redis: append-only file, no snapshots."""
+        if port_in_use(self.redis_port):
+            raise RuntimeError(f"port {self.redis_port} is already in use")
         self._spawn(
             "redis",
             [
@@ -244,11 +254,13 @@ class Stack:
         env.update(self.app_env)
         return env
 
-    def start_app(self, index: int, app: str = "wsgi:app") -> None:
+    def start_app(self, index: int, app: str = "wsgi:app", name: str = "app") -> None:
         """Start gunicorn number ``index`` (no control socket) on its port."""
         port = self.app_ports[index]
+        if port_in_use(port):
+            raise RuntimeError(f"port {port} is already in use: is an earlier bench still running?")
         self._spawn(
-            f"app{index}",
+            f"{name}{index}",
             [
                 str(BIN / "gunicorn"),
                 "--no-control-socket",
@@ -271,9 +283,9 @@ class Stack:
         )
         wait_port(port)
 
-    def stop_app(self, index: int, sig: int = signal.SIGTERM) -> None:
+    def stop_app(self, index: int, sig: int = signal.SIGTERM, name: str = "app") -> None:
         """Stop (or, with SIGKILL, kill) gunicorn number ``index`` and its workers."""
-        proc = self.procs.pop(f"app{index}", None)
+        proc = self.procs.pop(f"{name}{index}", None)
         if proc is None:
             return
         if sig == signal.SIGKILL:
@@ -311,7 +323,7 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every child this stack started, apps first, databases last."""
-        for name in [n for n in self.procs if n.startswith("app")]:
+        for name in [n for n in self.procs if n.startswith(("app", "bare"))]:
             stop_proc(self.procs.pop(name))
         self.stop_worker()
         self.stop_redis()
