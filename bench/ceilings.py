@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import statistics
 import subprocess
+import time
 import uuid
 from typing import Any
 
@@ -30,47 +32,11 @@ def _loop(make: Any, profile: Profile) -> dict[str, float]:
     )
 
 
-def bare(stack: Stack, profile: Profile) -> dict[str, Any]:
-    """Bare hello and bare booking on the same gunicorn settings, on two servers."""
+def _prepare_bare(stack: Stack) -> None:
     stack.psql(SCHEMA_SQL)
     stack.psql(
         f"INSERT INTO bare_slot (capacity) SELECT 1000000 FROM generate_series(1, {BARE_SLOTS})"
     )
-    saved_ports, saved_env = stack.app_ports, dict(stack.app_env)
-    stack.app_ports = (58011, 58012)
-    stack.app_env["BARE_DSN"] = stack.dsn
-    out: dict[str, Any] = {}
-    try:
-        for i in range(2):
-            stack.start_app(i, app="bench.bare_app:create_app()", name="bare")
-        ports = stack.app_ports
-
-        async def hello(session: Any, i: int) -> bool:
-            async with session.get(f"http://127.0.0.1:{ports[i % 2]}/hello") as r:
-                await r.read()
-                return bool(r.status == 200)
-
-        async def book(session: Any, i: int) -> bool:
-            body = {"slot_id": random.randint(1, BARE_SLOTS), "name": f"n{i}"}
-            async with session.post(f"http://127.0.0.1:{ports[i % 2]}/book", json=body) as r:
-                await r.read()
-                return bool(r.status == 201)
-
-        h = _loop(hello, profile)
-        b = _loop(book, profile)
-        out.update(
-            hello_per_s=h["per_s"],
-            hello_cpu=h["cpu_share_of_one_core"],
-            hello_errors=h["errors"],
-            bare_booking_per_s=b["per_s"],
-            bare_booking_cpu=b["cpu_share_of_one_core"],
-            bare_booking_errors=b["errors"],
-        )
-    finally:
-        for i in range(2):
-            stack.stop_app(i, name="bare")
-        stack.app_ports, stack.app_env = saved_ports, saved_env
-    return out
 
 
 def pgbench(stack: Stack, profile: Profile) -> dict[str, Any]:
@@ -113,11 +79,12 @@ def pgbench(stack: Stack, profile: Profile) -> dict[str, Any]:
     return out
 
 
-def fairslot(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
-    """FairSlot: queue-status polls per second, then hold + confirm per second (queue off)."""
+def _fairslot_setup(stack: Stack, redis: Any) -> tuple[list[str], list[int]]:
+    """Tickets waiting in line (nobody admitted) and roomy slots far from the crowd's."""
     ports = stack.app_ports
     scenario.reset_queue(redis)
     scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1)
+    time.sleep(3)
     tickets: list[str] = []
 
     async def join(session: Any, i: int) -> bool:
@@ -129,20 +96,7 @@ def fairslot(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
                 tickets.append(body["ticket"])
             return bool(r.status == 201)
 
-    import time
-
-    time.sleep(3)
     asyncio.run(loadgen.closed_loop(join, concurrency=8, duration_s=3))
-
-    async def poll(session: Any, i: int) -> bool:
-        ticket = tickets[i % len(tickets)]
-        async with session.get(
-            f"http://127.0.0.1:{ports[i % 2]}/api/v1/queue/tickets/{ticket}", headers=_xff(i)
-        ) as r:
-            await r.read()
-            return bool(r.status == 200)
-
-    p = _loop(poll, profile)
     data.add_clinics(stack, 10, spread_deg=0.2, prefix="ceil")
     data.add_slots(stack, prefix="ceil", days=1, per_day=48, capacity=1000)
     slot_ids = [
@@ -151,10 +105,34 @@ def fairslot(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
             "SELECT s.id FROM slot s JOIN clinic c ON c.id = s.clinic_id WHERE c.key LIKE 'ceil-%'"
         ).split()
     ]
-    scenario.set_queue_mode(redis, "off")
-    time.sleep(3)
+    return tickets, slot_ids
 
-    async def book(session: Any, i: int) -> bool:
+
+def _makers(
+    stack: Stack, bare_ports: tuple[int, ...], tickets: list[str], slot_ids: list[int]
+) -> dict[str, Any]:
+    ports = stack.app_ports
+
+    async def hello(session: Any, i: int) -> bool:
+        async with session.get(f"http://127.0.0.1:{bare_ports[i % 2]}/hello") as r:
+            await r.read()
+            return bool(r.status == 200)
+
+    async def bare_booking(session: Any, i: int) -> bool:
+        body = {"slot_id": random.randint(1, BARE_SLOTS), "name": f"n{i}"}
+        async with session.post(f"http://127.0.0.1:{bare_ports[i % 2]}/book", json=body) as r:
+            await r.read()
+            return bool(r.status == 201)
+
+    async def fairslot_polls(session: Any, i: int) -> bool:
+        ticket = tickets[i % len(tickets)]
+        async with session.get(
+            f"http://127.0.0.1:{ports[i % 2]}/api/v1/queue/tickets/{ticket}", headers=_xff(i)
+        ) as r:
+            await r.read()
+            return bool(r.status == 200)
+
+    async def fairslot_bookings(session: Any, i: int) -> bool:
         base = f"http://127.0.0.1:{ports[i % 2]}/api/v1/holds"
         headers = {**_xff(i), "Idempotency-Key": uuid.uuid4().hex}
         async with session.post(
@@ -175,7 +153,51 @@ def fairslot(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
             await r.read()
             return bool(r.status == 201)
 
-    b = _loop(book, profile)
+    return {
+        "hello": hello,
+        "fairslot_polls": fairslot_polls,
+        "bare_booking": bare_booking,
+        "fairslot_bookings": fairslot_bookings,
+    }
+
+
+def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str, Any]:
+    """All ceilings, interleaved in rounds (the machine is noisy); medians are reported."""
+    print("ceilings", flush=True)
+    _prepare_bare(stack)
+    tickets, slot_ids = _fairslot_setup(stack, redis)
+    saved_ports, saved_env = stack.app_ports, dict(stack.app_env)
+    bare_ports = (58011, 58012)
+    measured: dict[str, list[dict[str, float]]] = {}
+    try:
+        stack.app_ports = bare_ports
+        stack.app_env["BARE_DSN"] = stack.dsn
+        for i in range(2):
+            stack.start_app(i, app="bench.bare_app:create_app()", name="bare")
+        stack.app_ports, stack.app_env = saved_ports, saved_env
+        makers = _makers(stack, bare_ports, tickets, slot_ids)
+        for _round in range(rounds):
+            for key, make in makers.items():
+                if key == "fairslot_polls":
+                    scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1)
+                    time.sleep(3)
+                elif key == "fairslot_bookings":
+                    scenario.set_queue_mode(redis, "off")
+                    time.sleep(3)
+                measured.setdefault(key, []).append(_loop(make, profile))
+    finally:
+        stack.app_ports = bare_ports
+        for i in range(2):
+            stack.stop_app(i, name="bare")
+        stack.app_ports, stack.app_env = saved_ports, saved_env
+    out: dict[str, Any] = {
+        "rounds": {k: [round(m["per_s"], 1) for m in v] for k, v in measured.items()}
+    }
+    for key, runs in measured.items():
+        out[f"{key}_per_s"] = statistics.median(m["per_s"] for m in runs)
+        out[f"{key}_cpu"] = statistics.median(m["cpu_share_of_one_core"] for m in runs)
+        out[f"{key}_errors"] = sum(m["errors"] for m in runs)
+    out.update(pgbench(stack, profile))
     # Leave no trace for the scenarios that follow.
     data.reset_bookings(stack)
     stack.psql(
@@ -183,28 +205,13 @@ def fairslot(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
         "DELETE FROM clinic WHERE key LIKE 'ceil-%'"
     )
     scenario.reset_queue(redis)
-    return {
-        "fairslot_polls_per_s": p["per_s"],
-        "fairslot_polls_cpu": p["cpu_share_of_one_core"],
-        "fairslot_polls_errors": p["errors"],
-        "poll_tickets": len(tickets),
-        "fairslot_bookings_per_s": b["per_s"],
-        "fairslot_bookings_cpu": b["cpu_share_of_one_core"],
-        "fairslot_bookings_errors": b["errors"],
-    }
-
-
-def run(stack: Stack, redis: Any, profile: Profile) -> dict[str, Any]:
-    """All ceilings; FairSlot's fractions of them are computed by the report."""
-    print("ceilings", flush=True)
-    out = fairslot(stack, redis, profile)
-    out.update(bare(stack, profile))
-    out.update(pgbench(stack, profile))
     out["note"] = (
-        f"Closed loops of {profile.ceiling_concurrency} connections for {profile.ceiling_s:.0f} s "
-        "each from the same asyncio generator; FairSlot bookings are hold + confirm with all "
-        "validation, queue off (no admission gate), each with its own client address. pgbench: "
-        "8 clients, 2 threads. When the generator's CPU share nears 100% the figure is the "
-        "generator's ceiling, not the server's."
+        f"Closed loops of {profile.ceiling_concurrency} connections, {profile.ceiling_s:.0f} s "
+        f"each, interleaved over {rounds} rounds (medians shown; every round in summary.json), "
+        "from the same asyncio generator. FairSlot polls are `GET /api/v1/queue/tickets/<id>` "
+        "of tickets waiting in line; FairSlot bookings are hold + confirm with all validation, "
+        "queue off (no admission gate), each with its own client address. pgbench: 8 clients, "
+        "2 threads. When the generator's CPU share nears 100% the figure is the generator's "
+        "ceiling, not the server's."
     )
     return out

@@ -150,6 +150,19 @@ def render(results: dict[str, Any]) -> str:
         "load generator runs on the same two cores as the servers. Read ratios, not absolute "
         "numbers.",
         "",
+        *(
+            [
+                f"**The run stopped early ({results['failed']}); below is what it measured.**",
+                "",
+            ]
+            if results.get("failed")
+            else []
+        ),
+        *(
+            ["**The run was interrupted; what follows is what it measured.**", ""]
+            if results.get("interrupted")
+            else []
+        ),
         "## Targets",
         "",
         "| Target | Measured | Met |",

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES[args.profile]
     parts = set(args.parts.split(","))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-    out = args.out or ROOT / "bench" / "results" / f"{stamp}-{profile.name}"
+    suffix = "" if profile.name == "quick" else f"-{profile.name}"
+    out = args.out or ROOT / "bench" / "results" / f"{stamp}{suffix}"
     signal.signal(signal.SIGTERM, _terminate)
 
     import redis as redis_lib
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: stopping everything the bench started", file=sys.stderr)
         results["interrupted"] = True
+    except Exception as exc:  # noqa: BLE001 - report what was measured, and why it stopped
+        traceback.print_exc()
+        results["failed"] = f"{type(exc).__name__}: {exc}"
     finally:
         smtp.stop()
         sms.stop()
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report.write(out, results, logs)
     print(f"results in {out}")
-    return 0
+    return 1 if results.get("failed") or results.get("interrupted") else 0
 
 
 if __name__ == "__main__":

@@ -25,10 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    """Wait until something accepts TCP connections on 127.0.0.1:port."""
+def wait_port(port: int, timeout: float = 90.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:port (or the child exits)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for port {port} exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -259,7 +261,7 @@ class Stack:
         port = self.app_ports[index]
         if port_in_use(port):
             raise RuntimeError(f"port {port} is already in use: is an earlier bench still running?")
-        self._spawn(
+        proc = self._spawn(
             f"{name}{index}",
             [
                 str(BIN / "gunicorn"),
@@ -281,7 +283,7 @@ class Stack:
             cwd=ROOT,
             env=self.env(),
         )
-        wait_port(port)
+        wait_port(port, proc=proc)
 
     def stop_app(self, index: int, sig: int = signal.SIGTERM, name: str = "app") -> None:
         """Stop (or, with SIGKILL, kill) gunicorn number ``index`` and its workers."""
