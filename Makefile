@@ -100,7 +100,7 @@ $(VENV)/.installed-bench: requirements-bench.lock $(VENV)/.installed-test
 
 install-bench: $(VENV)/.installed-bench ## Add the benchmark's pinned dependencies to .venv
 
-bench: install-bench ## Quick flash-crowd benchmark (a few minutes) into bench/results/<date>-quick/
+bench: install-bench ## Quick flash-crowd benchmark (about 15 min on 2 busy cores) into bench/results/<date>/
 	$(BIN)/python -m bench.run --profile quick
 
 bench-full: install-bench ## Full benchmark (1M slots, 1M waiting) into bench/results/<date>-full/

@@ -167,7 +167,7 @@ def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str
     _prepare_bare(stack)
     tickets, slot_ids = _fairslot_setup(stack, redis)
     saved_ports, saved_env = stack.app_ports, dict(stack.app_env)
-    bare_ports = (58011, 58012)
+    bare_ports = (28011, 28012)
     measured: dict[str, list[dict[str, float]]] = {}
     try:
         stack.app_ports = bare_ports

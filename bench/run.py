@@ -28,7 +28,7 @@ from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
 from bench.stats import arrival_times
 
-SMTP_PORT, SMS_PORT = 58025, 58026
+SMTP_PORT, SMS_PORT = 28025, 28026
 
 
 def machine() -> dict[str, Any]:
@@ -62,7 +62,7 @@ def app_env(profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     return {
         "FAIRSLOT_ENV": "production",
         "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
-        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:58001",
+        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
         "FAIRSLOT_SESSION_COOKIE_SECURE": "false",
         "FAIRSLOT_PROXY_COUNT": "1",  # each virtual resident has its own X-Forwarded-For address
         "FAIRSLOT_QUEUE_MODE": "always",

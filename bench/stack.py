@@ -79,9 +79,9 @@ class Stack:
     """Ports, paths and child processes of one bench run."""
 
     workdir: Path
-    pg_port: int = 55432
-    redis_port: int = 56379
-    app_ports: tuple[int, ...] = (58001, 58002)
+    pg_port: int = 25432
+    redis_port: int = 26379
+    app_ports: tuple[int, ...] = (28001, 28002)
     workers: int = 2
     worker_class: str = "sync"
     app_env: dict[str, str] = field(default_factory=dict)
