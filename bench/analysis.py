@@ -29,6 +29,8 @@ def step_table(requests: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
     errors: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for _t, step, latency, status, _port in requests:
+        if status == "failover":
+            continue  # a refused attempt the balancer retried elsewhere: not a request seen
         totals[step] += 1
         if is_error(str(status)):
             errors[step] += 1

@@ -95,12 +95,18 @@ def run(
             during=during,
         )
         repair()
+        worker = stack.procs.get("worker")
+        result["worker_exit_code"] = None if worker is None else worker.poll()
+        if worker is not None and worker.poll() is not None:
+            # Like a supervisor (systemd Restart=always): a worker that died is started again.
+            stack.start_worker()
         fault_s = moments["fault"] - result["start_monotonic"]
         requests = result["raw_requests"]
         result["fault_at_s"] = round(fault_s, 2)
         result["fault_took_s"] = round(moments["restored"] - moments["fault"], 2)
         result["errors_after_fault"] = analysis.error_window(requests, fault_s)
         result["recovered_s"] = recovered_after(requests, fault_s)
+        result["failovers"] = sum(1 for r in requests if r[3] == "failover")
         result["correctness"] = scenario.correctness(stack, redis, result, smtp, sms, capacity)
         out[name] = result
     return out

@@ -89,8 +89,12 @@ class Crowd:
                     self.requests.append((t0, step, self.now() - t0, str(status), port))
                     return status, body, dict(resp.headers)
             except aiohttp.ClientConnectorError:
-                self.requests.append((t0, step, self.now() - t0, "refused", port))
-                continue  # the balancer tries the other server
+                # The balancer tries the other server: the user sees an error only if every
+                # server refuses. A hidden failover is recorded, but not as an error.
+                last = failover == len(self.ports) - 1
+                kind = "refused" if last else "failover"
+                self.requests.append((t0, step, self.now() - t0, kind, port))
+                continue
             except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 kind = "timeout" if isinstance(exc, TimeoutError) else "error"
                 self.requests.append((t0, step, self.now() - t0, kind, port))

@@ -264,8 +264,8 @@ def _drills(results: dict[str, Any]) -> list[str]:
         "## Fault drills (during a crowd, queue on)",
         "",
         "| Drill | Errors users saw | Error window (s) | Recovered after (s) | "
-        "Acknowledged bookings lost | Confirmations lost / twice |",
-        "|---|---|---|---|---|---|",
+        "Acknowledged bookings lost | Confirmations lost / twice | Failovers | Worker exit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, drill in d.items():
         w = drill.get("errors_after_fault") or {}
@@ -273,12 +273,17 @@ def _drills(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {w.get('errors', 'n/a')} | {_fmt(w.get('span_s'))} | "
             f"{_fmt(drill.get('recovered_s'))} | {c.get('acknowledged_lost', 'n/a')} | "
-            f"{c.get('confirmations_lost', 'n/a')} / {c.get('confirmations_sent_twice', 'n/a')} |"
+            f"{c.get('confirmations_lost', 'n/a')} / {c.get('confirmations_sent_twice', 'n/a')} | "
+            f"{drill.get('failovers', 'n/a')} | {_fmt(drill.get('worker_exit_code'))} |"
         )
     lines += [
         "",
-        "Recovered after: seconds from the fault until the first successful answer of "
-        "the affected kind after the last error.",
+        "Recovered after: seconds from the fault until the first successful answer after the "
+        "last error users saw. Failovers: refused connections the generator (as a load "
+        "balancer) retried on the other server; users did not see them. Confirmations lost: "
+        "booked residents with no confirmation in the sinks 2 minutes after the crowd (the "
+        "outbox keeps undelivered ones queued). Worker exit: the RQ worker's exit code after "
+        "the drill (n/a: still running); a worker that died is restarted, as a supervisor would.",
         "",
     ]
     return lines

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         smtp.stop()
         sms.stop()
         stack.stop()
-        logs = {p.name: p.read_text(errors="replace")[-4000:] for p in workdir.glob("*.log")}
+        logs = {p.name: p.read_text(errors="replace")[-30000:] for p in workdir.glob("*.log")}
         remove_workdir(workdir)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report.write(out, results, logs)
