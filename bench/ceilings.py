@@ -141,11 +141,12 @@ def _makers(
             body = await r.json(content_type=None)
             if r.status != 201:
                 return False
+        who = uuid.uuid4().hex[:12]  # a new person every time: rounds restart i
         person = {
             "first_name": "Ceil",
-            "last_name": f"P{i}",
+            "last_name": f"P{who}",
             "date_of_birth": "1970-01-01",
-            "email": f"ceil{i}@bench.example",
+            "email": f"ceil{who}@bench.example",
         }
         async with session.post(
             f"{base}/{body['hold_id']}/confirm", json=person, headers=_xff(i)
