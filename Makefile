@@ -10,7 +10,7 @@ FAIRSLOT_BIND ?= 127.0.0.1:8000
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test demo serve worker migrate seed test test-embedded lint format typecheck lock clean test-browser \
+.PHONY: help install install-test install-bench bench bench-full demo serve worker migrate seed test test-embedded lint format typecheck lock clean test-browser \
   translations-extract translations-update translations-compile
 
 help: ## List the targets
@@ -105,12 +105,28 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po
 	@test -x $(BIN)/pybabel || $(MAKE) --no-print-directory $(VENV)/.installed-runtime
 	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
 
+# The benchmark starts its own PostgreSQL (as the postgres OS user) and Redis on other ports,
+# never the shared ones; see bench/README.md.
+$(VENV)/.installed-bench: requirements-bench.lock $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -r requirements-bench.lock
+	@touch $@
+
+install-bench: $(VENV)/.installed-bench ## Add the benchmark's pinned dependencies to .venv
+
+bench: install-bench ## Quick flash-crowd benchmark (about 15 min on 2 busy cores) into bench/results/<date>/
+	$(BIN)/python -m bench.run --profile quick
+
+bench-full: install-bench ## Full benchmark (1M slots, 1M waiting) into bench/results/<date>-full/
+	$(BIN)/python -m bench.run --profile full
+
 lock: install-test ## Re-pin requirements*.lock from pyproject.toml
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  --no-emit-trusted-host -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  --no-emit-trusted-host --extra test -o requirements-test.lock pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  --no-emit-trusted-host -o requirements-bench.lock requirements-bench.in
 
 clean: ## Remove the virtual environment, caches and the demo database
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -154,8 +154,7 @@ class AdmissionQueue:
             return "prequeue"
         return "closed"
 
-    def _can_admit(self, settings: QueueSettings, now: float) -> int:
-        remaining, _ = self.inventory()
+    def _can_admit(self, settings: QueueSettings, now: float, remaining: int | None) -> int:
         ok = (
             settings.mode in ("auto", "always")
             and self.phase(settings, now) == "open"
@@ -163,12 +162,12 @@ class AdmissionQueue:
         )
         return 1 if ok else 0
 
-    def _limits(self, settings: QueueSettings, now: float) -> list[Any]:
+    def _limits(self, settings: QueueSettings, now: float, remaining: int | None) -> list[Any]:
         return [
             settings.idle_minutes * 60,
             settings.max_active,
             settings.admit_per_minute,
-            self._can_admit(settings, now),
+            self._can_admit(settings, now, remaining),
         ]
 
     def join(self, *, binding: str, now: float) -> TicketStatus:
@@ -183,7 +182,9 @@ class AdmissionQueue:
             )
         ticket = secrets.token_urlsafe(16)
         placement = "prequeue" if phase == "prequeue" else "fifo"
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        # One read of the inventory serves the limits and the answer (a Redis round trip each).
+        remaining, _ = self.inventory()
+        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
         raw = self._join(
             keys=self._keys,
             args=[
@@ -200,12 +201,14 @@ class AdmissionQueue:
                 can_admit,
             ],
         )
-        return self._status(ticket, raw, settings, now)
+        return self._status(ticket, raw, settings, now, remaining)
 
     def poll(self, ticket: str, *, now: float) -> TicketStatus:
         """Where a ticket stands now; polling keeps a waiting ticket alive."""
         settings = self.settings()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        # One read of the inventory serves the limits and the answer (a Redis round trip each).
+        remaining, _ = self.inventory()
+        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
         raw = self._poll(
             keys=self._keys,
             args=[
@@ -219,12 +222,14 @@ class AdmissionQueue:
                 can_admit,
             ],
         )
-        return self._status(ticket, raw, settings, now)
+        return self._status(ticket, raw, settings, now, remaining)
 
     def advance(self, *, now: float) -> int:
         """Admit whoever the limits allow now (for a scheduled job); return how many."""
         settings = self.settings()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
+        # One read of the inventory serves the limits and the answer (a Redis round trip each).
+        remaining, _ = self.inventory()
+        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
         return int(
             self._advance(
                 keys=self._keys,
@@ -292,14 +297,18 @@ class AdmissionQueue:
         return per_minute / 60.0
 
     def _status(
-        self, ticket: str, raw: list[Any], settings: QueueSettings, now: float
+        self,
+        ticket: str,
+        raw: list[Any],
+        settings: QueueSettings,
+        now: float,
+        remaining: int | None,
     ) -> TicketStatus:
         state = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
         rank = int(raw[1])
         waiting, active, last_minute = int(raw[2]), int(raw[3]), int(raw[4])
         binding = raw[5].decode() if isinstance(raw[5], bytes) else str(raw[5])
         phase = self.phase(settings, now)
-        remaining, _ = self.inventory()
         visible = state == "waiting" and rank >= 0 and phase == "open"
         ahead = rank if visible else None
         rate = self._rate_per_second(settings, last_minute)

@@ -1,0 +1,1 @@
+"""FairSlot's flash-crowd benchmark: ``python -m bench.run`` (see bench/README.md)."""

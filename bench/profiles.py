@@ -1,0 +1,57 @@
+"""The quick and full profiles: sizes, rates and settings of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.stats import ArrivalCurve
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that differs between ``make bench`` and ``make bench-full``."""
+
+    name: str
+    workers: int = 2
+    worker_class: str = "sync"
+    # A normal day: base_rate new residents per second; the 6 a.m. spike is 70 times that.
+    curve: ArrivalCurve = field(
+        default_factory=lambda: ArrivalCurve(
+            base_rate=0.5, spike_factor=70, ramp_s=10, hold_s=20, decay_s=20
+        )
+    )
+    crowd_s: float = 90.0
+    crowd_clinics: int = 20
+    slots_per_clinic: int = 12
+    slot_capacity: int = 3
+    max_active: int = 400
+    admit_per_minute: int = 900
+    idle_minutes: int = 2
+    ceiling_s: float = 10.0
+    ceiling_concurrency: int = 32
+    scale_slots: tuple[int, ...] = (10_000, 100_000)
+    scale_waiting: tuple[int, ...] = (1_000, 100_000)
+    scale_samples: int = 100
+    drill_s: float = 40.0
+    drill_at_s: float = 12.0
+    drill_curve: ArrivalCurve = field(
+        default_factory=lambda: ArrivalCurve(
+            base_rate=0.5, spike_factor=20, ramp_s=5, hold_s=25, decay_s=10
+        )
+    )
+
+
+QUICK = Profile(name="quick")
+FULL = Profile(
+    name="full",
+    crowd_s=180.0,
+    crowd_clinics=50,
+    slots_per_clinic=20,
+    ceiling_s=20.0,
+    scale_slots=(10_000, 100_000, 1_000_000),
+    scale_waiting=(1_000, 100_000, 1_000_000),
+    scale_samples=200,
+    drill_s=60.0,
+    drill_at_s=20.0,
+)
+PROFILES = {"quick": QUICK, "full": FULL}

@@ -1,0 +1,211 @@
+"""The report: targets met or not, tables in markdown, raw CSV/JSON, and the charts.
+
+``render`` and ``targets`` are pure (a results mapping in, text out) so they are unit-tested
+from a small fixture; ``write`` puts the files on disk and draws the charts with matplotlib.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.stats import ratio
+
+BOOKING_STEPS = ("slots", "hold", "confirm")
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """Each target of the issue: (what, measured, met); met is None when not measured."""
+    rows: list[tuple[str, str, bool | None]] = []
+    on = _get(results, "crowd", "on")
+    if on:
+        timeouts = on["statuses"].get("timeout", 0)
+        five = sum(n for s, n in on["statuses"].items() if s.isdigit() and int(s) >= 500)
+        rows.append(
+            (
+                "Queue on: no 5xx, no timeouts at 70x",
+                f"{five} 5xx, {timeouts} timeouts",
+                five == 0 and timeouts == 0,
+            )
+        )
+        p99 = _get(on, "steps", "queue_status", "p99_ms")
+        rows.append(
+            (
+                "Queue on: queue-status p99 < 100 ms",
+                f"{_fmt(p99)} ms",
+                None if p99 is None else p99 < 100,
+            )
+        )
+        worst = [_get(on, "steps", s, "p99_ms") for s in BOOKING_STEPS]
+        worst_p99 = max((w for w in worst if w is not None), default=None)
+        rows.append(
+            (
+                "Queue on: booking steps p99 < 500 ms",
+                f"{_fmt(worst_p99)} ms (worst step)",
+                None if worst_p99 is None else worst_p99 < 500,
+            )
+        )
+    polls = ratio(
+        _get(results, "ceilings", "fairslot_polls_per_s"), _get(results, "ceilings", "hello_per_s")
+    )
+    rows.append(
+        (
+            "Queue-status throughput >= 80% of bare hello",
+            _pct(polls),
+            None if polls is None else polls >= 0.8,
+        )
+    )
+    books = ratio(
+        _get(results, "ceilings", "fairslot_bookings_per_s"),
+        _get(results, "ceilings", "bare_booking_per_s"),
+    )
+    rows.append(
+        (
+            "Confirmed bookings/s >= 50% of bare booking",
+            _pct(books),
+            None if books is None else books >= 0.5,
+        )
+    )
+    checks = _correctness_rows(results)
+    if checks:
+        bad = [c for c in checks if c[1] or c[2] or c[3] or c[4]]
+        rows.append(
+            (
+                "No double booking, lost acknowledged booking, lost or repeated confirmation",
+                f"{len(checks)} scenarios checked, {len(bad)} with a failure",
+                not bad,
+            )
+        )
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
+    rows = []
+    for label in ("off", "on"):
+        c = _get(results, "crowd", label, "correctness")
+        if c:
+            rows.append(
+                (
+                    f"crowd, queue {label}",
+                    c["double_bookings"],
+                    c["acknowledged_lost"],
+                    c["confirmations_lost"],
+                    c["confirmations_sent_twice"],
+                )
+            )
+    for name, drill in (_get(results, "drills") or {}).items():
+        c = drill.get("correctness")
+        if c:
+            rows.append(
+                (
+                    f"drill: {name}",
+                    c["double_bookings"],
+                    c["acknowledged_lost"],
+                    c["confirmations_lost"],
+                    c["confirmations_sent_twice"],
+                )
+            )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole report as markdown."""
+    from bench.report_sections import sections
+
+    m = results.get("machine", {})
+    lines = [
+        f"# FairSlot flash-crowd benchmark ({_get(results, 'profile', 'name') or '?'} run)",
+        "",
+        f"Run {results.get('started_at', '?')} to {results.get('finished_at', '?')} on "
+        f"{m.get('nproc', '?')} cores ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB RAM; "
+        f"load average at start {_fmt(list(m.get('loadavg_at_start') or []))}.",
+        "",
+        "The machine is shared: other engineers ran test suites on it during the run, and the "
+        "load generator runs on the same two cores as the servers. Read ratios, not absolute "
+        "numbers.",
+        "",
+        *(
+            [
+                f"**The run stopped early ({results['failed']}); below is what it measured.**",
+                "",
+            ]
+            if results.get("failed")
+            else []
+        ),
+        *(
+            ["**The run was interrupted; what follows is what it measured.**", ""]
+            if results.get("interrupted")
+            else []
+        ),
+        "## Targets",
+        "",
+        "| Target | Measured | Met |",
+        "|---|---|---|",
+    ]
+    for what, measured, met in targets(results):
+        lines.append(f"| {what} | {measured} | {'not measured' if met is None else _fmt(met)} |")
+    lines.append("")
+    lines.extend(sections(results))
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
+    """Write report.md, summary.json, raw/ (requests CSV, residents JSON, logs) and charts."""
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / "raw"
+    raw.mkdir(exist_ok=True)
+    series: dict[str, Any] = {}
+    for label in ("off", "on"):
+        scenario = _get(results, "crowd", label)
+        if not scenario:
+            continue
+        requests = scenario.pop("raw_requests")
+        residents = scenario.pop("raw_residents")
+        with open(raw / f"crowd_{label}_requests.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["t_s", "step", "latency_s", "status", "port"])
+            writer.writerows(requests)
+        (raw / f"crowd_{label}_residents.json").write_text(json.dumps(residents))
+        from bench.analysis import timeline
+
+        series[label] = timeline(requests, residents)
+    for drill in (_get(results, "drills") or {}).values():
+        drill.pop("raw_requests", None)
+        drill.pop("raw_residents", None)
+    (out / "timeline.json").write_text(json.dumps(series))
+    for name, text in logs.items():
+        (raw / name).write_text(text)
+    (out / "summary.json").write_text(json.dumps(results, indent=1, default=str))
+    charts: list[str] = []
+    if series:
+        from bench.charts import draw
+
+        charts = draw(out, series)
+    results["charts"] = charts
+    (out / "report.md").write_text(render(results))

@@ -1,0 +1,308 @@
+"""The report's sections after the targets: crowd, correctness, ceilings, scale, drills."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import _fmt, _get, _pct
+from bench.stats import ratio
+
+
+def sections(results: dict[str, Any]) -> list[str]:
+    """Markdown lines of every section that has results."""
+    lines: list[str] = []
+    for part in (_setup, _crowd, _correctness, _ceilings, _scale, _drills, _notes, _charts):
+        lines.extend(part(results))
+    return lines
+
+
+def _setup(results: dict[str, Any]) -> list[str]:
+    p = results.get("profile") or {}
+    curve = p.get("curve") or {}
+    return [
+        "## Set-up",
+        "",
+        f"- Two gunicorn app servers (`--no-control-socket`), {p.get('workers')} "
+        f"`{p.get('worker_class')}` workers each, on the bench's own PostgreSQL (fsync on) and "
+        "Redis (append-only file), one RQ worker (`flask --app wsgi worker`), messages to a local "
+        "SMTP sink and SMS stub.",
+        f"- Normal day: {curve.get('base_rate')} new residents per second. The 6 a.m. spike rises "
+        f"to {curve.get('spike_factor')}x that ({_fmt(_mul(curve))}/s) in {curve.get('ramp_s')} s, "
+        f"holds {curve.get('hold_s')} s and decays (time constant {curve.get('decay_s')} s).",
+        "- Virtual residents drive the JSON API (`/api/v1/...`, the same services and admission "
+        "gate as the HTML pages, no CSRF on the API). hCaptcha is off: no site key or secret "
+        "is configured, as in the tests. Each resident has its own `X-Forwarded-For` address "
+        "(`FAIRSLOT_PROXY_COUNT=1`), so the per-client rate limits stay on.",
+        "- Users are spread over both app servers; on a refused connection the generator fails "
+        "over to the other server, as a load balancer would.",
+        f"- Queue on: mode `always`, at most {p.get('max_active')} active, "
+        f"{p.get('admit_per_minute')} admissions per minute, idle {p.get('idle_minutes')} min. "
+        "Queue off: mode `off` (everyone goes straight to booking).",
+        "- 10% refresh impatiently (poll every second), 5% give up while waiting, 3% release "
+        "their hold instead of confirming; people retry an error 3 times, 2-5 s apart, then "
+        "give up. Client timeout 10 s.",
+        "",
+    ]
+
+
+def _mul(curve: dict[str, Any]) -> float | None:
+    if not curve:
+        return None
+    return float(curve["base_rate"]) * float(curve["spike_factor"])
+
+
+def _crowd(results: dict[str, Any]) -> list[str]:
+    crowd = results.get("crowd")
+    if not crowd:
+        return []
+    off, on = crowd.get("off"), crowd.get("on")
+    lines = [
+        "## Flash crowd: queue on vs queue off",
+        "",
+        f"{crowd.get('arrivals')} residents arrive on the same curve in both scenarios.",
+        "",
+    ]
+    rows = [
+        ("Requests", lambda s: s["requests"]),
+        ("Errors (5xx, timeouts, refused)", lambda s: s["errors"]),
+        ("Error rate", lambda s: _pct(s["errors"] / s["requests"] if s["requests"] else None)),
+        ("Timeouts", lambda s: s["statuses"].get("timeout", 0)),
+        ("Booked", lambda s: s["outcomes"]["outcomes"].get("booked", 0)),
+        ("Told sold out", lambda s: s["outcomes"]["outcomes"].get("sold_out", 0)),
+        ("Gave up after errors", lambda s: s["outcomes"]["outcomes"].get("gave_up", 0)),
+        ("Abandoned", lambda s: s["outcomes"]["outcomes"].get("abandoned", 0)),
+        (
+            "Confirmed bookings per minute (mean)",
+            lambda s: s["outcomes"]["mean_bookings_per_minute"],
+        ),
+        (
+            "Confirmed bookings per minute (peak)",
+            lambda s: s["outcomes"]["peak_bookings_per_minute"],
+        ),
+        ("Last person knew their outcome at (s)", lambda s: s["outcomes"]["last_outcome_s"]),
+        (
+            "Time to outcome p50 / p95 (s)",
+            lambda s: (
+                f"{_fmt(s['outcomes']['time_to_outcome_p50_s'])} / "
+                f"{_fmt(s['outcomes']['time_to_outcome_p95_s'])}"
+            ),
+        ),
+        (
+            "Load generator CPU (share of one core)",
+            lambda s: _pct(s["generator_cpu"]["cpu_share_of_one_core"]),
+        ),
+    ]
+    lines += ["| | Queue off | Queue on |", "|---|---|---|"]
+    for label, get in rows:
+        lines.append(
+            f"| {label} | {_fmt(get(off)) if off else 'n/a'} | {_fmt(get(on)) if on else 'n/a'} |"
+        )
+    if off and on:
+        err_off = off["errors"] / max(1, off["requests"])
+        err_on = on["errors"] / max(1, on["requests"])
+        lines += [
+            "",
+            "**Headline ratios (queue off / queue on):** "
+            f"error rate {_ratio_text(err_off, err_on)}, "
+            f"last outcome known {_ratio_text(_last(off), _last(on))}, "
+            f"worst booking-step p99 {_ratio_text(_worst(off), _worst(on))}; "
+            f"confirmed bookings (on / off) {_ratio_text(_booked(on), _booked(off))}.",
+            "",
+        ]
+    for label, scenario in (("off", off), ("on", on)):
+        if not scenario:
+            continue
+        lines += [
+            f"### Latency per step, queue {label} (ms)",
+            "",
+            "| Step | Requests | Errors | p50 | p95 | p99 | max |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for step, row in scenario["steps"].items():
+            lines.append(
+                f"| {step} | {row['count']} | {row['errors']} | {_fmt(row['p50_ms'])} | "
+                f"{_fmt(row['p95_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['max_ms'])} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _last(scenario: dict[str, Any]) -> float:
+    return float(scenario["outcomes"]["last_outcome_s"])
+
+
+def _booked(scenario: dict[str, Any]) -> int:
+    return int(scenario["outcomes"]["outcomes"].get("booked", 0))
+
+
+def _worst(scenario: dict[str, Any]) -> float | None:
+    values = [_get(scenario, "steps", s, "p99_ms") for s in ("slots", "hold", "confirm")]
+    return max((v for v in values if v is not None), default=None)
+
+
+def _ratio_text(a: float | None, b: float | None) -> str:
+    value = ratio(a, b)
+    if value is None:
+        return f"{_fmt(a)} vs {_fmt(b)}"
+    return f"{value:,.1f}x"
+
+
+def _correctness(results: dict[str, Any]) -> list[str]:
+    rows = []
+    for label in ("off", "on"):
+        c = _get(results, "crowd", label, "correctness")
+        if c:
+            rows.append((f"crowd, queue {label}", c))
+    for name, drill in (results.get("drills") or {}).items():
+        if drill.get("correctness"):
+            rows.append((f"drill: {name}", drill["correctness"]))
+    if not rows:
+        return []
+    lines = [
+        "## Correctness",
+        "",
+        "| Scenario | Double bookings | Booked / capacity (live holds) | Sold out exactly | "
+        "Acknowledged / lost | Messages enqueued = bookings | Confirmations lost | Sent twice | "
+        "Kendall tau (n) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, c in rows:
+        lines.append(
+            f"| {label} | {c['double_bookings']} | "
+            f"{c['booked']} / {c['capacity']} ({c['live_holds']}) | "
+            f"{_fmt(c['sold_out_exactly'])} | {c['acknowledged']} / {c['acknowledged_lost']} | "
+            f"{_fmt(c['messages_equal_bookings'])} ({c['messages_enqueued']}) | "
+            f"{c['confirmations_lost']} | "
+            f"{c['confirmations_sent_twice']} | {_fmt(c['kendall_tau'], 3)} ({c['kendall_n']}) |"
+        )
+    lines += [
+        "",
+        "Double bookings count slots over capacity, slots whose counter disagrees with "
+        "their confirmed reservations, and people confirmed twice for one vaccine. Kendall "
+        "tau compares each admitted ticket's place in line (arrival) with its admission "
+        "order (1.0 = strictly first come, first served).",
+        "",
+    ]
+    return lines
+
+
+def _ceilings(results: dict[str, Any]) -> list[str]:
+    c = results.get("ceilings")
+    if not c:
+        return []
+    lines = [
+        "## Ceilings of this machine (same run, same gunicorn settings)",
+        "",
+        "| Endpoint | per second | Generator CPU |",
+        "|---|---|---|",
+    ]
+    for key, label in (
+        ("hello", "Bare Flask hello"),
+        ("bare_booking", "Bare Flask single-statement booking (CTE)"),
+        ("fairslot_polls", "FairSlot queue-status poll (API)"),
+        ("fairslot_bookings", "FairSlot hold + confirm (confirmed bookings)"),
+    ):
+        if f"{key}_per_s" in c:
+            lines.append(f"| {label} | {_fmt(c[f'{key}_per_s'])} | {_pct(c.get(f'{key}_cpu'))} |")
+    for key, label in (
+        ("pgbench_spread_tps", "pgbench, that statement, spread over slots"),
+        ("pgbench_hot_tps", "pgbench, that statement, one hot slot"),
+    ):
+        if c.get(key) is not None:
+            lines.append(f"| {label} | {_fmt(c[key])} | n/a |")
+    lines += [
+        "",
+        f"Queue-status polls/s as a fraction of bare hello: "
+        f"**{_pct(ratio(c.get('fairslot_polls_per_s'), c.get('hello_per_s')))}**; confirmed "
+        f"bookings/s as a fraction of the bare booking endpoint: "
+        f"**{_pct(ratio(c.get('fairslot_bookings_per_s'), c.get('bare_booking_per_s')))}**.",
+        "",
+    ]
+    if c.get("note"):
+        lines += [c["note"], ""]
+    return lines
+
+
+def _scale(results: dict[str, Any]) -> list[str]:
+    s = results.get("scale")
+    if not s:
+        return []
+    lines = ["## Scale", ""]
+    if s.get("slots"):
+        lines += [
+            "| Slots | Search p50 / p95 (ms) | Slot listing p50 / p95 (ms) |",
+            "|---|---|---|",
+        ]
+        for row in s["slots"]:
+            lines.append(
+                f"| {row['slots']:,} | "
+                f"{_fmt(row['search_p50_ms'])} / {_fmt(row['search_p95_ms'])} | "
+                f"{_fmt(row['slots_p50_ms'])} / {_fmt(row['slots_p95_ms'])} |"
+            )
+        lines.append("")
+    if s.get("waiting"):
+        lines += [
+            "| People waiting | Queue-status HTTP p50 / p95 (ms) | POLL script p50 (µs) |",
+            "|---|---|---|",
+        ]
+        for row in s["waiting"]:
+            lines.append(
+                f"| {row['waiting']:,} | {_fmt(row['http_p50_ms'])} / {_fmt(row['http_p95_ms'])} | "
+                f"{_fmt(row['script_p50_us'])} |"
+            )
+        lines.append("")
+    if s.get("note"):
+        lines += [s["note"], ""]
+    return lines
+
+
+def _drills(results: dict[str, Any]) -> list[str]:
+    d = results.get("drills")
+    if not d:
+        return []
+    lines = [
+        "## Fault drills (during a crowd, queue on)",
+        "",
+        "| Drill | Errors users saw | Error window (s) | Recovered after (s) | "
+        "Acknowledged bookings lost | Confirmations lost / twice | Failovers | Worker exit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, drill in d.items():
+        w = drill.get("errors_after_fault") or {}
+        c = drill.get("correctness") or {}
+        lines.append(
+            f"| {name} | {w.get('errors', 'n/a')} | {_fmt(w.get('span_s'))} | "
+            f"{_fmt(drill.get('recovered_s'))} | {c.get('acknowledged_lost', 'n/a')} | "
+            f"{c.get('confirmations_lost', 'n/a')} / {c.get('confirmations_sent_twice', 'n/a')} | "
+            f"{drill.get('failovers', 'n/a')} | {_fmt(drill.get('worker_exit_code'))} |"
+        )
+    lines += [
+        "",
+        "Recovered after: seconds from the fault until the first successful answer after the "
+        "last error users saw. Failovers: refused connections the generator (as a load "
+        "balancer) retried on the other server; users did not see them. Confirmations lost: "
+        "booked residents with no confirmation in the sinks 2 minutes after the crowd (the "
+        "outbox keeps undelivered ones queued). Worker exit: the RQ worker's exit code after "
+        "the drill (n/a: still running); a worker that died is restarted, as a supervisor would.",
+        "",
+    ]
+    return lines
+
+
+def _notes(results: dict[str, Any]) -> list[str]:
+    notes = results.get("notes") or []
+    if not notes:
+        return []
+    return ["## Notes and findings", "", *[f"- {n}" for n in notes], ""]
+
+
+def _charts(results: dict[str, Any]) -> list[str]:
+    charts = results.get("charts") or []
+    if not charts:
+        return []
+    return [
+        "## Charts (queue on and off on the same axes)",
+        "",
+        *[f"![{c}]({c})" for c in charts],
+        "",
+    ]

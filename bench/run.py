@@ -1,0 +1,200 @@
+"""Run the benchmark: ``python -m bench.run --profile quick`` (what ``make bench`` does).
+
+Starts its own stack (bench.stack), runs the flash crowd with the queue off and on at the same
+arrival curve, the ceilings, the scale runs and the fault drills, then writes
+bench/results/<date>/ (report.md, summary.json, raw/, charts). Everything it started is stopped
+at the end, also on Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import data, loadgen, scenario
+from bench.profiles import PROFILES, Profile
+from bench.sinks import SmsSink, SmtpSink
+from bench.stack import ROOT, Stack, make_workdir, remove_workdir
+from bench.stats import arrival_times
+
+SMTP_PORT, SMS_PORT = 28025, 28026
+
+
+def machine() -> dict[str, Any]:
+    """The machine the run is on: cores, CPU model, memory, load when it started."""
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem_kb = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "loadavg_at_start": os.getloadavg(),
+        "postgres": subprocess.run(
+            ["psql", "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+        "redis": subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True
+        ).stdout.strip()[:40],
+    }
+
+
+def app_env(profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
+    """Production settings for the bench; hCaptcha stays off (no keys), as in the tests."""
+    return {
+        "FAIRSLOT_ENV": "production",
+        "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
+        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
+        "FAIRSLOT_SESSION_COOKIE_SECURE": "false",
+        "FAIRSLOT_PROXY_COUNT": "1",  # each virtual resident has its own X-Forwarded-For address
+        "FAIRSLOT_QUEUE_MODE": "always",
+        "FAIRSLOT_QUEUE_MAX_ACTIVE": str(profile.max_active),
+        "FAIRSLOT_QUEUE_ADMIT_PER_MINUTE": str(profile.admit_per_minute),
+        "FAIRSLOT_QUEUE_IDLE_MINUTES": str(profile.idle_minutes),
+        "FAIRSLOT_HOUSEKEEPING_SECONDS": "5",
+        "FAIRSLOT_MESSAGE_RETRY_SECONDS": "2",
+        "FAIRSLOT_MESSAGE_LEASE_SECONDS": "20",
+        "FAIRSLOT_SMTP_HOST": "127.0.0.1",
+        "FAIRSLOT_SMTP_PORT": str(smtp.port),
+        "FAIRSLOT_SMTP_SECURITY": "none",
+        "FAIRSLOT_SMS_API_URL": sms.url,
+        "FAIRSLOT_SMS_ACCOUNT_SID": "AC1",
+        "FAIRSLOT_SMS_AUTH_TOKEN": "bench-token",
+        "FAIRSLOT_SMS_FROM": "+16175550000",
+    }
+
+
+def queue_settings(profile: Profile) -> dict[str, Any]:
+    """The live queue settings of the queue-on scenario."""
+    return {
+        "max_active": profile.max_active,
+        "admit_per_minute": profile.admit_per_minute,
+        "idle_minutes": profile.idle_minutes,
+    }
+
+
+def crowd_pair(
+    stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, capacity: int
+) -> dict[str, Any]:
+    """Queue off, then queue on, at the same arrival curve (same seed: the same people)."""
+    arrivals = arrival_times(profile.curve, profile.crowd_s)
+    out: dict[str, Any] = {"arrivals": len(arrivals), "curve": asdict(profile.curve)}
+    for label, on in (("off", False), ("on", True)):
+        prepare(stack, redis, smtp, sms, "always" if on else "off", profile)
+        print(f"crowd, queue {label}: {len(arrivals)} residents", flush=True)
+        result = scenario.run(stack, arrivals, queue_on=on, behaviour=loadgen.Behaviour())
+        result["correctness"] = scenario.correctness(stack, redis, result, smtp, sms, capacity)
+        out[label] = result
+    return out
+
+
+def prepare(
+    stack: Stack, redis: Any, smtp: SmtpSink, sms: SmsSink, mode: str, profile: Profile
+) -> None:
+    """Fresh inventory, an empty line, empty sinks, and the queue mode for the next scenario."""
+    data.reset_bookings(stack)
+    scenario.reset_queue(redis)
+    smtp.clear()
+    sms.clear()
+    scenario.set_queue_mode(redis, mode, **queue_settings(profile))
+    time.sleep(3)  # the app caches live settings for 2 s
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write its results directory."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--parts", default="crowd,ceilings,scale,drills", help="comma-separated parts to run"
+    )
+    args = parser.parse_args(argv)
+    profile = PROFILES[args.profile]
+    parts = set(args.parts.split(","))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    suffix = "" if profile.name == "quick" else f"-{profile.name}"
+    out = args.out or ROOT / "bench" / "results" / f"{stamp}{suffix}"
+    signal.signal(signal.SIGTERM, _terminate)
+
+    import redis as redis_lib
+
+    from bench import ceilings, drills, report, scale
+
+    smtp, sms = SmtpSink(SMTP_PORT), SmsSink(SMS_PORT)
+    workdir = make_workdir()
+    stack = Stack(workdir, workers=profile.workers, worker_class=profile.worker_class)
+    stack.app_env = app_env(profile, smtp, sms)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "profile": asdict(profile),
+    }
+    try:
+        smtp.start()
+        sms.start()
+        stack.init_postgres()
+        stack.start_postgres()
+        stack.psql("CREATE DATABASE fairslot", db="postgres")
+        stack.start_redis()
+        stack.flask("migrate")
+        capacity = data.crowd_data(
+            stack,
+            clinics=profile.crowd_clinics,
+            per_day=profile.slots_per_clinic,
+            capacity=profile.slot_capacity,
+        )
+        for index in range(len(stack.app_ports)):
+            stack.start_app(index)
+        stack.start_worker()
+        pool = redis_lib.BlockingConnectionPool.from_url(stack.redis_url, max_connections=20)
+        redis = redis_lib.Redis(connection_pool=pool)
+        if "crowd" in parts:
+            results["crowd"] = crowd_pair(stack, redis, profile, smtp, sms, capacity)
+        if "ceilings" in parts:
+            results["ceilings"] = ceilings.run(stack, redis, profile)
+        if "drills" in parts:
+            results["drills"] = drills.run(stack, redis, profile, smtp, sms, capacity)
+        if "scale" in parts:
+            results["scale"] = scale.run(stack, redis, profile)
+    except KeyboardInterrupt:
+        print("interrupted: stopping everything the bench started", file=sys.stderr)
+        results["interrupted"] = True
+    except Exception as exc:  # noqa: BLE001 - report what was measured, and why it stopped
+        traceback.print_exc()
+        results["failed"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        smtp.stop()
+        sms.stop()
+        stack.stop()
+        logs = {p.name: p.read_text(errors="replace")[-30000:] for p in workdir.glob("*.log")}
+        remove_workdir(workdir)
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report.write(out, results, logs)
+    print(f"results in {out}")
+    return 1 if results.get("failed") or results.get("interrupted") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The benchmark's pure parts: statistics, the arrival curve, the analysis and the report.
+
+Only the standard library and bench's pure modules are imported, so these run in the test
+environment without the benchmark's extra dependencies (aiohttp, matplotlib).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import analysis, report
+from bench.stats import (
+    ArrivalCurve,
+    arrival_times,
+    kendall_tau,
+    per_interval,
+    percentile,
+    ratio,
+    summarize,
+)
+
+
+def test_percentile_interpolates_between_ranks():
+    values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert percentile(values, 0) == 1
+    assert percentile(values, 100) == 10
+    assert percentile(values, 50) == pytest.approx(5.5)
+    assert percentile(values, 95) == pytest.approx(9.55)
+    assert percentile([], 50) is None
+    assert percentile([7], 99) == 7
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_summary_is_in_milliseconds_and_counts_errors():
+    summary = summarize([0.010, 0.020, 0.030, 0.040], errors=1)
+    assert summary.count == 4
+    assert summary.p50_ms == pytest.approx(25.0)
+    assert summary.max_ms == pytest.approx(40.0)
+    assert summary.error_rate == pytest.approx(0.25)
+    assert summarize([]).p99_ms is None
+    assert summarize([]).error_rate == 0.0
+
+
+def test_kendall_tau_of_same_reversed_and_one_swap():
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # One adjacent swap among 4 items: 5 concordant, 1 discordant pair.
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    assert kendall_tau([1], [1]) is None
+    with pytest.raises(ValueError):
+        kendall_tau([1, 2], [1])
+
+
+def test_kendall_tau_b_with_ties():
+    # Known value: tau-b for x=(1,2,2,3), y=(1,2,3,3) is 0.8.
+    assert kendall_tau([1, 2, 2, 3], [1, 2, 3, 3]) == pytest.approx(0.8)
+
+
+def test_arrival_curve_spikes_to_the_factor_and_decays():
+    curve = ArrivalCurve(base_rate=0.5, spike_factor=70, ramp_s=10, hold_s=20, decay_s=20)
+    assert curve.rate(-5) == 0.5
+    assert curve.rate(5) == pytest.approx(0.5 + (35 - 0.5) / 2)
+    assert curve.rate(15) == pytest.approx(35)
+    assert curve.rate(30 + 20) == pytest.approx(0.5 + 34.5 * math.exp(-1))
+    assert curve.rate(10_000) == pytest.approx(0.5)
+
+
+def test_arrival_times_follow_the_curve_and_are_reproducible():
+    curve = ArrivalCurve(base_rate=1, spike_factor=20, ramp_s=1, hold_s=10, decay_s=1)
+    times = arrival_times(curve, 60, seed=3)
+    assert times == arrival_times(curve, 60, seed=3)
+    assert times == sorted(times)
+    assert all(0 <= t < 60 for t in times)
+    counts = per_interval(times, 10, 60)
+    # The spike (1 to 11 s, 20/s) brings far more than a calm 10 s later on (about 1/s).
+    assert counts[0] > 100
+    assert counts[-1] < 40
+    expected = 0.5 * 1 * 19 + 20 * 10 + 19 * 1 + 1 * 60  # ramp, hold, decay tail, base
+    assert abs(len(times) - expected) < 4 * math.sqrt(expected)
+
+
+def test_per_interval_and_ratio():
+    assert per_interval([0.1, 0.9, 1.5, 5.0, -1], 1.0, 3.0) == [2, 1, 0]
+    assert ratio(1, 4) == 0.25
+    assert ratio(None, 4) is None
+    assert ratio(1, 0) is None
+
+
+REQUESTS = [
+    (0.0, "search", 0.050, "200", 1),
+    (0.5, "join", 0.010, "201", 1),
+    (1.0, "queue_status", 0.004, "200", 2),
+    (1.5, "queue_status", 0.006, "200", 2),
+    (2.0, "hold", 0.100, "503", 1),
+    (3.0, "hold", 10.0, "timeout", 1),
+    (4.0, "hold", 0.080, "201", 2),
+    (9.0, "confirm", 0.090, "201", 2),
+]
+RESIDENTS = [
+    {"arrival": 0.0, "outcome": "booked", "outcome_at": 9.1, "joined_at": 0.5, "admitted_at": 1.5},
+    {
+        "arrival": 1.0,
+        "outcome": "sold_out",
+        "outcome_at": 12.0,
+        "joined_at": 1.0,
+        "admitted_at": None,
+    },
+]
+
+
+def test_step_table_counts_errors_and_timeouts():
+    table = analysis.step_table(REQUESTS)
+    assert list(table)[:3] == ["search", "join", "queue_status"]
+    assert table["hold"]["count"] == 3
+    assert table["hold"]["errors"] == 2
+    assert table["hold"]["error_rate"] == pytest.approx(2 / 3)
+    # Timeouts keep their (long) latency; refused or 5xx answers are left out of latency.
+    assert table["hold"]["max_ms"] == pytest.approx(10_000)
+    assert analysis.status_counts(REQUESTS)["timeout"] == 1
+
+
+def test_outcomes_and_error_window():
+    figures = analysis.outcome_figures(RESIDENTS)
+    assert figures["outcomes"] == {"booked": 1, "sold_out": 1}
+    assert figures["last_outcome_s"] == 12.0
+    assert figures["time_to_outcome_p50_s"] == pytest.approx(10.1)
+    window = analysis.error_window(REQUESTS, 1.0)
+    assert window == {"errors": 2, "first_s": 1.0, "last_s": 2.0, "span_s": 1.0}
+    assert analysis.error_window(REQUESTS, 5.0)["errors"] == 0
+    series = analysis.timeline(REQUESTS, RESIDENTS, bin_s=5.0)
+    assert series["errors"][0] == 2
+    assert series["waiting"][0] == 2
+
+
+def _scenario(errors: int, p99: float) -> dict:
+    return {
+        "requests": 100,
+        "errors": errors,
+        "statuses": {"200": 100 - errors, **({"502": errors} if errors else {})},
+        "steps": {
+            step: {
+                "count": 10,
+                "errors": 0,
+                "p50_ms": 1.0,
+                "p95_ms": 2.0,
+                "p99_ms": p99,
+                "max_ms": p99,
+            }
+            for step in ("search", "queue_status", "hold", "confirm")
+        },
+        "outcomes": {
+            "outcomes": {"booked": 5},
+            "mean_bookings_per_minute": 10.0,
+            "peak_bookings_per_minute": 12,
+            "last_outcome_s": 30.0,
+            "time_to_outcome_p50_s": 5.0,
+            "time_to_outcome_p95_s": 9.0,
+        },
+        "generator_cpu": {"cpu_share_of_one_core": 0.2},
+        "correctness": {
+            "double_bookings": 0,
+            "acknowledged_lost": 0,
+            "confirmations_lost": 0,
+            "confirmations_sent_twice": 0,
+            "booked": 5,
+            "capacity": 5,
+            "live_holds": 0,
+            "sold_out_exactly": True,
+            "acknowledged": 5,
+            "messages_equal_bookings": True,
+            "messages_enqueued": 5,
+            "kendall_tau": 1.0,
+            "kendall_n": 5,
+        },
+    }
+
+
+def test_report_states_each_target_met_or_not():
+    results = {
+        "machine": {"nproc": 2, "cpu_model": "Test CPU", "ram_gb": 4.0},
+        "profile": {
+            "name": "quick",
+            "curve": {
+                "base_rate": 0.5,
+                "spike_factor": 70,
+                "ramp_s": 10,
+                "hold_s": 20,
+                "decay_s": 20,
+            },
+        },
+        "crowd": {"arrivals": 10, "off": _scenario(7, 900.0), "on": _scenario(0, 50.0)},
+        "ceilings": {
+            "hello_per_s": 1000.0,
+            "fairslot_polls_per_s": 700.0,
+            "bare_booking_per_s": 100.0,
+            "fairslot_bookings_per_s": 60.0,
+        },
+    }
+    met = {what: ok for what, _measured, ok in report.targets(results)}
+    assert met["Queue on: no 5xx, no timeouts at 70x"] is True
+    assert met["Queue on: queue-status p99 < 100 ms"] is True
+    assert met["Queue-status throughput >= 80% of bare hello"] is False  # 70%
+    assert met["Confirmed bookings/s >= 50% of bare booking"] is True  # 60%
+    text = report.render(results)
+    assert "| Queue-status throughput >= 80% of bare hello | 70% | no |" in text
+    assert "2 cores (Test CPU)" in text
+    assert "| Errors (5xx, timeouts, refused) | 7 | 0 |" in text
+    assert "## Correctness" in text
+
+
+def test_report_says_not_measured_when_a_part_is_missing():
+    text = report.render({"machine": {}, "profile": {"name": "quick"}})
+    assert "| Queue-status throughput >= 80% of bare hello | n/a | not measured |" in text
+    assert "## Flash crowd" not in text
