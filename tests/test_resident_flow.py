@@ -147,7 +147,7 @@ def test_hold_book_confirm_manage_reschedule_and_cancel(app, client, world):
     assert opened.headers["Location"] == "/manage"
     manage = text(phone.get("/manage"))
     assert code in manage
-    assert "Confirmed" in manage
+    assert "<dd>Booked</dd>" in manage  # the status, in words (booking.i18n.STATUS_LABELS)
 
     choose = text(phone.get("/manage/reschedule?date=2026-03-04"))
     assert f'name="slot_id" value="{world.later}"' in choose

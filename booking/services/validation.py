@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from booking.services.errors import InvalidInput
 from booking.services.reservations import Person
-from booking.services.text import N_
+from booking.services.text import N_, Msg
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -128,7 +128,8 @@ def _name(raw: object, field: str, errors: dict[str, str]) -> str:
     if not text:
         errors[field] = text_for["missing"]
     elif len(text) > NAME_MAX:
-        errors[field] = N_(text_for["long"].msgid, num=NAME_MAX)
+        # Msg, not N_: the id is a variable here, so nothing for pybabel to extract.
+        errors[field] = Msg(text_for["long"].msgid, {"num": NAME_MAX})
     elif _has_control(text):
         errors[field] = text_for["control"]
     elif not any(ch.isalpha() for ch in text):
