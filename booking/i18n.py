@@ -23,6 +23,7 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, url_f
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
+from booking.cldr import cldr_locale
 from booking.services.text import LOCALES, N_, Msg
 
 # Catalog code -> the language's own name (its endonym), in the order the switcher lists them.
@@ -154,15 +155,16 @@ def switcher_links() -> list[dict[str, object]]:
 
 def format_when(moment: datetime, tz: str, locale: str, *, short: bool = False) -> str:
     """A day and time in the clinic's zone, ordered and worded the locale's way (CLDR)."""
+    cldr = cldr_locale(locale)
     zone = ZoneInfo(tz)
     local = moment.astimezone(zone)
     if short:
-        day = format_skeleton("MMMEd", local, locale=locale)
+        day = format_skeleton("MMMEd", local, locale=cldr)
     else:
-        day = format_date(local.date(), "full", locale=locale)
-    time = format_time(local, "short", locale=locale)
+        day = format_date(local.date(), "full", locale=cldr)
+    time = format_time(local, "short", locale=cldr)
     # CLDR's glue pattern, e.g. "{1}, {0}" (en) or "{0} {1}" (vi): {1} is the day, {0} the time.
-    glue = str(get_datetime_format("full", locale=locale)).replace("'", "")
+    glue = str(get_datetime_format("full", locale=cldr)).replace("'", "")
     # CLDR puts a narrow no-break space before AM/PM: SMS alphabets lack it, so a plain one.
     return glue.replace("{1}", day).replace("{0}", time).replace("\u202f", " ")
 
@@ -214,7 +216,9 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("local_time")
     def local_time(value: datetime, tz: str) -> str:
-        return format_time(value, "short", tzinfo=ZoneInfo(tz), locale=get_locale())
+        return format_time(
+            value, "short", tzinfo=ZoneInfo(tz), locale=cldr_locale(current_locale())
+        )
 
     @app.template_filter("local_datetime")
     def local_datetime(value: datetime, tz: str) -> str:
@@ -222,8 +226,8 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("local_date")
     def local_date(value: date, fmt: str = "full") -> str:
-        return format_date(value, fmt, locale=get_locale())
+        return format_date(value, fmt, locale=cldr_locale(current_locale()))
 
     @app.template_filter("short_date")
     def short_date(value: date) -> str:
-        return str(format_skeleton("MMMEd", value, locale=get_locale()))
+        return str(format_skeleton("MMMEd", value, locale=cldr_locale(current_locale())))

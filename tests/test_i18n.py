@@ -193,3 +193,17 @@ def test_a_missing_compiled_catalog_falls_back_to_english(database_url, clock, t
         assert response.status_code == 200
         assert html_lang(response) == "es"  # still the reader's locale...
         assert "Skip to main content" in page(response)  # ...with the English text
+
+
+def test_haitian_creole_dates_use_kreyol_names_not_french():
+    from babel.dates import format_date
+
+    from booking.i18n import format_when
+
+    moment = datetime(2026, 12, 4, 16, 15, tzinfo=UTC)  # a Friday
+    long = format_when(moment, "America/New_York", "ht")
+    short = format_when(moment, "America/New_York", "ht", short=True)
+    assert long == "vandredi 4 desanm 2026, 11:15"
+    assert short == "van 4 des, 11:15"
+    # CLDR's own French, which Babel gives "ht" by default, is left as it was for French.
+    assert format_date(moment.date(), "full", locale="fr") == "vendredi 4 décembre 2026"

@@ -18,6 +18,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
+from booking.cldr import cldr_locale
 from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when, translate
 from booking.messages.ics import appointment_ics
 from booking.messages.models import MessageKind, OutboxMessage
@@ -87,7 +88,9 @@ def _when(moment: datetime, clinic: Clinic, locale: str, *, short: bool = False)
     if short:
         return when
     # Residents may read this far from the clinic: name its time zone (EST, EDT, ...).
-    zone = format_datetime(moment, "zzz", tzinfo=ZoneInfo(clinic.timezone), locale=locale)
+    zone = format_datetime(
+        moment, "zzz", tzinfo=ZoneInfo(clinic.timezone), locale=cldr_locale(locale)
+    )
     return f"{when} {zone}"
 
 
