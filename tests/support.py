@@ -94,6 +94,21 @@ def person(n: int = 0, **overrides: Any) -> Person:
     return Person(**values)
 
 
+def booking_form(csrf: str, **overrides: Any) -> dict[str, str]:
+    """The resident's booking form as a browser posts it; ``None`` leaves a field out."""
+    form: dict[str, Any] = {
+        "csrf_token": csrf,
+        "first_name": "Maria",
+        "last_name": "Lopez",
+        "date_of_birth": "04/27/1950",
+        "phone": "617-555-0123",
+        "email": "maria@example.com",
+        "eligibility_attested": "1",
+    }
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
 def person_json(n: int = 0, **overrides: Any) -> dict[str, Any]:
     """A resident as the API's confirm body."""
     p = person(n)

@@ -23,7 +23,7 @@ from booking.services.text import N_
 from tests import agent_support
 from tests.jobs_support import book as book_directly
 from tests.jobs_support import rolled_back_app
-from tests.support import csrf_from, make_clinic, make_slot
+from tests.support import booking_form, csrf_from, make_clinic, make_slot
 
 SPANISH = {
     "Enter your first name.": "Escriba su nombre.",
@@ -72,16 +72,7 @@ def resident_books(client, slot_id):
     csrf = csrf_from(html(client.get("/lookup")))
     held = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf})
     assert held.status_code == 303, html(held)[:500]
-    form = {
-        "csrf_token": csrf,
-        "first_name": "Maria",
-        "last_name": "Lopez",
-        "date_of_birth": "04/27/1950",
-        "phone": "617-555-0123",
-        "email": "maria@example.com",
-        "eligibility_attested": "1",
-    }
-    booked = client.post(held.headers["Location"], data=form)
+    booked = client.post(held.headers["Location"], data=booking_form(csrf))
     assert booked.status_code == 303, html(booked)[:2000]
 
 

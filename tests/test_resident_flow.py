@@ -11,7 +11,7 @@ import pytest
 from booking.db import db
 from booking.models import Slot
 from booking.services.tokens import CODE_ALPHABET
-from tests.support import csrf_from, make_clinic, make_slot
+from tests.support import booking_form, csrf_from, make_clinic, make_slot
 
 CODE_RE = re.compile(f'<p class="code"[^>]*>([{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}})</p>')
 ALERT_RE = re.compile(r'<div class="error-summary" role="alert"><p>(.*?)</p></div>')
@@ -57,17 +57,7 @@ def hold(client, slot_id):
 
 
 def details(csrf, **overrides):
-    form = {
-        "csrf_token": csrf,
-        "first_name": "Maria",
-        "last_name": "Lopez",
-        "date_of_birth": "04/27/1950",
-        "phone": "617-555-0123",
-        "email": "maria@example.com",
-        "eligibility_attested": "1",
-    }
-    form.update(overrides)
-    return {k: v for k, v in form.items() if v is not None}
+    return booking_form(csrf, **overrides)
 
 
 def book(client, hold_id, **overrides):

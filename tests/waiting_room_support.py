@@ -18,7 +18,7 @@ from booking.models import Slot
 from booking.waiting.gate import COOKIE
 from booking.waiting.state import get_queue
 from tests.conftest import TEST_REDIS_URL, make_app
-from tests.support import Clock, csrf_from, make_clinic, make_slot
+from tests.support import Clock, booking_form, csrf_from, make_clinic, make_slot
 
 HOST = "fairslot.test"
 PROBLEM = "application/problem+json"
@@ -198,17 +198,7 @@ def position(page: Any) -> int:
 
 
 def html_details(client: Any, **overrides: Any) -> dict[str, str]:
-    form = {
-        "csrf_token": csrf(client),
-        "first_name": "Maria",
-        "last_name": "Lopez",
-        "date_of_birth": "04/27/1950",
-        "phone": "617-555-0123",
-        "email": "maria@example.com",
-        "eligibility_attested": "1",
-    }
-    form.update(overrides)
-    return form
+    return booking_form(csrf(client), **overrides)
 
 
 class SiteverifyStub:
