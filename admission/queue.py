@@ -252,6 +252,15 @@ class AdmissionQueue:
         )
         return state.decode() if isinstance(state, bytes) else str(state)
 
+    def leave(self, ticket: str) -> bool:
+        """Free an admitted user's active place now (they booked); True if they held one.
+
+        The ticket stays admitted, so its token keeps working; using it again counts the user
+        as active again. Without this, a booked user would hold a place until the idle timeout
+        and admission would run at ``max_active`` per idle period, not at the configured rate.
+        """
+        return bool(self.redis.zrem(self._keys[2], ticket))
+
     def revoke(self, ticket: str) -> bool:
         """Revoke a ticket: its admission token stops working at once."""
         return bool(self._revoke(keys=self._keys, args=[self.prefix, ticket]))

@@ -14,18 +14,22 @@ class Profile:
     name: str
     workers: int = 2
     worker_class: str = "sync"
-    # A normal day: base_rate new residents per second; the 6 a.m. spike is 70 times that.
+    # A normal day: base_rate new residents per second (120 a minute); the 6 a.m. spike is 70
+    # times that, 140 a second, reached in 5 s: steep enough that, with the queue off, the stack
+    # is offered more bookings than it can serve while places remain (about 80 hold + confirm
+    # per second measured on this machine), which a gentler 35 a second was not.
     curve: ArrivalCurve = field(
         default_factory=lambda: ArrivalCurve(
-            base_rate=0.5, spike_factor=70, ramp_s=10, hold_s=20, decay_s=20
+            base_rate=2.0, spike_factor=70, ramp_s=5, hold_s=10, decay_s=10
         )
     )
     crowd_s: float = 90.0
     crowd_clinics: int = 20
     slots_per_clinic: int = 12
-    slot_capacity: int = 3
+    # 1,200 places: enough that they last through the spike instead of selling out in seconds.
+    slot_capacity: int = 5
     max_active: int = 400
-    admit_per_minute: int = 900
+    admit_per_minute: int = 1_200
     idle_minutes: int = 2
     ceiling_s: float = 10.0
     ceiling_concurrency: int = 32

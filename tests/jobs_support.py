@@ -252,3 +252,17 @@ def messages(app: Flask, **filters: Any) -> list[OutboxMessage]:
         db.session.expunge_all()  # detached but loaded: readable after the context ends
         db.session.rollback()
         return rows
+
+
+def shutdown_redis() -> None:
+    """A job that takes its worker's Redis down (the worker tests: Redis lost mid-run)."""
+    import contextlib
+
+    import redis
+    from rq import get_current_job
+
+    job = get_current_job()
+    assert job is not None
+    # The server closes the connection on its way down, as it should.
+    with contextlib.suppress(redis.ConnectionError):
+        job.connection.shutdown(nosave=True)

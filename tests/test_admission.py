@@ -141,6 +141,21 @@ def test_idle_waiting_tickets_and_idle_admitted_users_drop_out_and_their_places_
     assert queue.stats(now=T0 + 303).active == 2
 
 
+def test_leaving_frees_the_active_place_for_the_next_in_line_and_the_token_still_works():
+    queue = make_queue(max_active=1, idle_minutes=5)
+    a = queue.join(binding="b", now=T0).ticket
+    b = queue.join(binding="b", now=T0 + 1).ticket
+    assert queue.poll(b, now=T0 + 2).state == "waiting"
+    assert queue.leave(a)
+    assert not queue.leave(a)  # already gone: nothing to free
+    assert not queue.leave(b)  # waiting, not active: its place in line is untouched
+    assert queue.poll(b, now=T0 + 3).state == "admitted"
+    assert queue.stats(now=T0 + 3).active == 1
+    # a is still admitted: coming back counts as active again instead of being refused.
+    assert queue.touch(a, now=T0 + 4) == "admitted"
+    assert queue.stats(now=T0 + 4).active == 2
+
+
 def test_paused_and_sold_out_admit_nobody():
     queue = make_queue(mode="paused")
     assert queue.join(binding="b", now=T0).state == "waiting"

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from booking.clock import utcnow
 from booking.db import db
 from booking.jobs import embedded_worker_wanted, start_embedded_worker, stop_embedded_worker
+from booking.jobs.queue import make_queue
+from booking.jobs.worker import FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
 from tests.conftest import TEST_REDIS_URL, make_app, truncate
@@ -258,3 +260,76 @@ def test_start_embedded_worker_is_idempotent(database_url, clock, tmp_path):
     finally:
         stop_embedded_worker(app)
     assert not first.alive
+
+
+def _worker_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRSLOT_")}
+    env.update(
+        FAIRSLOT_ENV="test",
+        FAIRSLOT_SECRET_KEY="worker-exit-test-secret-key-long-enough-0123456789",
+        FAIRSLOT_DATABASE_URL=database_url,
+        FAIRSLOT_REDIS_URL=redis_url,
+        FAIRSLOT_INSTANCE_PATH=str(tmp_path / "worker-instance"),
+        FAIRSLOT_QUEUE_MODE="off",
+    )
+    return env
+
+
+def test_a_worker_that_loses_redis_exits_non_zero_and_a_stopped_one_exits_zero(
+    database_url, tmp_path
+):
+    # A private server only: this test shuts its Redis down.
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed")
+    server = RedisServer().start()
+    env = _worker_env(database_url, server.url, tmp_path)
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+    try:
+        # Asked to stop (SIGTERM, as a supervisor does): a clean exit.
+        log = tmp_path / "stopped.log"
+        stopped = WorkerProcess(env, log).start()
+        connection = redis.Redis.from_url(server.url)
+
+        def listening():
+            # Idle in its dequeue: past start-up, with its signal handlers installed.
+            names = connection.smembers("rq:workers")
+            return any(connection.hget(n, "state") == b"idle" for n in names)
+
+        wait_for(listening, "the worker to wait for jobs")
+        stopped.process.send_signal(signal.SIGTERM)
+        assert stopped.process.wait(timeout=120) == 0, log.read_text()
+
+        # A burst run that drains its queue: a clean exit too.
+        drained = subprocess.run(
+            [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=120
+        )
+        assert drained.returncode == 0, drained.stderr.decode()[-3000:]
+
+        # Redis goes away under the worker (here a job shuts it down): RQ leaves its loop as if
+        # it had finished, and the command must say it failed so a supervisor restarts it.
+        make_queue(connection).enqueue("tests.jobs_support.shutdown_redis")
+        lost = subprocess.run(
+            [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=120
+        )
+        assert lost.returncode != 0, lost.stderr.decode()[-3000:]
+    finally:
+        server.stop()
+
+
+def test_a_worker_whose_redis_connection_drops_in_its_loop_exits_with_status_1(
+    database_url, real_redis, clock, tmp_path, monkeypatch
+):
+    # Redis restarted: the connection fails once outside RQ's dequeue retry, and by the time
+    # RQ tidies up Redis is back, so nothing else fails (what the bench's drill saw).
+    app = make_app(database_url, clock, tmp_path, REDIS_URL=real_redis)
+    calls = []
+
+    def connection_lost(self, burst):
+        calls.append(burst)
+        raise redis.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(FairSlotWorker, "check_for_suspension", connection_lost)
+    result = app.test_cli_runner().invoke(args=["worker", "--no-scheduler"])
+    assert calls == [False]
+    assert result.exit_code == 1, result.output
+    assert "stopped on an error" in result.output

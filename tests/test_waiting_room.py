@@ -7,8 +7,10 @@ limits, Redis outages) in test_waiting_room_abuse.py.
 from __future__ import annotations
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from booking.waiting.gate import COOKIE
+from booking.waiting.state import get_queue
 from tests.support import person_json
 from tests.waiting_room_support import (
     HOST,
@@ -26,6 +28,7 @@ from tests.waiting_room_support import (
     counters,
     html_details,
     html_hold,
+    join_form,
     problem,
     revoke,
     session_value,
@@ -108,17 +111,22 @@ def test_auto_mode_with_room_admits_transparently_and_queues_when_full(build, no
     assert response.headers["Location"].startswith("/book/")
     assert admission_cookie(client)
     assert counters(app, slot) == (1, 0)
-    booked = client.post(response.headers["Location"], data=html_details(client))
-    assert booked.status_code == 303
-    assert booked.headers["Location"] == "/confirmation"
-    assert counters(app, slot) == (0, 1)
-    # The one place is taken: the next visitor waits in line instead.
+    # The one place is taken while the first visitor books: the next one waits in line instead.
     other = app.test_client()
     queued = html_hold(other, slot)
     assert queued.status_code == 303
     assert queued.headers["Location"].startswith("/waiting-room?next=")
     assert admission_cookie(other) is None
+    assert counters(app, slot) == (1, 0)
+    booked = client.post(response.headers["Location"], data=html_details(client))
+    assert booked.status_code == 303
+    assert booked.headers["Location"] == "/confirmation"
     assert counters(app, slot) == (0, 1)
+    # Booking freed the place: the visitor in line is let in on their next try.
+    again = html_hold(other, slot)
+    assert again.headers["Location"].startswith("/book/")
+    assert admission_cookie(other)
+    assert counters(app, slot) == (1, 1)
 
 
 def test_with_the_queue_off_everything_passes_without_tokens(build, now):
@@ -295,19 +303,75 @@ def test_api_flow_from_ticket_to_booking_and_the_line_moving_on(build, now, late
     assert moved.status_code == 201
     assert counters(app, first_slot) == (0, 0)
     assert counters(app, second_slot) == (1, 0)
+    # Bob waits while Alice is active (holding a time counts as active)...
+    waiting = client.get(f"/api/v1/queue/tickets/{bob['ticket']}").get_json()
+    assert (waiting["state"], waiting["position"]) == ("waiting", 1)
+    assert "admission_token" not in waiting
     confirmed = api_confirm(client, moved.get_json()["hold_id"], person_json(3), token)
     assert confirmed.status_code == 201
     assert counters(app, second_slot) == (0, 1)
 
-    # Bob waits while Alice is active, and gets in once she has been idle for too long.
-    later(minutes=3)
-    waiting = client.get(f"/api/v1/queue/tickets/{bob['ticket']}").get_json()
-    assert (waiting["state"], waiting["position"]) == ("waiting", 1)
-    assert "admission_token" not in waiting
-    later(minutes=3)
+    # ...and gets in as soon as she has booked: her place in the line is freed on confirmation.
     admitted = client.get(f"/api/v1/queue/tickets/{bob['ticket']}").get_json()
     assert admitted["state"] == "admitted"
     assert api_hold(client, first_slot, admitted["admission_token"]).status_code == 201
+
+    # Carol waits behind Bob, who holds a time and then walks away: she gets in once he has
+    # been idle for too long.
+    carol = api_join(client)
+    later(minutes=3)
+    waiting = client.get(f"/api/v1/queue/tickets/{carol['ticket']}").get_json()
+    assert (waiting["state"], waiting["position"]) == ("waiting", 1)
+    later(minutes=3)
+    admitted = client.get(f"/api/v1/queue/tickets/{carol['ticket']}").get_json()
+    assert admitted["state"] == "admitted"
+
+
+def test_a_browser_booking_frees_its_place_in_the_line_at_once(build, now):
+    app = build(QUEUE_MAX_ACTIVE=1, QUEUE_IDLE_MINUTES=5)
+    (slot,) = add_slots(app, now, 2)
+    first = app.test_client()
+    browser_admitted(first)
+    second = app.test_client()
+    assert join_form(second).status_code == 303
+    assert "It is your turn" not in text(second.get("/waiting-room/status"))
+
+    held = html_hold(first, slot)
+    assert held.headers["Location"].startswith("/book/")
+    assert "It is your turn" not in text(second.get("/waiting-room/status"))
+    assert client_confirms(first, held.headers["Location"])
+    assert counters(app, slot) == (0, 1)
+
+    assert "It is your turn" in text(second.get("/waiting-room/status"))
+    assert html_hold(second, slot).headers["Location"].startswith("/book/")
+
+
+def test_a_redis_failure_freeing_the_place_does_not_fail_the_booking(
+    build, now, monkeypatch, caplog
+):
+    app = build(QUEUE_MAX_ACTIVE=1, QUEUE_IDLE_MINUTES=5)
+    (slot,) = add_slots(app, now, 2)
+    client = app.test_client()
+    alice = api_join(client)
+    token = client.get(f"/api/v1/queue/tickets/{alice['ticket']}").get_json()["admission_token"]
+    bob = api_join(client)
+    with app.app_context():
+        queue = get_queue()
+
+    def broken(ticket):
+        raise RedisConnectionError("connection reset by peer")
+
+    monkeypatch.setattr(queue, "leave", broken)
+    held = api_hold(client, slot, token)
+    assert held.status_code == 201
+    confirmed = api_confirm(client, held.get_json()["hold_id"], person_json(5), token)
+    assert confirmed.status_code == 201, text(confirmed)[:1000]
+    assert confirmed.get_json()["confirmation_code"]
+    assert counters(app, slot) == (0, 1)
+    assert "keeps its active place" in caplog.text
+    # The place was not freed, so Bob still waits (until Alice idles out).
+    waiting = client.get(f"/api/v1/queue/tickets/{bob['ticket']}").get_json()
+    assert waiting["state"] == "waiting"
 
 
 def test_browser_tickets_and_unknown_tickets_are_not_found_through_the_api(build, now):

@@ -19,7 +19,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_int, parse_person
-from booking.waiting.gate import require_admission
+from booking.waiting.gate import leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
 
@@ -79,12 +79,14 @@ def confirm_hold(hold_id: str) -> Any:
     person = parse_person(body, today=tz_today, require_attestation=False)
     secret = current_app.config["SECRET_KEY"]
     notices = notice_policy()
+    consumed: list[str | None] = []
 
     def work(session: Any) -> dict[str, Any]:
         done = reservations.confirm_hold(
             session, token, person, now=moment, secret_key=secret, notices=notices
         )
         reservation = done.reservation
+        consumed[:] = [reservation.admission_ticket]
         slot = session.get(Slot, reservation.slot_id)
         clinic = session.get(Clinic, reservation.clinic_id)
         return {
@@ -99,4 +101,7 @@ def confirm_hold(hold_id: str) -> Any:
             },
         }
 
-    return db.transaction(work), 201
+    answer = db.transaction(work)
+    # Committed: the admission that placed this hold is used up, so its place goes to the next.
+    leave_after_booking(consumed[0] if consumed else None)
+    return answer, 201

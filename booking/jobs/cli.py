@@ -55,6 +55,10 @@ def worker(burst: bool, name: str | None, scheduler: bool) -> None:
         app=current_app._get_current_object(),  # type: ignore[attr-defined]
     )
     rq_worker.work(burst=burst, with_scheduler=scheduler, logging_level="INFO")
+    if not rq_worker.stopped_on_purpose:
+        # RQ logs the error and returns as if it had finished; a supervisor that restarts on
+        # failure only (systemd Restart=on-failure) must see a failure to bring the worker back.
+        raise click.ClickException("the worker stopped on an error (see the log above)")
 
 
 # An AppGroup runs each subcommand inside an app context.

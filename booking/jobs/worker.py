@@ -84,6 +84,21 @@ class FairSlotWorker(_AppJobs, Worker):
         kwargs["worker_ttl"] = self.housekeeping_seconds + 15
         kwargs["maintenance_interval"] = self.housekeeping_seconds
         super().__init__(queues, *args, **kwargs)
+        # RQ's work loop ends the same way whether it was asked to stop or hit an error it did
+        # not expect (a Redis connection lost outside its dequeue retry): remember which.
+        self.stopped_on_purpose = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """Warm shutdown (SIGTERM, SIGINT): finish the current job, then exit cleanly."""
+        self.stopped_on_purpose = True
+        super().request_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: Any, max_idle_time: Any = None) -> Any:
+        """RQ's dequeue; nothing left in a burst run also counts as stopping on purpose."""
+        result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if result is None:
+            self.stopped_on_purpose = True
+        return result
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry clean-up, then our housekeeping."""

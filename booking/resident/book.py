@@ -19,6 +19,7 @@ from booking.waiting.gate import (
     Admission,
     AdmissionRequired,
     QueueUnavailable,
+    leave_after_booking,
     require_admission,
     try_auto_admit,
 )
@@ -136,6 +137,8 @@ def book(hold_id: str) -> Any:
         return _expired(reservation)
     except DomainError as exc:
         return _book_page(reservation, values, {"form": exc.detail}, exc.status)
+    # Committed: the admission that placed this hold is used up, so its place goes to the next.
+    leave_after_booking(done.reservation.admission_ticket)
     session["confirmed"] = {"id": done.reservation.id, "manage_token": done.manage_token}
     session["manage"] = done.reservation.id
     return redirect(url_for("resident.confirmation"), code=303)

@@ -108,6 +108,20 @@ def require_admission(*, api: bool) -> Admission:
     return Admission(claims.ticket)
 
 
+def leave_after_booking(ticket: str | None) -> None:
+    """Give a booked person's active place in the line to the next one (best-effort).
+
+    Call only after the booking is committed: a Redis failure here is logged and swallowed,
+    because the booking stands either way and the place frees itself after the idle timeout.
+    """
+    if not ticket:
+        return
+    try:
+        get_queue().leave(ticket)
+    except RedisError:
+        log.warning("Redis unreachable: a booked ticket keeps its active place until idle")
+
+
 def try_auto_admit() -> Admission | None:
     """In ``auto`` mode with room to spare, admit this browser at once without a visible line."""
     if current_settings().mode != "auto":
