@@ -8,6 +8,7 @@ import pytest
 import redis
 from rq import Queue
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from booking.db import db
 from booking.jobs.queue import get_queue
@@ -155,6 +156,30 @@ def test_a_crash_after_the_provider_took_it_resends_with_the_same_key_so_it_arri
     assert sms.requests[0]["key"] == sms.requests[1]["key"]
     assert len(sms.delivered) == 1  # the provider recognised the repeat
     assert message.provider_message_id == next(iter(sms.delivered.values()))["sid"]
+
+
+def test_a_database_blip_after_the_provider_took_it_is_ridden_out_not_resent(
+    texting, now, monkeypatch
+):
+    # PostgreSQL restarts just as the worker writes "sent": the write is tried again, so the
+    # message is not left "sending" to be sent a second time when its lease runs out.
+    app, sms = texting
+    book(app, now, email_address=None)
+    real = outbox.record_sent
+    failures = []
+
+    def restarting(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise OperationalError("UPDATE outbox_message", {}, Exception("server closed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "record_sent", restarting)
+    run_jobs(app)
+    (message,) = messages(app, kind="confirmation")
+    assert len(failures) == 2
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert len(sms.requests) == 1
 
 
 def test_a_job_run_again_after_the_send_was_recorded_sends_nothing(texting, now):

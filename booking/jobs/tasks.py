@@ -8,10 +8,12 @@ the waiting room.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 
 from booking.clock import now
 from booking.db import db
@@ -67,10 +69,34 @@ def send_message(message_id: int) -> str:
             log.warning("message %s failed for good: %s", message_id, error)
             return "failed"
         raise RetryLater(f"message {message_id}: {error}; next attempt at {retry_at}") from None
-    db.transaction(
-        lambda s: outbox.record_sent(s, message_id, now=now(), provider_message_id=provider_id)
-    )
+    _record_sent(message_id, provider_id)
     return "sent"
+
+
+def _record_sent(message_id: int, provider_id: str) -> None:
+    """Write "sent", riding out a database blip: the provider already has the message.
+
+    If this write is lost, the message is sent again once its lease runs out (the same
+    idempotency key and Message-ID, but an SMTP server or a mailbox may not spot the repeat).
+    A PostgreSQL restart or failover lasts seconds, so keep trying while the lease is ours.
+    """
+    patience = current_app.config["MESSAGE_LEASE_SECONDS"] / 2
+    deadline = time.monotonic() + patience
+    pause = 0.1
+    while True:
+        try:
+            db.transaction(
+                lambda s: outbox.record_sent(
+                    s, message_id, now=now(), provider_message_id=provider_id
+                )
+            )
+            return
+        except DBAPIError as exc:  # db.transaction has rolled back already
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("message %s sent; recording it failed (%s), trying again", message_id, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _deliver(message_id: int) -> str:
