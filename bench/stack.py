@@ -287,14 +287,7 @@ class Stack:
 
     def stop_app(self, index: int, sig: int = signal.SIGTERM, name: str = "app") -> None:
         """Stop (or, with SIGKILL, kill) gunicorn number ``index`` and its workers."""
-        proc = self.procs.pop(f"{name}{index}", None)
-        if proc is None:
-            return
-        if sig == signal.SIGKILL:
-            kill_group(proc, sig)
-            proc.wait(5)
-        else:
-            stop_proc(proc)
+        self._stop(f"{name}{index}", sig)
 
     def start_worker(self) -> None:
         """Start an RQ worker with its scheduler (``flask --app wsgi worker``)."""
@@ -304,7 +297,11 @@ class Stack:
 
     def stop_worker(self, sig: int = signal.SIGTERM) -> None:
         """Stop the RQ worker (SIGKILL takes its work horse too: same process group)."""
-        proc = self.procs.pop("worker", None)
+        self._stop("worker", sig)
+
+    def _stop(self, key: str, sig: int) -> None:
+        # SIGKILL goes to the whole process group (gunicorn's workers, RQ's work horse).
+        proc = self.procs.pop(key, None)
         if proc is None:
             return
         if sig == signal.SIGKILL:

@@ -184,7 +184,7 @@ STATUS_LABELS = {
 def status_label(status: str) -> str:
     """The reader's word for a reservation status code."""
     label = STATUS_LABELS.get(status)
-    return gettext(label.msgid) if label is not None else status
+    return str(translate(label)) if label is not None else status
 
 
 def init_app(app: Flask) -> None:

@@ -56,12 +56,8 @@ def hold(client, slot_id):
     return response.headers["Location"].rsplit("/", 1)[1]
 
 
-def details(csrf, **overrides):
-    return booking_form(csrf, **overrides)
-
-
 def book(client, hold_id, **overrides):
-    response = client.post(f"/book/{hold_id}", data=details(token(client), **overrides))
+    response = client.post(f"/book/{hold_id}", data=booking_form(token(client), **overrides))
     assert response.status_code == 303, text(response)[:2000]
     assert response.headers["Location"] == "/confirmation"
     confirmation = text(client.get("/confirmation"))
@@ -110,7 +106,7 @@ def test_hold_book_confirm_manage_reschedule_and_cancel(app, client, world):
     assert world.address in form
 
     refused = client.post(
-        f"/book/{hold_id}", data=details(csrf, first_name="", date_of_birth="2021-02-30")
+        f"/book/{hold_id}", data=booking_form(csrf, first_name="", date_of_birth="2021-02-30")
     )
     page = text(refused)
     assert refused.status_code == 422
@@ -221,7 +217,7 @@ def test_an_expired_hold_shows_a_page_and_the_time_goes_to_someone_else(app, cli
     other = client.application.test_client()
     hold(other, world.single)  # the expired place is reclaimed for the next resident
     assert counters(app, world.single) == (1, 0)
-    late = client.post(f"/book/{hold_id}", data=details(token(client)))
+    late = client.post(f"/book/{hold_id}", data=booking_form(token(client)))
     assert late.status_code == 404  # the browser's hold was cleared with the expiry page
     assert counters(app, world.single) == (1, 0)
 
@@ -230,7 +226,7 @@ def test_an_expired_hold_cannot_be_booked(app, client, world, later):
     hold_id = hold(client, world.single)
     csrf = token(client)
     later(minutes=10)
-    late = client.post(f"/book/{hold_id}", data=details(csrf))
+    late = client.post(f"/book/{hold_id}", data=booking_form(csrf))
     assert late.status_code == 410
     assert "Your hold ran out" in text(late)
     assert counters(app, world.single) == (1, 0)  # nothing booked
@@ -249,7 +245,7 @@ def test_a_hold_link_does_not_work_in_another_browser(app, client, world):
     hold_id = hold(client, world.slot)
     other = client.application.test_client()
     assert other.get(f"/book/{hold_id}").status_code == 404
-    stolen = other.post(f"/book/{hold_id}", data=details(token(other)))
+    stolen = other.post(f"/book/{hold_id}", data=booking_form(token(other)))
     assert stolen.status_code == 404
     released = other.post(f"/book/{hold_id}/release", data={"csrf_token": token(other)})
     assert released.status_code == 404
@@ -268,7 +264,7 @@ def test_a_full_time_shows_the_slot_taken_page(app, client, world):
 
 def test_the_same_person_cannot_book_twice(app, client, world):
     book(client, hold(client, world.slot))
-    again = client.post(f"/book/{hold(client, world.later)}", data=details(token(client)))
+    again = client.post(f"/book/{hold(client, world.later)}", data=booking_form(token(client)))
     assert again.status_code == 409
     assert "already has an appointment for this vaccine" in text(again)
     assert counters(app, world.later) == (1, 0)
@@ -279,7 +275,7 @@ def test_posts_without_a_valid_csrf_token_are_refused(app, client, world, csrf):
     hold_id = hold(client, world.slot)
     data = {} if csrf is None else {"csrf_token": csrf}
     for url in (f"/slots/{world.single}/hold", f"/book/{hold_id}", "/lookup"):
-        form = details(csrf) if url.startswith("/book/") else dict(data)
+        form = booking_form(csrf) if url.startswith("/book/") else dict(data)
         if csrf is None:
             form.pop("csrf_token", None)
         refused = client.post(url, data=form)
