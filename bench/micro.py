@@ -1,0 +1,194 @@
+"""Per-request cost in one process: SQL statements, Redis round trips and CPU per request.
+
+``python -m bench.micro [--n 400] [--profile poll|booking]`` starts the bench's own PostgreSQL
+and Redis (bench.stack), migrates, adds roomy slots, builds the app in this process and drives
+it with Flask's test client: no HTTP and no gunicorn, so the figures are the app's own work per
+request. Statements and round trips are counted exactly (the same every run); CPU time is this
+process's alone (PostgreSQL and Redis run in their own processes), so it is far steadier than
+throughput on a shared machine. The bare endpoints of ``bench.bare_app`` are measured the same
+way, side by side, as the reference. ``--profile`` prints the hottest functions of one step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench import data, scenario
+from bench.bare_app import SCHEMA_SQL
+from bench.stack import Stack, make_workdir, remove_workdir
+
+
+class Counters:
+    """SQL statements (SQLAlchemy cursor executions) and Redis round trips, process-wide."""
+
+    def __init__(self) -> None:
+        self.sql = 0
+        self.redis = 0
+
+    def install(self, engine: Any) -> None:
+        """Count the app engine's statements and every Redis connection's sends."""
+        from redis.connection import Connection
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(*_args: Any) -> None:
+            self.sql += 1
+
+        original = Connection.send_packed_command
+
+        def send(conn: Any, command: Any, check_health: bool = True) -> None:
+            self.redis += 1  # a pipeline or a script call is one round trip, as on the wire
+            original(conn, command, check_health)
+
+        Connection.send_packed_command = send  # type: ignore[method-assign]
+
+
+def measure(step: Callable[[int], None], n: int, counters: Counters) -> dict[str, float]:
+    """Run ``step`` n times (after a warm-up) and return per-call CPU, wall, SQL and Redis."""
+    for i in range(20):
+        step(-1 - i)
+    sql0, redis0 = counters.sql, counters.redis
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        step(i)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {
+        "cpu_us": round(cpu / n * 1e6),
+        "wall_us": round(wall / n * 1e6),
+        "sql": round((counters.sql - sql0) / n, 2),
+        "redis": round((counters.redis - redis0) / n, 2),
+    }
+
+
+def _xff(i: int) -> dict[str, str]:
+    return {"X-Forwarded-For": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"}
+
+
+def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], Counters]:
+    """The measured steps: FairSlot's poll and hold + confirm, the bare hello and booking."""
+    os.environ.update(stack.env())
+    from bench.bare_app import create_app as bare_app
+    from booking.app import create_app
+    from booking.db import db
+
+    app = create_app()
+    counters = Counters()
+    with app.app_context():
+        counters.install(db.engine)
+    client = app.test_client()
+    stack.psql(SCHEMA_SQL)
+    stack.psql("INSERT INTO bare_slot (capacity) SELECT 1000000 FROM generate_series(1, 100)")
+    os.environ["BARE_DSN"] = stack.dsn
+    bare = bare_app().test_client()
+
+    scenario.reset_queue(redis)
+    scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1)
+    tickets = [
+        client.post("/api/v1/queue/tickets", json={}, headers=_xff(i)).get_json()["ticket"]
+        for i in range(200)
+    ]
+    data.add_clinics(stack, 4, spread_deg=0.2, prefix="micro")
+    data.add_slots(stack, prefix="micro", days=1, per_day=40, capacity=100_000)
+    slot_ids = [int(x) for x in stack.psql("SELECT id FROM slot ORDER BY id").split()]
+
+    def poll(i: int) -> None:
+        r = client.get(f"/api/v1/queue/tickets/{tickets[i % len(tickets)]}", headers=_xff(i))
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+    def booking(i: int) -> None:
+        who = uuid.uuid4().hex[:12]
+        headers = {**_xff(i), "Idempotency-Key": uuid.uuid4().hex}
+        held = client.post(
+            "/api/v1/holds", json={"slot_id": slot_ids[i % len(slot_ids)]}, headers=headers
+        )
+        assert held.status_code == 201, held.get_data(as_text=True)
+        person = {
+            "first_name": "Micro",
+            "last_name": f"P{who}",
+            "date_of_birth": "1970-01-01",
+            "email": f"m{who}@bench.example",
+        }
+        done = client.post(
+            f"/api/v1/holds/{held.get_json()['hold_id']}/confirm", json=person, headers=_xff(i)
+        )
+        assert done.status_code == 201, done.get_data(as_text=True)
+
+    def hello(_i: int) -> None:
+        assert bare.get("/hello").status_code == 200
+
+    def bare_booking(i: int) -> None:
+        r = bare.post("/book", json={"slot_id": 1 + i % 100, "name": f"n{i}"})
+        assert r.status_code == 201
+
+    def queue_mode(mode: str, step: Callable[[int], None]) -> Callable[[int], None]:
+        def run(i: int) -> None:
+            if i == -1:  # the first warm-up call: switch the queue for this step
+                scenario.set_queue_mode(redis, mode, admit_per_minute=1, max_active=1)
+                time.sleep(2.1)  # the app caches live settings for 2 s
+            step(i)
+
+        return run
+
+    return {
+        "hello": hello,
+        "poll": queue_mode("always", poll),
+        "bare_booking": bare_booking,
+        "booking": queue_mode("off", booking),
+    }, counters
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure each step and print a table (and a profile of one step if asked)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--profile", choices=["poll", "booking", "hello", "bare_booking"])
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
+    parser.add_argument("--match", nargs="*", help="pstats restrictions, e.g. a path regex")
+    args = parser.parse_args(argv)
+    import redis as redis_lib
+
+    workdir = make_workdir()
+    stack = Stack(workdir)
+    stack.app_env = {
+        "FAIRSLOT_ENV": "production",
+        "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
+        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
+        "FAIRSLOT_SESSION_COOKIE_SECURE": "false",
+        "FAIRSLOT_PROXY_COUNT": "1",
+    }
+    try:
+        stack.init_postgres()
+        stack.start_postgres()
+        stack.psql("CREATE DATABASE fairslot", db="postgres")
+        stack.start_redis()
+        stack.flask("migrate")
+        redis = redis_lib.Redis.from_url(stack.redis_url)
+        measured, counters = steps(stack, redis)
+        print(f"{'step':<14}{'CPU µs':>9}{'wall µs':>9}{'SQL':>7}{'Redis':>7}")
+        for name, step in measured.items():
+            row = measure(step, args.n, counters)
+            print(
+                f"{name:<14}{row['cpu_us']:>9}{row['wall_us']:>9}{row['sql']:>7}{row['redis']:>7}"
+            )
+            if args.profile == name:
+                profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
+                profiler.runcall(lambda step=step: [step(10_000 + i) for i in range(args.n)])
+                limits = [int(m) if m.isdigit() else m for m in args.match or ["45"]]
+                pstats.Stats(profiler).sort_stats(args.sort).print_stats(*limits)
+    finally:
+        stack.stop()
+        remove_workdir(workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
