@@ -88,6 +88,9 @@ class AdmissionQueue:
         self.rng = rng or random.SystemRandom()
         self._cache_seconds = settings_cache_seconds
         self._cached: tuple[float, QueueSettings] | None = None
+        # When the inventory was last counted, as far as this process has seen (every script
+        # answer carries it): lets callers skip asking Redis while the count is fresh.
+        self.inventory_seen_at: float | None = None
         self._keys = [
             f"{prefix}:waiting",
             f"{prefix}:seen",
@@ -95,6 +98,7 @@ class AdmissionQueue:
             f"{prefix}:admit_log",
             f"{prefix}:seq",
             f"{prefix}:admitted_total",
+            f"{prefix}:inventory",
         ]
         self._join = redis.register_script(scripts.JOIN)
         self._poll = redis.register_script(scripts.POLL)
@@ -132,14 +136,20 @@ class AdmissionQueue:
 
     def set_inventory(self, remaining: int, now: float) -> None:
         """Record how many appointments are still free (the booking side counts them)."""
-        self.redis.hset(f"{self.prefix}:inventory", mapping={"remaining": remaining, "at": now})
+        self.redis.hset(self._keys[6], mapping={"remaining": remaining, "at": now})
+        self._seen_inventory_at(now)
 
     def inventory(self) -> tuple[int | None, float | None]:
         """Return (remaining appointments, when counted), or (None, None) if never counted."""
-        raw = self.redis.hmget(f"{self.prefix}:inventory", "remaining", "at")
+        raw = self.redis.hmget(self._keys[6], "remaining", "at")
         if raw[0] is None:
             return None, None
+        self._seen_inventory_at(float(raw[1]))
         return int(raw[0]), float(raw[1])
+
+    def _seen_inventory_at(self, at: float) -> None:
+        if self.inventory_seen_at is None or at > self.inventory_seen_at:
+            self.inventory_seen_at = at
 
     # The line -----------------------------------------------------------------------------
 
@@ -154,20 +164,14 @@ class AdmissionQueue:
             return "prequeue"
         return "closed"
 
-    def _can_admit(self, settings: QueueSettings, now: float, remaining: int | None) -> int:
-        ok = (
-            settings.mode in ("auto", "always")
-            and self.phase(settings, now) == "open"
-            and remaining != 0
-        )
-        return 1 if ok else 0
-
-    def _limits(self, settings: QueueSettings, now: float, remaining: int | None) -> list[Any]:
+    def _limits(self, settings: QueueSettings, now: float) -> list[Any]:
+        # (The scripts themselves refuse to admit anyone once the inventory says sold out.)
+        can_admit = settings.mode in ("auto", "always") and self.phase(settings, now) == "open"
         return [
             settings.idle_minutes * 60,
             settings.max_active,
             settings.admit_per_minute,
-            self._can_admit(settings, now, remaining),
+            1 if can_admit else 0,
         ]
 
     def join(self, *, binding: str, now: float) -> TicketStatus:
@@ -182,9 +186,7 @@ class AdmissionQueue:
             )
         ticket = secrets.token_urlsafe(16)
         placement = "prequeue" if phase == "prequeue" else "fifo"
-        # One read of the inventory serves the limits and the answer (a Redis round trip each).
-        remaining, _ = self.inventory()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
         raw = self._join(
             keys=self._keys,
             args=[
@@ -201,14 +203,16 @@ class AdmissionQueue:
                 can_admit,
             ],
         )
-        return self._status(ticket, raw, settings, now, remaining)
+        return self._status(ticket, raw, settings, now)
 
-    def poll(self, ticket: str, *, now: float) -> TicketStatus:
-        """Where a ticket stands now; polling keeps a waiting ticket alive."""
+    def poll(self, ticket: str, *, now: float, binding: str = "") -> TicketStatus:
+        """Where a ticket stands now; polling keeps a waiting ticket alive.
+
+        With ``binding``, a ticket issued to another binding is reported ``unknown`` and left
+        untouched: one round trip checks whose ticket it is and answers.
+        """
         settings = self.settings()
-        # One read of the inventory serves the limits and the answer (a Redis round trip each).
-        remaining, _ = self.inventory()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
         raw = self._poll(
             keys=self._keys,
             args=[
@@ -220,16 +224,15 @@ class AdmissionQueue:
                 max_active,
                 per_minute,
                 can_admit,
+                binding,
             ],
         )
-        return self._status(ticket, raw, settings, now, remaining)
+        return self._status(ticket, raw, settings, now)
 
     def advance(self, *, now: float) -> int:
         """Admit whoever the limits allow now (for a scheduled job); return how many."""
         settings = self.settings()
-        # One read of the inventory serves the limits and the answer (a Redis round trip each).
-        remaining, _ = self.inventory()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now, remaining)
+        idle, max_active, per_minute, can_admit = self._limits(settings, now)
         return int(
             self._advance(
                 keys=self._keys,
@@ -264,11 +267,6 @@ class AdmissionQueue:
     def revoke(self, ticket: str) -> bool:
         """Revoke a ticket: its admission token stops working at once."""
         return bool(self._revoke(keys=self._keys, args=[self.prefix, ticket]))
-
-    def ticket_binding(self, ticket: str) -> str | None:
-        """The binding a ticket was issued to, or None if unknown."""
-        raw = self.redis.hget(f"{self.prefix}:t:{ticket}", "binding")
-        return raw.decode() if raw is not None else None
 
     # Reporting ----------------------------------------------------------------------------
 
@@ -311,12 +309,13 @@ class AdmissionQueue:
         raw: list[Any],
         settings: QueueSettings,
         now: float,
-        remaining: int | None,
     ) -> TicketStatus:
-        state = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
+        state, binding, left, counted_at = (_text(raw[i]) for i in (0, 5, 7, 8))
         rank = int(raw[1])
         waiting, active, last_minute = int(raw[2]), int(raw[3]), int(raw[4])
-        binding = raw[5].decode() if isinstance(raw[5], bytes) else str(raw[5])
+        remaining = int(left) if left else None
+        if counted_at:
+            self._seen_inventory_at(float(counted_at))
         phase = self.phase(settings, now)
         visible = state == "waiting" and rank >= 0 and phase == "open"
         ahead = rank if visible else None
@@ -363,3 +362,7 @@ class AdmissionQueue:
         else:
             base = 45
         return base + int(self.rng.random() * base * 0.2)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

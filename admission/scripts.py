@@ -3,8 +3,12 @@
 All keys share one hash tag (the prefix is ``{...}``), so the scripts also run on Redis
 Cluster. KEYS, in order: waiting (zset: ticket -> place), seen (zset: ticket -> last poll),
 active (zset: admitted ticket -> last activity), admit_log (zset: ticket -> admission time, the
-last minute only), seq (arrival counter), admitted_total (counter). Ticket hashes live at
-``<prefix>:t:<ticket>`` in the same slot.
+last minute only), seq (arrival counter), admitted_total (counter), inventory (hash: remaining
+appointments and when they were counted). Ticket hashes live at ``<prefix>:t:<ticket>`` in the
+same slot.
+
+The scripts read the inventory themselves and return it with the ticket's status, so a poll is
+one round trip: nobody is let in once it says nothing is left.
 
 Every operation on a hot path is O(log N) in the length of the line: ZRANK, ZADD, ZPOPMIN and
 range removals whose work is bounded per call. Nothing scans the line.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 _PRELUDE = r"""
 local W, SEEN, ACTIVE, LOG, SEQ, TOTAL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local INVENTORY = KEYS[7]
 
 local function tkey(prefix, id) return prefix .. ':t:' .. id end
 
@@ -28,7 +33,8 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
     redis.call('ZREM', SEEN, id)
     redis.call('HSET', tkey(prefix, id), 'state', 'expired')
   end
-  if can_admit == 0 then return 0 end
+  -- Sold out: nobody is let in, not even the first in line.
+  if can_admit == 0 or redis.call('HGET', INVENTORY, 'remaining') == '0' then return 0 end
   local budget = math.min(max_active - redis.call('ZCARD', ACTIVE),
                           per_minute - redis.call('ZCARD', LOG), 100)
   local admitted, pops = 0, 0
@@ -54,15 +60,17 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
   return admitted
 end
 
+-- state, rank, waiting, active, admitted last minute, binding, admitted_at, remaining, counted at
 local function status_of(prefix, id)
   local key = tkey(prefix, id)
   local fields = redis.call('HMGET', key, 'state', 'binding', 'admitted_at')
+  local inv = redis.call('HMGET', INVENTORY, 'remaining', 'at')
   local state = fields[1]
-  if not state then return {'unknown', -1, 0, 0, 0, '', ''} end
+  if not state then return {'unknown', -1, 0, 0, 0, '', '', inv[1] or '', inv[2] or ''} end
   local rank = -1
   if state == 'waiting' then rank = redis.call('ZRANK', W, id) or -1 end
   return {state, rank, redis.call('ZCARD', W), redis.call('ZCARD', ACTIVE),
-          redis.call('ZCARD', LOG), fields[2] or '', fields[3] or ''}
+          redis.call('ZCARD', LOG), fields[2] or '', fields[3] or '', inv[1] or '', inv[2] or ''}
 end
 """
 
@@ -90,12 +98,18 @@ return status_of(prefix, id)
 """
 )
 
-# ARGV: prefix, ticket, now, ttl, idle seconds, max_active, admit_per_minute, can_admit
+# ARGV: prefix, ticket, now, ttl, idle seconds, max_active, admit_per_minute, can_admit,
+#       binding ('' for any: otherwise a ticket issued to another binding is left untouched
+#       and reported unknown, as if it did not exist)
 POLL = (
     _PRELUDE
     + r"""
 local prefix, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local key = tkey(prefix, id)
+if ARGV[9] ~= '' and redis.call('HGET', key, 'binding') ~= ARGV[9] then
+  local inv = redis.call('HMGET', INVENTORY, 'remaining', 'at')
+  return {'unknown', -1, 0, 0, 0, '', '', inv[1] or '', inv[2] or ''}
+end
 if redis.call('HGET', key, 'state') == 'waiting' then
   redis.call('ZADD', SEEN, 'XX', now, id)
   redis.call('EXPIRE', key, ttl)

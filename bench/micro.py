@@ -33,6 +33,7 @@ class Counters:
     def __init__(self) -> None:
         self.sql = 0
         self.redis = 0
+        self.trace: list[str] | None = None  # set to a list to record what each send was
 
     def install(self, engine: Any) -> None:
         """Count the app engine's statements and every Redis connection's sends."""
@@ -40,13 +41,18 @@ class Counters:
         from sqlalchemy import event
 
         @event.listens_for(engine, "before_cursor_execute")
-        def _count(*_args: Any) -> None:
+        def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             self.sql += 1
+            if self.trace is not None:
+                self.trace.append("SQL " + " ".join(statement.split())[:90])
 
         original = Connection.send_packed_command
 
         def send(conn: Any, command: Any, check_health: bool = True) -> None:
             self.redis += 1  # a pipeline or a script call is one round trip, as on the wire
+            if self.trace is not None:
+                first = command[0] if isinstance(command, list) else command
+                self.trace.append("Redis " + bytes(first)[:90].decode(errors="replace"))
             original(conn, command, check_health)
 
         Connection.send_packed_command = send  # type: ignore[method-assign]
@@ -152,12 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--profile", choices=["poll", "booking", "hello", "bare_booking"])
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="move PostgreSQL and Redis off 25432/26379"
+    )
+    parser.add_argument("--trace", help="print the statements and Redis sends of one call")
     parser.add_argument("--match", nargs="*", help="pstats restrictions, e.g. a path regex")
     args = parser.parse_args(argv)
     import redis as redis_lib
 
     workdir = make_workdir()
-    stack = Stack(workdir)
+    stack = Stack(workdir, pg_port=25432 + args.port_offset, redis_port=26379 + args.port_offset)
     stack.app_env = {
         "FAIRSLOT_ENV": "production",
         "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
@@ -179,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name:<14}{row['cpu_us']:>9}{row['wall_us']:>9}{row['sql']:>7}{row['redis']:>7}"
             )
+            if args.trace == name:
+                counters.trace = []
+                step(20_000)
+                print("\n".join(counters.trace))
+                counters.trace = None
             if args.profile == name:
                 profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
                 profiler.runcall(lambda step=step: [step(10_000 + i) for i in range(args.n)])

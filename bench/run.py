@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default="crowd,ceilings,scale,drills", help="comma-separated parts to run"
     )
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="move the bench's PostgreSQL and Redis off 25432/26379 (beside a bench.micro run)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     parts = set(args.parts.split(","))
@@ -144,7 +150,13 @@ def main(argv: list[str] | None = None) -> int:
 
     smtp, sms = SmtpSink(SMTP_PORT), SmsSink(SMS_PORT)
     workdir = make_workdir()
-    stack = Stack(workdir, workers=profile.workers, worker_class=profile.worker_class)
+    stack = Stack(
+        workdir,
+        pg_port=25432 + args.port_offset,
+        redis_port=26379 + args.port_offset,
+        workers=profile.workers,
+        worker_class=profile.worker_class,
+    )
     stack.app_env = app_env(profile, smtp, sms)
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -7,7 +7,9 @@ through. The table below is the one place that says which endpoint is limited by
 
 from __future__ import annotations
 
-from flask import Flask, g
+import time
+
+from flask import Flask, Response, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -47,7 +49,9 @@ def init_app(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "fairslot")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # X-RateLimit-* headers on every answer would cost two more Redis round trips each, which is
+    # most of a queue-status poll's budget; a refused client still gets Retry-After (below).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     options: dict[str, object] = {"socket_timeout": 1}
     if redis_url:
         import redis
@@ -67,4 +71,22 @@ def init_app(app: Flask) -> Limiter:
             lambda key=key: app.config[key], methods=methods
         )(view)
     app.extensions["fairslot.limiter"] = limiter
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(_seconds_until_reset(limiter))
+        return response
+
     return limiter
+
+
+def _seconds_until_reset(limiter: Limiter) -> int:
+    """When the breached limit's window resets (its whole length if the storage cannot say)."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    try:
+        return max(1, int(current.reset_at - time.time()))
+    except Exception:  # noqa: BLE001 - storage unreachable: the window's length is a safe answer
+        return max(1, int(current.limit.get_expiry()))

@@ -169,6 +169,40 @@ def test_paused_and_sold_out_admit_nobody():
     assert later.state == "admitted"
 
 
+def test_a_poll_is_one_round_trip_that_also_reports_the_inventory():
+    queue = make_queue(mode="paused")
+    queue._cache_seconds = 60.0  # settings cached, as in the app
+    queue.set_inventory(7, T0 + 5)
+    ticket = queue.join(binding="b", now=T0).ticket
+    queue.poll(ticket, now=T0 + 1)  # Redis learns the script (EVALSHA, then SCRIPT LOAD once)
+    sent = []
+    execute = queue.redis.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return execute(*args, **kwargs)
+
+    queue.redis.execute_command = counting
+    queue.inventory_seen_at = None
+    status = queue.poll(ticket, now=T0 + 6)
+    assert sent == ["EVALSHA"]
+    assert status.remaining == 7
+    # The process now knows when the count was made, without asking Redis for it.
+    assert queue.inventory_seen_at == T0 + 5
+
+
+def test_a_ticket_polled_for_another_binding_reads_unknown_and_is_left_untouched():
+    queue = make_queue(mode="paused")
+    ticket = queue.join(binding="browser-1", now=T0).ticket
+    seen = f"{queue.prefix}:seen"
+    other = queue.poll(ticket, now=T0 + 50, binding="api")
+    assert other.state == "unknown" and other.binding == ""
+    assert queue.redis.zscore(seen, ticket) == T0  # not kept alive by someone else's poll
+    mine = queue.poll(ticket, now=T0 + 60, binding="browser-1")
+    assert mine.state == "waiting" and mine.binding == "browser-1"
+    assert queue.redis.zscore(seen, ticket) == T0 + 60
+
+
 def test_status_tells_the_truth_about_the_wait():
     queue = make_queue(max_active=1, admit_per_minute=60)
     queue.set_inventory(3, T0)

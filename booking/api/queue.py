@@ -87,13 +87,13 @@ def get_ticket(ticket: str) -> Any:
     if len(ticket) > 64:
         raise NotFound(N_("No ticket with that id."))
     try:
-        queue = get_queue()
-        if queue.ticket_binding(ticket) != API_BINDING:
-            raise NotFound(N_("No ticket with that id."))
         refresh_inventory()
-        status = queue.poll(ticket, now=now().timestamp())
+        # A browser's ticket is not the API's: it reads as unknown and is left untouched.
+        status = get_queue().poll(ticket, now=now().timestamp(), binding=API_BINDING)
     except RedisError:
         return _unavailable()
+    if status.state == "unknown":
+        raise NotFound(N_("No ticket with that id."))
     if status.state not in ("waiting", "admitted"):
         raise NotFound(N_("This ticket has lapsed. Join the line again."))
     return _body(status)

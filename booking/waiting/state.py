@@ -80,8 +80,16 @@ def refresh_inventory() -> None:
     """Recount free appointments at most every few seconds across all processes."""
     queue = get_queue()
     moment = now()
+
+    def fresh(at: float | None) -> bool:
+        return at is not None and moment.timestamp() - at < INVENTORY_REFRESH_SECONDS
+
+    # Every queue answer tells this process when the count was made: while that is recent,
+    # not even Redis is asked (a poll is then one round trip).
+    if fresh(queue.inventory_seen_at):
+        return
     _, counted_at = queue.inventory()
-    if counted_at is not None and moment.timestamp() - counted_at < INVENTORY_REFRESH_SECONDS:
+    if fresh(counted_at):
         return
     # One process recounts; the others keep using the last figure.
     lock = f"{queue.prefix}:inventory_lock"

@@ -59,8 +59,12 @@ def _live_ticket() -> TicketStatus | None:
     ticket = session.get("qticket")
     if not ticket:
         return None
-    status = get_queue().poll(ticket, now=now().timestamp())
-    if status.state not in LIVE_STATES or status.binding != browser_binding():
+    binding = browser_binding()
+    if binding is None:
+        session.pop("qticket", None)
+        return None
+    status = get_queue().poll(ticket, now=now().timestamp(), binding=binding)
+    if status.state not in LIVE_STATES:
         session.pop("qticket", None)
         return None
     return status
