@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +86,7 @@ def confirm_hold(
         try:
             # A savepoint: losing a race on a unique index leaves the hold exactly as it was.
             with session.begin_nested():
-                _adjust_slot(session, reservation.slot_id, held=-1, booked=1)
+                slot = _book_held_place(session, reservation.slot_id)
                 _fill(reservation, person, now=now, manage_token=manage_token)
                 # Booked in the language of the page (or the caller's, for an agent's booking).
                 reservation.locale = notices.locale if notices.locale in LOCALES else "en"
@@ -94,8 +94,6 @@ def confirm_hold(
                     reservation.channel = channel.value
                 session.flush()
             # The confirmation and reminders commit with the booking, or not at all.
-            slot = session.get(Slot, reservation.slot_id)
-            assert slot is not None
             booking_confirmed(session, reservation, slot, now=now, policy=notices)
             return Confirmation(reservation, manage_token, replayed=False)
         except IntegrityError as exc:
@@ -111,6 +109,18 @@ _ALREADY_BOOKED = N_(
     "This person already has an appointment for this vaccine. Use the manage link in the "
     "confirmation, or look it up with the code and date of birth, to change it."
 )
+
+
+def _book_held_place(session: Session, slot_id: int) -> Slot:
+    # Turn the hold's place into a booking; RETURNING loads the slot the messages describe, so
+    # no SELECT follows (the CHECK constraints still refuse anything impossible).
+    return session.scalars(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(held=Slot.held - 1, booked=Slot.booked + 1)
+        .returning(Slot),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one()
 
 
 def _refuse_second_booking(session: Session, key: str, service: str, *, exclude: int) -> None:
