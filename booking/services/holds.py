@@ -141,6 +141,21 @@ def find_hold(session: Session, hold_token: str, *, lock: bool = False) -> Reser
     return reservation
 
 
+def lock_hold_with(
+    session: Session, hold_token: str, extra: ColumnElement[Any]
+) -> tuple[Reservation, Any]:
+    """Lock the reservation behind a hold id and read ``extra`` in the same statement, or raise."""
+    row = session.execute(
+        select(Reservation, extra)
+        .where(Reservation.hold_token == hold_token)
+        .with_for_update(of=Reservation)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(N_("No hold with that id."))
+    return row[0], row[1]
+
+
 def place_hold(
     session: Session,
     slot_id: int,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from booking.models import BOOKED_STATUSES, Channel, Reservation, ReservationStatus, Slot
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
-from booking.services.holds import _adjust_slot, find_hold, take_place_or_raise
+from booking.services.holds import _adjust_slot, lock_hold_with, take_place_or_raise
 from booking.services.notices import (
     DEFAULT_NOTICES,
     NoticePolicy,
@@ -69,7 +69,10 @@ def confirm_hold(
     notices: NoticePolicy = DEFAULT_NOTICES,
 ) -> Confirmation:
     """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
-    reservation = find_hold(session, hold_token, lock=True)
+    # The second-booking check rides on the locking SELECT: one statement, not two.
+    reservation, other_booking = lock_hold_with(
+        session, hold_token, _other_booking(person.key).label("other_booking")
+    )
     manage_token = manage_token_for(secret_key, hold_token)
     if reservation.status in BOOKED_STATUSES:
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
@@ -80,7 +83,9 @@ def confirm_hold(
         raise Conflict(N_("This hold was released. Please choose a time again."))
     if reservation.status == ReservationStatus.EXPIRED or reservation.hold_expires_at <= now:
         raise HoldExpired(N_("Your hold on this time ran out. Please choose a time again."))
-    _refuse_second_booking(session, person.key, reservation.service, exclude=reservation.id)
+    if other_booking is not None:
+        # A booking committed meanwhile is caught by the unique index below, to the same answer.
+        raise AlreadyBooked(_ALREADY_BOOKED)
 
     for _attempt in range(_CODE_ATTEMPTS):
         try:
@@ -123,17 +128,21 @@ def _book_held_place(session: Session, slot_id: int) -> Slot:
     ).one()
 
 
-def _refuse_second_booking(session: Session, key: str, service: str, *, exclude: int) -> None:
-    exists = session.scalar(
-        select(Reservation.id).where(
-            Reservation.person_key == key,
-            Reservation.service == service,
-            Reservation.status == CONFIRMED,
-            Reservation.id != exclude,
+def _other_booking(key: str) -> ScalarSelect[int]:
+    # Another confirmed reservation of this person for the hold's service (correlated to it).
+    other = aliased(Reservation)
+    return (
+        select(other.id)
+        .where(
+            other.person_key == key,
+            other.service == Reservation.service,
+            other.status == CONFIRMED,
+            other.id != Reservation.id,
         )
+        .correlate(Reservation)
+        .limit(1)
+        .scalar_subquery()
     )
-    if exists is not None:
-        raise AlreadyBooked(_ALREADY_BOOKED)
 
 
 def _fill(reservation: Reservation, person: Person, *, now: datetime, manage_token: str) -> None:
