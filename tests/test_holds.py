@@ -156,6 +156,18 @@ def test_confirm_moves_held_to_booked_and_is_idempotent(session, slot, now):
         confirm(session, h, person(2), now)
 
 
+def test_a_confirmation_code_collision_is_retried_with_a_new_code(session, slot, now, monkeypatch):
+    # Why confirming keeps its savepoint: a unique-index loss on the code is retried in place.
+    first = confirm(session, hold(session, slot, now), person(1), now)
+    codes = iter([first.reservation.confirmation_code, "23456789"])
+    monkeypatch.setattr(reservations, "new_confirmation_code", lambda: next(codes))
+    second = confirm(session, hold(session, slot, now), person(2), now)
+    assert second.reservation.confirmation_code == "23456789"
+    assert second.reservation.status == "confirmed"
+    counted = refresh(session, slot)
+    assert (counted.held, counted.booked) == (0, 2)
+
+
 def test_confirming_an_expired_hold_answers_gone_and_changes_nothing(session, slot, now):
     h = hold(session, slot, now)
     with pytest.raises(HoldExpired):
