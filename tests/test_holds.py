@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from booking.db import db
 from booking.models import Reservation, Slot
 from booking.services import holds, reservations
 from booking.services.errors import (
@@ -108,6 +109,32 @@ def test_idempotency_key_replay_returns_the_same_hold(session, slot, now):
         holds.place_hold(session, other.id, now=now, hold_minutes=10, request_key="key-1")
 
 
+def test_a_replay_with_its_ticket_keeps_the_hold_and_a_new_request_replaces_it(session, slot, now):
+    # The Idempotency-Key and the ticket's live holds are read in one query: the replay wins.
+    a = hold(session, slot, now, request_key="key-1", admission_ticket="ticket-1")
+    again = hold(session, slot, now, request_key="key-1", admission_ticket="ticket-1")
+    assert again.id == a.id and again.status == "held"
+    assert refresh(session, slot).held == 1
+    b = hold(session, slot, now, request_key="key-2", admission_ticket="ticket-1")
+    assert b.id != a.id
+    assert session.get(Reservation, a.id, populate_existing=True).status == "cancelled"
+    assert refresh(session, slot).held == 1
+
+
+@pytest.mark.parametrize("field", ["request_key", "admission_ticket"])
+def test_losing_the_insert_race_is_a_conflict_and_keeps_nothing(app, slot, now, field, monkeypatch):
+    # The concurrent request's row is not visible to the lookup yet; the unique index refuses
+    # the INSERT. No savepoint: the unit of work rolls back whole, the place taken with it.
+    with app.app_context():
+        hold(db.session, slot, now, **{field: "same"})
+        db.session.commit()
+        monkeypatch.setattr(holds, "_earlier_requests", lambda *_args: [])
+        with pytest.raises(Conflict, match="in progress"):
+            db.transaction(lambda s: hold(s, slot, now, **{field: "same"}))
+        assert db.session.scalar(select(Slot.held).where(Slot.id == slot.id)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Reservation)) == 1
+
+
 def confirm(session, h, p, now):
     return reservations.confirm_hold(session, h.hold_token, p, now=now, secret_key=SECRET)
 
@@ -127,6 +154,18 @@ def test_confirm_moves_held_to_booked_and_is_idempotent(session, slot, now):
     assert refresh(session, slot).booked == 1
     with pytest.raises(Conflict):
         confirm(session, h, person(2), now)
+
+
+def test_a_confirmation_code_collision_is_retried_with_a_new_code(session, slot, now, monkeypatch):
+    # Why confirming keeps its savepoint: a unique-index loss on the code is retried in place.
+    first = confirm(session, hold(session, slot, now), person(1), now)
+    codes = iter([first.reservation.confirmation_code, "23456789"])
+    monkeypatch.setattr(reservations, "new_confirmation_code", lambda: next(codes))
+    second = confirm(session, hold(session, slot, now), person(2), now)
+    assert second.reservation.confirmation_code == "23456789"
+    assert second.reservation.status == "confirmed"
+    counted = refresh(session, slot)
+    assert (counted.held, counted.booked) == (0, 2)
 
 
 def test_confirming_an_expired_hold_answers_gone_and_changes_nothing(session, slot, now):

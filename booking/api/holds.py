@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Response, current_app
+from sqlalchemy import select
 
 from booking.api import bp
 from booking.api.common import MAX_ID, idempotency_key, json_object
@@ -87,8 +88,13 @@ def confirm_hold(hold_id: str) -> Any:
         )
         reservation = done.reservation
         consumed[:] = [reservation.admission_ticket]
-        slot = session.get(Slot, reservation.slot_id)
-        clinic = session.get(Clinic, reservation.clinic_id)
+        # One query for what the answer shows of the slot and its clinic (the reservation's,
+        # which is always the slot's: holds copy it, and moves change both together).
+        slot = session.execute(
+            select(Slot.id, Slot.starts_at, Clinic.id.label("clinic_id"), Clinic.timezone)
+            .join(Clinic, Clinic.id == Slot.clinic_id)
+            .where(Slot.id == reservation.slot_id)
+        ).one()
         return {
             "confirmation_code": reservation.confirmation_code,
             "confirmation_code_display": format_code(reservation.confirmation_code or ""),
@@ -96,8 +102,8 @@ def confirm_hold(hold_id: str) -> Any:
             "reservation": {
                 "status": reservation.status,
                 "slot_id": slot.id,
-                "clinic_id": clinic.id,
-                "start": local_iso(slot.starts_at, clinic.timezone),
+                "clinic_id": slot.clinic_id,
+                "start": local_iso(slot.starts_at, slot.timezone),
             },
         }
 

@@ -84,11 +84,18 @@ def dispatch_after_commit(session: Session) -> None:
         return
     queue, moment = get_queue(), now()
     try:
-        for message in messages:
-            if message.status == MessageStatus.CANCELLED:
-                unschedule_message(queue, message.id)
-            elif message.status == MessageStatus.QUEUED:
-                enqueue_message(queue, message.id, due_at=message.next_attempt_at, now=moment)
+        # One MULTI/EXEC for all of them: a booking's confirmation and reminders cost one round
+        # trip, not several each, and they reach Redis together or (for the relay) not at all.
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()  # before any command: RQ's enqueue would otherwise call it mid-way
+            for message in messages:
+                if message.status == MessageStatus.CANCELLED:
+                    unschedule_message(queue, message.id, pipeline=pipe)
+                elif message.status == MessageStatus.QUEUED:
+                    enqueue_message(
+                        queue, message.id, due_at=message.next_attempt_at, now=moment, pipeline=pipe
+                    )
+            pipe.execute()
     except Exception as exc:  # noqa: BLE001 - whatever it was, the relay recovers
         # Redis down or refusing: the rows are committed, and the relay will enqueue them.
         log.warning("could not enqueue %d messages now (%s); the relay will", len(messages), exc)

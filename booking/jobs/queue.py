@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
+from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
@@ -66,20 +67,30 @@ def _send_options(config: Any, message_id: int) -> dict[str, Any]:
 
 
 def enqueue_message(
-    queue: Queue, message_id: int, *, due_at: datetime, now: datetime, config: Any = None
+    queue: Queue,
+    message_id: int,
+    *,
+    due_at: datetime,
+    now: datetime,
+    config: Any = None,
+    pipeline: Pipeline | None = None,
 ) -> Job:
-    """Enqueue the send job for a message now, or schedule it for ``due_at``."""
+    """Enqueue the send job for a message now, or schedule it for ``due_at``.
+
+    With a ``pipeline`` the commands are only queued on it; they reach Redis when the caller
+    executes it, so several messages cost one round trip.
+    """
     options = _send_options(config if config is not None else current_app.config, message_id)
     if due_at > now:
-        return queue.enqueue_at(due_at, SEND_MESSAGE, message_id, **options)
-    return queue.enqueue(SEND_MESSAGE, message_id, **options)
+        return queue.enqueue_at(due_at, SEND_MESSAGE, message_id, pipeline=pipeline, **options)
+    return queue.enqueue(SEND_MESSAGE, message_id, pipeline=pipeline, **options)
 
 
-def unschedule_message(queue: Queue, message_id: int) -> None:
+def unschedule_message(queue: Queue, message_id: int, *, pipeline: Pipeline | None = None) -> None:
     """Take a cancelled message's scheduled job off the schedule (its run would do nothing)."""
     job_id = message_job_id(message_id)
-    ScheduledJobRegistry(queue=queue).remove(job_id)
-    queue.connection.delete(Job.key_for(job_id))
+    ScheduledJobRegistry(queue=queue).remove(job_id, pipeline=pipeline)
+    (pipeline if pipeline is not None else queue.connection).delete(Job.key_for(job_id))
 
 
 def job_states(queue: Queue, message_ids: Iterable[int]) -> dict[int, str | None]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, select, update
+from sqlalchemy import ColumnElement, Update, and_, case, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,17 +51,17 @@ def online_free(now: datetime) -> ColumnElement[int]:
     return Slot.capacity - phone_reserved_now(now) - Slot.held - Slot.booked
 
 
-def take_place(
-    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
-) -> bool:
-    """Atomically count one more hold (or booking) if the slot is open and has room.
+def _take_statement(
+    slot_id: int, *, now: datetime, column: str = "held", online: bool = True
+) -> Update:
+    """The one conditional UPDATE that counts a hold (or booking) if the slot is open and has room.
 
     Online residents cannot take the places set aside for phone bookings before the cutoff;
     2-1-1 agents (``online=False``) can take any place.
     """
     target = Slot.held if column == "held" else Slot.booked
     room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
-    result = session.execute(
+    return (
         update(Slot)
         .where(
             Slot.id == slot_id,
@@ -68,7 +69,16 @@ def take_place(
             Slot.starts_at > now,
             room,
         )
-        .values({target: target + 1}),
+        .values({target: target + 1})
+    )
+
+
+def take_place(
+    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
+) -> bool:
+    """Atomically count one more hold (or booking) if the slot is open and has room."""
+    result = session.execute(
+        _take_statement(slot_id, now=now, column=column, online=online),
         execution_options=_NO_SYNC,
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -97,18 +107,26 @@ def take_place_or_raise(
 ) -> Slot:
     """Take a place, releasing expired holds first if the slot looks full; raise if none."""
     if not take_place(session, slot_id, now=now, column=column, online=online):
-        slot = session.get(Slot, slot_id, populate_existing=True)
-        if slot is None:
-            raise NotFound(N_("No slot with that id."))
-        if not slot.is_open or slot.starts_at <= now:
-            raise SlotUnavailable(N_("This time is no longer available. Please choose another."))
-        # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
-        if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
-            session, slot_id, now=now, column=column, online=online
-        ):
-            raise SlotFull(N_("Every place at this time is taken. Please choose another time."))
+        _take_place_after_miss(session, slot_id, now=now, column=column, online=online)
     slot = session.get(Slot, slot_id, populate_existing=True)
     assert slot is not None
+    return slot
+
+
+def _take_place_after_miss(
+    session: Session, slot_id: int, *, now: datetime, column: str, online: bool
+) -> Slot:
+    """The slow path once the conditional UPDATE took nothing: say why, or reclaim and retry."""
+    slot = session.get(Slot, slot_id, populate_existing=True)
+    if slot is None:
+        raise NotFound(N_("No slot with that id."))
+    if not slot.is_open or slot.starts_at <= now:
+        raise SlotUnavailable(N_("This time is no longer available. Please choose another."))
+    # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
+    if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
+        session, slot_id, now=now, column=column, online=online
+    ):
+        raise SlotFull(N_("Every place at this time is taken. Please choose another time."))
     return slot
 
 
@@ -121,6 +139,21 @@ def find_hold(session: Session, hold_token: str, *, lock: bool = False) -> Reser
     if reservation is None:
         raise NotFound(N_("No hold with that id."))
     return reservation
+
+
+def lock_hold_with(
+    session: Session, hold_token: str, extra: ColumnElement[Any]
+) -> tuple[Reservation, Any]:
+    """Lock the reservation behind a hold id and read ``extra`` in the same statement, or raise."""
+    row = session.execute(
+        select(Reservation, extra)
+        .where(Reservation.hold_token == hold_token)
+        .with_for_update(of=Reservation)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(N_("No hold with that id."))
+    return row[0], row[1]
 
 
 def place_hold(
@@ -140,46 +173,105 @@ def place_hold(
     admitted session holds at most one slot (a partial unique index enforces it too).
     """
     key_hash = token_hash(request_key) if request_key else None
-    if key_hash:
-        previous = session.scalars(
-            select(Reservation).where(Reservation.request_key_hash == key_hash)
-        ).one_or_none()
-        if previous is not None:
+    earlier = _earlier_requests(session, key_hash, admission_ticket)
+    for previous in earlier:
+        if key_hash and previous.request_key_hash == key_hash:
             if previous.slot_id != slot_id:
                 raise Conflict(N_("This Idempotency-Key was already used for another slot."))
             return previous
     if replace_hold:
         # One hold per visitor: choosing another time gives the previous place back first.
         release_hold(session, replace_hold, now=now, missing_ok=True)
-    if admission_ticket:
-        for previous_token in session.scalars(
-            select(Reservation.hold_token).where(
-                Reservation.admission_ticket == admission_ticket, Reservation.status == HELD
-            )
-        ).all():
-            release_hold(session, previous_token, now=now, missing_ok=True)
-    slot = take_place_or_raise(session, slot_id, now=now, online=channel == Channel.ONLINE)
-    reservation = Reservation(
-        slot_id=slot.id,
-        clinic_id=slot.clinic_id,
-        service=slot.service,
-        status=HELD,
-        channel=channel.value,
-        hold_token=new_hold_token(),
-        hold_expires_at=now + timedelta(minutes=hold_minutes),
-        request_key_hash=key_hash,
-        admission_ticket=admission_ticket,
-        created_at=now,
-        updated_at=now,
-    )
+    for previous in earlier:
+        # Read before replace_hold was released; releasing that one again is a no-op.
+        release_hold(session, previous.hold_token, now=now, missing_ok=True)
+    values = {
+        "status": HELD,
+        "channel": channel.value,
+        "hold_token": new_hold_token(),
+        "hold_expires_at": now + timedelta(minutes=hold_minutes),
+        "request_key_hash": key_hash,
+        "admission_ticket": admission_ticket,
+        # Given here, not left to the model's defaults: the INSERT ... SELECT does not apply them.
+        "eligibility_attested": False,
+        "locale": "en",
+        "created_at": now,
+        "updated_at": now,
+    }
+    online = channel == Channel.ONLINE
     try:
-        with session.begin_nested():
-            session.add(reservation)
+        reservation = _take_and_insert(session, slot_id, now=now, online=online, values=values)
+        if reservation is None:
+            slot = _take_place_after_miss(session, slot_id, now=now, column="held", online=online)
+            reservation = _insert(session, slot.id, slot.clinic_id, slot.service, values)
     except IntegrityError:
-        # A concurrent request with the same Idempotency-Key or admission ticket won the race;
-        # nothing of this one is kept (the caller's transaction rolls back) and it may retry.
+        # A concurrent request with the same Idempotency-Key or admission ticket won the race.
+        # No savepoint: every caller's transaction rolls back on this error (the place taken
+        # above with it), so nothing of this request is kept, and the visitor may retry.
         raise Conflict(N_("Another hold request for this visitor is in progress.")) from None
     return reservation
+
+
+def _earlier_requests(
+    session: Session, key_hash: str | None, admission_ticket: str | None
+) -> list[Reservation]:
+    """In one query: the hold an Idempotency-Key replays, and the ticket's live holds."""
+    matches = []
+    if key_hash:
+        matches.append(Reservation.request_key_hash == key_hash)
+    if admission_ticket:
+        matches.append(
+            and_(Reservation.admission_ticket == admission_ticket, Reservation.status == HELD)
+        )
+    if not matches:
+        return []
+    return list(session.scalars(select(Reservation).where(or_(*matches))).all())
+
+
+def _take_and_insert(
+    session: Session, slot_id: int, *, now: datetime, online: bool, values: dict[str, Any]
+) -> Reservation | None:
+    """Take a place and insert the hold for it; None if the fast path took no place.
+
+    On PostgreSQL this is one statement, ``WITH taken AS (UPDATE slot ... RETURNING ...)
+    INSERT INTO reservation ... SELECT ... FROM taken``; SQLite has no data-modifying CTEs,
+    so there it is the UPDATE ... RETURNING and then the INSERT.
+    """
+    take = _take_statement(slot_id, now=now, online=online)
+    if session.get_bind().dialect.name != "postgresql":
+        taken = session.execute(
+            take.returning(Slot.clinic_id, Slot.service), execution_options=_NO_SYNC
+        ).one_or_none()
+        if taken is None:
+            return None
+        return _insert(session, slot_id, taken.clinic_id, taken.service, values)
+    cte = take.returning(Slot.id, Slot.clinic_id, Slot.service).cte("taken")
+    columns = Reservation.__table__.c
+    rows = select(
+        cte.c.id,
+        cte.c.clinic_id,
+        cte.c.service,
+        *(literal(value, type_=columns[name].type) for name, value in values.items()),
+    )
+    insert_hold = (
+        insert(Reservation)
+        .from_select(["slot_id", "clinic_id", "service", *values], rows)
+        .add_cte(cte)  # at the top level: PostgreSQL refuses a data-modifying WITH elsewhere
+        .returning(Reservation)
+    )
+    return session.scalars(insert_hold).one_or_none()
+
+
+def _insert(
+    session: Session, slot_id: int, clinic_id: int, service: str, values: dict[str, Any]
+) -> Reservation:
+    """INSERT ... RETURNING the hold, without the unit of work's flush machinery."""
+    insert_hold = (
+        insert(Reservation)
+        .values(slot_id=slot_id, clinic_id=clinic_id, service=service, **values)
+        .returning(Reservation)
+    )
+    return session.scalars(insert_hold).one()
 
 
 def release_hold(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from booking.models import BOOKED_STATUSES, Channel, Reservation, ReservationStatus, Slot
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
-from booking.services.holds import _adjust_slot, find_hold, take_place_or_raise
+from booking.services.holds import _adjust_slot, lock_hold_with, take_place_or_raise
 from booking.services.notices import (
     DEFAULT_NOTICES,
     NoticePolicy,
@@ -69,7 +69,10 @@ def confirm_hold(
     notices: NoticePolicy = DEFAULT_NOTICES,
 ) -> Confirmation:
     """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
-    reservation = find_hold(session, hold_token, lock=True)
+    # The second-booking check rides on the locking SELECT: one statement, not two.
+    reservation, other_booking = lock_hold_with(
+        session, hold_token, _other_booking(person.key).label("other_booking")
+    )
     manage_token = manage_token_for(secret_key, hold_token)
     if reservation.status in BOOKED_STATUSES:
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
@@ -80,13 +83,15 @@ def confirm_hold(
         raise Conflict(N_("This hold was released. Please choose a time again."))
     if reservation.status == ReservationStatus.EXPIRED or reservation.hold_expires_at <= now:
         raise HoldExpired(N_("Your hold on this time ran out. Please choose a time again."))
-    _refuse_second_booking(session, person.key, reservation.service, exclude=reservation.id)
+    if other_booking is not None:
+        # A booking committed meanwhile is caught by the unique index below, to the same answer.
+        raise AlreadyBooked(_ALREADY_BOOKED)
 
     for _attempt in range(_CODE_ATTEMPTS):
         try:
             # A savepoint: losing a race on a unique index leaves the hold exactly as it was.
             with session.begin_nested():
-                _adjust_slot(session, reservation.slot_id, held=-1, booked=1)
+                slot = _book_held_place(session, reservation.slot_id)
                 _fill(reservation, person, now=now, manage_token=manage_token)
                 # Booked in the language of the page (or the caller's, for an agent's booking).
                 reservation.locale = notices.locale if notices.locale in LOCALES else "en"
@@ -94,8 +99,6 @@ def confirm_hold(
                     reservation.channel = channel.value
                 session.flush()
             # The confirmation and reminders commit with the booking, or not at all.
-            slot = session.get(Slot, reservation.slot_id)
-            assert slot is not None
             booking_confirmed(session, reservation, slot, now=now, policy=notices)
             return Confirmation(reservation, manage_token, replayed=False)
         except IntegrityError as exc:
@@ -113,17 +116,33 @@ _ALREADY_BOOKED = N_(
 )
 
 
-def _refuse_second_booking(session: Session, key: str, service: str, *, exclude: int) -> None:
-    exists = session.scalar(
-        select(Reservation.id).where(
-            Reservation.person_key == key,
-            Reservation.service == service,
-            Reservation.status == CONFIRMED,
-            Reservation.id != exclude,
+def _book_held_place(session: Session, slot_id: int) -> Slot:
+    # Turn the hold's place into a booking; RETURNING loads the slot the messages describe, so
+    # no SELECT follows (the CHECK constraints still refuse anything impossible).
+    return session.scalars(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(held=Slot.held - 1, booked=Slot.booked + 1)
+        .returning(Slot),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one()
+
+
+def _other_booking(key: str) -> ScalarSelect[int]:
+    # Another confirmed reservation of this person for the hold's service (correlated to it).
+    other = aliased(Reservation)
+    return (
+        select(other.id)
+        .where(
+            other.person_key == key,
+            other.service == Reservation.service,
+            other.status == CONFIRMED,
+            other.id != Reservation.id,
         )
+        .correlate(Reservation)
+        .limit(1)
+        .scalar_subquery()
     )
-    if exists is not None:
-        raise AlreadyBooked(_ALREADY_BOOKED)
 
 
 def _fill(reservation: Reservation, person: Person, *, now: datetime, manage_token: str) -> None:
