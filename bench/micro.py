@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port-offset", type=int, default=0, help="move PostgreSQL and Redis off 25432/26379"
     )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="then time `flask worker --burst`, forking and not, sending n bookings' emails",
+    )
     parser.add_argument("--trace", help="print the statements and Redis sends of one call")
     parser.add_argument("--match", nargs="*", help="pstats restrictions, e.g. a path regex")
     args = parser.parse_args(argv)
@@ -199,10 +204,55 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.runcall(lambda step=step: [step(10_000 + i) for i in range(args.n)])
                 limits = [int(m) if m.isdigit() else m for m in args.match or ["45"]]
                 pstats.Stats(profiler).sort_stats(args.sort).print_stats(*limits)
+        if args.worker:
+            # Forking and in-process workers, each sending what n more bookings queued.
+            for fork in ("--fork", "--no-fork"):
+                for i in range(args.n):
+                    measured["booking"](30_000 + i)
+                print(deliveries(stack, fork))
     finally:
         stack.stop()
         remove_workdir(workdir)
     return 0
+
+
+def deliveries(stack: Stack, fork: str, smtp_port: int = 28125) -> str:
+    """Time one RQ worker (``--burst``) sending the confirmations the booking step queued."""
+    import logging
+    import subprocess
+
+    from bench.sinks import SmtpSink
+    from bench.stack import BIN, ROOT
+
+    due = "SELECT count(*) FROM outbox_message WHERE status = 'queued' AND send_after <= now()"
+    queued = int(stack.psql(due))
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    sink = SmtpSink(smtp_port).start()
+    env = {
+        **stack.env(),
+        "FAIRSLOT_SMTP_HOST": "127.0.0.1",
+        "FAIRSLOT_SMTP_PORT": str(smtp_port),
+        "FAIRSLOT_SMTP_SECURITY": "none",
+    }
+    try:
+        cpu0, wall0 = os.times(), time.perf_counter()
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "worker", "--burst", "--no-scheduler", fork],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        wall, cpu1 = time.perf_counter() - wall0, os.times()
+    finally:
+        sink.stop()
+    sent = sum(sink.counts().values())
+    cpu = (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system)
+    return (
+        f"worker --burst {fork}: {sent} of {queued} queued emails sent in {wall:.1f} s "
+        f"({sent / wall:.1f} per s), worker CPU {cpu / max(sent, 1) * 1e3:.1f} ms per message"
+    )
 
 
 if __name__ == "__main__":

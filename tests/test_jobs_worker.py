@@ -19,7 +19,7 @@ from booking.clock import utcnow
 from booking.db import db
 from booking.jobs import embedded_worker_wanted, start_embedded_worker, stop_embedded_worker
 from booking.jobs.queue import make_queue
-from booking.jobs.worker import FairSlotWorker
+from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
 from tests.conftest import TEST_REDIS_URL, make_app, truncate
@@ -71,13 +71,13 @@ def real_redis():
 class WorkerProcess:
     """`flask --app wsgi worker` in a subprocess, configured like the test's app."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.process = env, log, None
+    def __init__(self, env: dict[str, str], log: Path, *options: str) -> None:
+        self.env, self.log, self.process, self.options = env, log, None, options
 
     def start(self) -> WorkerProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *self.options],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -104,9 +104,11 @@ class WorkerProcess:
             self.kill_all()
 
 
-@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize(
+    ("channel", "fork"), [("sms", "--no-fork"), ("email", "--no-fork"), ("email", "--fork")]
+)
 def test_a_worker_killed_mid_send_delivers_exactly_one_confirmation_after_restart(
-    channel, database_url, real_redis, clock, tmp_path
+    channel, fork, database_url, real_redis, clock, tmp_path
 ):
     clock.current = utcnow()  # the worker processes keep real time; so must the booking
     lease = 3  # seconds; a real deployment uses minutes
@@ -138,7 +140,7 @@ def test_a_worker_killed_mid_send_delivers_exactly_one_confirmation_after_restar
             FAIRSLOT_SMS_AUTH_TOKEN="secret-token",
         )
         log = tmp_path / "worker.log"
-        worker = WorkerProcess(env, log)
+        worker = WorkerProcess(env, log, fork)
         provider = sms if channel == "sms" else smtp
         provider.hold.set()
         try:
@@ -148,7 +150,8 @@ def test_a_worker_killed_mid_send_delivers_exactly_one_confirmation_after_restar
             if not provider.received.wait(60):
                 pytest.fail(f"the worker never reached the provider:\n{log.read_text()}")
             killed = worker.kill_all()
-            assert len(killed) >= 2, killed  # the worker and its work horse, at least
+            # The worker, and with --fork its work horse, which was sending.
+            assert len(killed) >= (2 if fork == "--fork" else 1), killed
             provider.hold.clear()
             provider.release.set()
             (message,) = messages(app, kind="confirmation")
@@ -316,8 +319,11 @@ def test_a_worker_that_loses_redis_exits_non_zero_and_a_stopped_one_exits_zero(
         server.stop()
 
 
+@pytest.mark.parametrize(
+    ("fork", "worker_class"), [("--no-fork", FairSlotSimpleWorker), ("--fork", FairSlotWorker)]
+)
 def test_a_worker_whose_redis_connection_drops_in_its_loop_exits_with_status_1(
-    database_url, real_redis, clock, tmp_path, monkeypatch
+    fork, worker_class, database_url, real_redis, clock, tmp_path, monkeypatch
 ):
     # Redis restarted: the connection fails once outside RQ's dequeue retry, and by the time
     # RQ tidies up Redis is back, so nothing else fails (what the bench's drill saw).
@@ -328,8 +334,8 @@ def test_a_worker_whose_redis_connection_drops_in_its_loop_exits_with_status_1(
         calls.append(burst)
         raise redis.ConnectionError("Connection closed by server.")
 
-    monkeypatch.setattr(FairSlotWorker, "check_for_suspension", connection_lost)
-    result = app.test_cli_runner().invoke(args=["worker", "--no-scheduler"])
+    monkeypatch.setattr(worker_class, "check_for_suspension", connection_lost)
+    result = app.test_cli_runner().invoke(args=["worker", "--no-scheduler", fork])
     assert calls == [False]
     assert result.exit_code == 1, result.output
     assert "stopped on an error" in result.output

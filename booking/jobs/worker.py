@@ -1,9 +1,15 @@
 """RQ workers that run each job in its own app context, and the periodic housekeeping.
 
-- ``FairSlotWorker`` is RQ's forking worker: each job runs in a fresh child process (a "work
-  horse"), so a job that crashes or hangs cannot take the worker with it. ``flask --app wsgi
-  worker`` runs it with RQ's scheduler; ``rq worker --worker-class
-  booking.jobs.worker.FairSlotWorker`` works too.
+- ``FairSlotSimpleWorker`` runs each job in the worker process itself (RQ's ``SimpleWorker``):
+  templates, translations, compiled SQL and database connections stay warm from one job to the
+  next. ``flask --app wsgi worker`` runs it with RQ's scheduler. A job that hangs is still
+  stopped by its timeout (SIGALRM, in the main thread).
+- ``FairSlotWorker`` is RQ's forking worker (``flask --app wsgi worker --fork``): each job runs
+  in a fresh child process (a "work horse"), so even a job that crashes the interpreter cannot
+  take the worker with it; but each child starts cold (it compiles the message templates and
+  SQL, loads locale data and connects to PostgreSQL again), measured at about 5-10x the CPU per
+  message (docs/performance.md). ``rq worker --worker-class booking.jobs.worker.FairSlotWorker``
+  works too.
 - ``InProcessWorker`` runs jobs in the calling thread. The embedded default (no
   FAIRSLOT_REDIS_URL: fakeredis lives inside the web process) uses it from a daemon thread,
   ``EmbeddedWorker``, so the demo sends and schedules messages with nothing else running.
@@ -73,8 +79,10 @@ class _AppJobs:
             log.exception("could not enqueue the housekeeping jobs")
 
 
-class FairSlotWorker(_AppJobs, Worker):
-    """RQ's forking worker, with an app context per job and the periodic housekeeping."""
+class _CommandLineWorker(_AppJobs):
+    """What ``flask worker`` adds to RQ's workers: settings, exit status and housekeeping."""
+
+    queues: list[Queue]
 
     def __init__(self, queues: Any, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
         self._setup_app(app)
@@ -104,6 +112,20 @@ class FairSlotWorker(_AppJobs, Worker):
         """RQ's registry clean-up, then our housekeeping."""
         super().run_maintenance_tasks()
         self._housekeeping(self.queues[0])
+
+
+class FairSlotSimpleWorker(_CommandLineWorker, SimpleWorker):
+    """Runs each job in this process, in a fresh app context; see the module's docstring."""
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        """Run the job in a fresh app context (the engine's pool is kept across jobs)."""
+        with self._job_context():
+            result: bool = super().perform_job(job, queue, execution)
+            return result
+
+
+class FairSlotWorker(_CommandLineWorker, Worker):
+    """RQ's forking worker, with an app context per job and the periodic housekeeping."""
 
     def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
         """Run the job (in the forked work horse) in a fresh app context."""
