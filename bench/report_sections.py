@@ -103,7 +103,8 @@ def _crowd(results: dict[str, Any]) -> list[str]:
         lines += [
             "",
             "**Headline ratios (queue off / queue on):** "
-            f"error rate {_ratio_text(err_off, err_on)}, "
+            f"error rate {err_off:.0%} vs {err_on:.0%}"
+            f"{f' ({_ratio_text(err_off, err_on)})' if err_on else ''}, "
             f"last outcome known {_ratio_text(_last(off), _last(on))}, "
             f"worst booking-step p99 {_ratio_text(_worst(off), _worst(on))}; "
             f"confirmed bookings (on / off) {_ratio_text(_booked(on), _booked(off))}.",
