@@ -38,7 +38,7 @@ def register(app: Flask) -> None:
     "--fork/--no-fork",
     default=False,
     show_default=True,
-    help="Run each job in a fresh child process (isolated, but about 5-10x the CPU per message).",
+    help="Run each job in a fresh child process (isolated, but about 4-5x the CPU per message).",
 )
 def worker(burst: bool, name: str | None, scheduler: bool, fork: bool) -> None:
     """Run an RQ worker (and its scheduler) against FAIRSLOT_REDIS_URL."""

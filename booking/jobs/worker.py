@@ -7,7 +7,7 @@
 - ``FairSlotWorker`` is RQ's forking worker (``flask --app wsgi worker --fork``): each job runs
   in a fresh child process (a "work horse"), so even a job that crashes the interpreter cannot
   take the worker with it; but each child starts cold (it compiles the message templates and
-  SQL, loads locale data and connects to PostgreSQL again), measured at about 5-10x the CPU per
+  SQL, loads locale data and connects to PostgreSQL again), measured at about 4-5x the CPU per
   message (docs/performance.md). ``rq worker --worker-class booking.jobs.worker.FairSlotWorker``
   works too.
 - ``InProcessWorker`` runs jobs in the calling thread. The embedded default (no
