@@ -61,6 +61,22 @@ class QueueStats:
     sold_out: bool
 
 
+@dataclass(frozen=True)
+class PollLimit:
+    """A client's poll allowance, counted inside the POLL script: (polls, seconds) windows."""
+
+    client: str
+    windows: tuple[tuple[int, int], ...]
+
+
+class PollLimited(Exception):
+    """The client polled more often than its allowance; it may poll again after ``retry_after``."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"poll limit reached; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 class QueueClosed(Exception):
     """The waiting room is not open yet (before the pre-queue window)."""
 
@@ -205,48 +221,32 @@ class AdmissionQueue:
         )
         return self._status(ticket, raw, settings, now)
 
-    def poll(self, ticket: str, *, now: float, binding: str = "") -> TicketStatus:
+    def poll(
+        self, ticket: str, *, now: float, binding: str = "", limit: PollLimit | None = None
+    ) -> TicketStatus:
         """Where a ticket stands now; polling keeps a waiting ticket alive.
 
         With ``binding``, a ticket issued to another binding is reported ``unknown`` and left
-        untouched: one round trip checks whose ticket it is and answers.
+        untouched: one round trip checks whose ticket it is and answers. With ``limit``, the
+        same round trip counts the client's poll and raises ``PollLimited`` past its allowance.
         """
         settings = self.settings()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
-        raw = self._poll(
-            keys=self._keys,
-            args=[
-                self.prefix,
-                ticket,
-                repr(now),
-                TICKET_TTL_SECONDS,
-                idle,
-                max_active,
-                per_minute,
-                can_admit,
-                binding,
-            ],
-        )
+        limits = self._limits(settings, now)
+        args = [self.prefix, ticket, repr(now), TICKET_TTL_SECONDS, *limits, binding]
+        if limit is not None and limit.windows:
+            args.append(limit.client)
+            for amount, seconds in limit.windows:
+                args += [amount, seconds]
+        raw = self._poll(keys=self._keys, args=args)
+        if _text(raw[0]) == "limited":
+            raise PollLimited(int(raw[1]))
         return self._status(ticket, raw, settings, now)
 
     def advance(self, *, now: float) -> int:
         """Admit whoever the limits allow now (for a scheduled job); return how many."""
-        settings = self.settings()
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
-        return int(
-            self._advance(
-                keys=self._keys,
-                args=[
-                    self.prefix,
-                    repr(now),
-                    TICKET_TTL_SECONDS,
-                    idle,
-                    max_active,
-                    per_minute,
-                    can_admit,
-                ],
-            )
-        )
+        limits = self._limits(self.settings(), now)
+        args = [self.prefix, repr(now), TICKET_TTL_SECONDS, *limits]
+        return int(self._advance(keys=self._keys, args=args))
 
     def touch(self, ticket: str, *, now: float) -> str:
         """Count an admitted user as active again; return the ticket's state."""

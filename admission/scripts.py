@@ -100,11 +100,24 @@ return status_of(prefix, id)
 
 # ARGV: prefix, ticket, now, ttl, idle seconds, max_active, admit_per_minute, can_admit,
 #       binding ('' for any: otherwise a ticket issued to another binding is left untouched
-#       and reported unknown, as if it did not exist)
+#       and reported unknown, as if it did not exist), client ('' for no limit), then pairs of
+#       (allowed polls, window seconds). Over any allowance: {'limited', seconds to wait}.
 POLL = (
     _PRELUDE
     + r"""
 local prefix, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+-- The client's poll allowance is counted here, fixed windows like flask-limiter's default, so a
+-- poll is one round trip: a refused poll changes nothing else.
+if ARGV[10] and ARGV[10] ~= '' then
+  for i = 11, #ARGV - 1, 2 do
+    local amount, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+    local start = math.floor(now / window) * window
+    local counter = prefix .. ':rl:' .. window .. ':' .. ARGV[10] .. ':' .. start
+    local n = redis.call('INCR', counter)
+    if n == 1 then redis.call('EXPIRE', counter, window) end
+    if n > amount then return {'limited', math.max(1, math.ceil(start + window - now))} end
+  end
+end
 local key = tkey(prefix, id)
 if ARGV[9] ~= '' and redis.call('HGET', key, 'binding') ~= ARGV[9] then
   local inv = redis.call('HMGET', INVENTORY, 'remaining', 'at')

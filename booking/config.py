@@ -202,7 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
         "QUEUE_POLL_RATE_LIMIT",
         "120 per minute",
         _str,
-        "Per-client limit on waiting-room status polls.",
+        "Per-client limit on waiting-room status polls, counted in the queue's POLL script.",
     ),
     Setting(
         "FAIRSLOT_HCAPTCHA_SITE_KEY",

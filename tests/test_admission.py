@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from admission import tokens
-from admission.queue import AdmissionQueue, QueueClosed
+from admission.queue import AdmissionQueue, PollLimit, PollLimited, QueueClosed
 from admission.settings import QueueSettings, SettingsError
 from tests.conftest import TEST_REDIS_URL
 from tests.support import RedisServer
@@ -201,6 +201,45 @@ def test_a_ticket_polled_for_another_binding_reads_unknown_and_is_left_untouched
     mine = queue.poll(ticket, now=T0 + 60, binding="browser-1")
     assert mine.state == "waiting" and mine.binding == "browser-1"
     assert queue.redis.zscore(seen, ticket) == T0 + 60
+
+
+def test_the_poll_limit_is_counted_in_the_same_round_trip_per_client_and_window():
+    queue = make_queue(mode="paused")
+    queue._cache_seconds = 60.0  # settings cached, as in the app
+    ticket = queue.join(binding="b", now=T0).ticket
+    start = T0 - T0 % 60  # the fixed minute window T0 falls in
+    mine, theirs = PollLimit("10.0.0.1", ((3, 60),)), PollLimit("10.0.0.2", ((3, 60),))
+    sent = []
+    execute = queue.redis.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return execute(*args, **kwargs)
+
+    queue.poll(ticket, now=start + 1, limit=mine)  # Redis learns the new script
+    queue.redis.execute_command = counting
+    for second in (2, 3):
+        assert queue.poll(ticket, now=start + second, limit=mine).state == "waiting"
+    assert sent == ["EVALSHA", "EVALSHA"]
+    with pytest.raises(PollLimited) as refused:
+        queue.poll(ticket, now=start + 20, limit=mine)
+    assert refused.value.retry_after == 40  # until the window turns
+    # A refused poll changes nothing: the ticket was last seen by the allowed poll.
+    assert queue.redis.zscore(f"{queue.prefix}:seen", ticket) == start + 3
+    # Another client has its own allowance; the next window starts afresh.
+    assert queue.poll(ticket, now=start + 21, limit=theirs).state == "waiting"
+    assert queue.poll(ticket, now=start + 61, limit=mine).state == "waiting"
+    # Several windows at once ("2 per second; 3 per minute"): the tighter one refuses first.
+    both = PollLimit("10.0.0.3", ((2, 1), (3, 60)))
+    queue.poll(ticket, now=start + 70, limit=both)
+    queue.poll(ticket, now=start + 70.5, limit=both)
+    with pytest.raises(PollLimited) as per_second:
+        queue.poll(ticket, now=start + 70.6, limit=both)
+    assert per_second.value.retry_after == 1
+    queue.poll(ticket, now=start + 71, limit=both)
+    with pytest.raises(PollLimited) as per_minute:
+        queue.poll(ticket, now=start + 72, limit=both)
+    assert per_minute.value.retry_after == 48
 
 
 def test_status_tells_the_truth_about_the_wait():

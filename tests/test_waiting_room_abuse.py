@@ -198,6 +198,40 @@ def test_forged_forwarded_for_entries_share_one_bucket_behind_one_proxy(build, n
     assert codes == [303, 303, 303, 429]
 
 
+def test_status_polls_past_the_allowance_get_429_with_retry_after_per_client(build, now):
+    app = build(PROXY_COUNT=1, QUEUE_POLL_RATE_LIMIT="3 per minute", QUEUE_MAX_ACTIVE=1)
+    add_slots(app, now, 2)
+    api_token(app.test_client())  # takes the one place, so the rest wait in line
+    client = app.test_client()
+    ticket = api_join(client)["ticket"]
+
+    def poll(address):
+        headers = {"X-Forwarded-For": f"203.0.113.9, {address}"}  # as our proxy saw them
+        return client.get(f"/api/v1/queue/tickets/{ticket}", headers=headers)
+
+    assert [poll("198.51.100.5").status_code for _ in range(3)] == [200, 200, 200]
+    limited = poll("198.51.100.5")
+    assert problem(limited, 429)["detail"]
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert poll("198.51.100.6").status_code == 200  # another client's own allowance
+
+    # The page and its script are counted the same way, and told when to come back.
+    browser = app.test_client()
+    assert join_form(browser).status_code == 303
+    pages = [browser.get("/waiting-room/status") for _ in range(2)]
+    pages += [browser.get("/waiting-room/status.json") for _ in range(2)]
+    assert [p.status_code for p in pages] == [200, 200, 200, 429]
+    assert int(pages[3].headers["Retry-After"]) > 0
+    refused = browser.get("/waiting-room/status")
+    assert refused.status_code == 429
+    assert "Too many attempts from your connection" in text(refused)
+
+
+def test_a_malformed_poll_limit_is_refused_at_start(build):
+    with pytest.raises(RuntimeError, match="QUEUE_POLL_RATE_LIMIT"):
+        build(QUEUE_POLL_RATE_LIMIT="often")
+
+
 def test_without_trusted_proxies_forwarded_for_is_ignored(build, now):
     app = build(PROXY_COUNT=0, QUEUE_JOIN_RATE_LIMIT="3 per minute")
     add_slots(app, now, 2)

@@ -7,17 +7,24 @@ from typing import Any
 from flask import request
 from redis.exceptions import RedisError
 
-from admission.queue import QueueClosed, TicketStatus
+from admission.queue import PollLimited, QueueClosed, TicketStatus
 from booking.api import bp
 from booking.api.common import json_object
 from booking.api.problems import problem
 from booking.clock import now
+from booking.limits import poll_limit
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.waiting.captcha import verify as verify_captcha
 from booking.waiting.gate import API_BINDING, issue_token
 from booking.waiting.state import captcha_config, get_queue, refresh_inventory
-from booking.waiting.views import RETRY_SECONDS, no_line_when_off, parse_answers, status_body
+from booking.waiting.views import (
+    RETRY_SECONDS,
+    no_line_when_off,
+    parse_answers,
+    status_body,
+    too_many_polls,
+)
 
 
 class QueueNotOpen(DomainError):
@@ -89,9 +96,13 @@ def get_ticket(ticket: str) -> Any:
     try:
         refresh_inventory()
         # A browser's ticket is not the API's: it reads as unknown and is left untouched.
-        status = get_queue().poll(ticket, now=now().timestamp(), binding=API_BINDING)
+        status = get_queue().poll(
+            ticket, now=now().timestamp(), binding=API_BINDING, limit=poll_limit()
+        )
     except RedisError:
         return _unavailable()
+    except PollLimited as limited:
+        raise too_many_polls(limited) from None
     if status.state == "unknown":
         raise NotFound(N_("No ticket with that id."))
     if status.state not in ("waiting", "admitted"):

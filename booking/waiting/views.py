@@ -22,10 +22,12 @@ from flask import (
     url_for,
 )
 from redis.exceptions import RedisError
+from werkzeug.exceptions import TooManyRequests
 
-from admission.queue import QueueClosed, TicketStatus
+from admission.queue import PollLimited, QueueClosed, TicketStatus
 from booking.clock import now
 from booking.db import db
+from booking.limits import poll_limit
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
@@ -55,6 +57,16 @@ def unavailable() -> Response:
     return response
 
 
+def too_many_polls(limited: PollLimited) -> TooManyRequests:
+    """The 429 for a client polling past its allowance, with Retry-After."""
+    return TooManyRequests(
+        description=N_(
+            "Too many attempts from your connection. Please wait a minute and try again."
+        ),
+        retry_after=limited.retry_after,
+    )
+
+
 def _live_ticket() -> TicketStatus | None:
     ticket = session.get("qticket")
     if not ticket:
@@ -63,7 +75,12 @@ def _live_ticket() -> TicketStatus | None:
     if binding is None:
         session.pop("qticket", None)
         return None
-    status = get_queue().poll(ticket, now=now().timestamp(), binding=binding)
+    try:
+        status = get_queue().poll(
+            ticket, now=now().timestamp(), binding=binding, limit=poll_limit()
+        )
+    except PollLimited as limited:
+        raise too_many_polls(limited) from None
     if status.state not in LIVE_STATES:
         session.pop("qticket", None)
         return None
