@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from booking.db import db
+from booking.jobs.tasks import relay_outbox
 from booking.jobs.worker import InProcessWorker
 from booking.messages.models import OutboxMessage
 from booking.services import holds, reservations
@@ -202,8 +203,21 @@ def rolled_back_app(
         engine.dispose()
 
 
-def run_jobs(app: Flask, *, until: datetime | None = None, housekeeping: bool = False) -> bool:
-    """Run every queued job (and scheduled ones due by ``until``, default the app's clock)."""
+def run_jobs(
+    app: Flask,
+    *,
+    until: datetime | None = None,
+    housekeeping: bool = False,
+    relay: bool = False,
+) -> bool:
+    """Run every queued job (and scheduled ones due by ``until``, default the app's clock).
+
+    With ``relay``, the outbox relay runs first at the app's clock, as every worker's
+    housekeeping does each minute: it schedules the messages (reminders) that came due.
+    """
+    if relay:
+        with app.app_context():
+            relay_outbox()
     worker = InProcessWorker(app, app.extensions["fairslot.redis"], housekeeping=housekeeping)
     return worker.run_due(until=until)
 

@@ -50,6 +50,9 @@ def test_malformed_settings_name_the_variable(tmp_path):
         load_config(environ={"FAIRSLOT_ENV": "test", "FAIRSLOT_HOLD_MINUTES": "ten"})
     with pytest.raises(ConfigError, match="FAIRSLOT_ENV"):
         load_config(environ={"FAIRSLOT_ENV": "staging"})
+    # Housekeeping slower than the relay's 15-minute look-ahead would send reminders late.
+    with pytest.raises(ConfigError, match="FAIRSLOT_HOUSEKEEPING_SECONDS"):
+        load_config(environ={"FAIRSLOT_ENV": "test", "FAIRSLOT_HOUSEKEEPING_SECONDS": "1200"})
 
 
 def test_demo_mode_uses_the_embedded_default_and_a_stable_random_key(tmp_path):

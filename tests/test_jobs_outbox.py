@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.db import db
-from booking.jobs.queue import get_queue, message_job_id
+from booking.jobs.queue import RELAY_HORIZON, get_queue, message_job_id
+from booking.jobs.tasks import relay_outbox
 from booking.services import closures, holds, reservations
 from booking.services.notices import SILENT, NoticePolicy
 from tests.jobs_support import book, messages, run_jobs
@@ -23,7 +24,7 @@ def kinds(rows):
     return sorted((m.kind, m.channel, m.status) for m in rows)
 
 
-def test_a_booking_writes_its_confirmation_and_reminders_per_chosen_channel(app, now):
+def test_a_booking_writes_its_confirmation_and_reminders_per_chosen_channel(app, clock, now):
     booked = book(app, now, days=3)
     rows = messages(app)
     assert kinds(rows) == [
@@ -38,16 +39,31 @@ def test_a_booking_writes_its_confirmation_and_reminders_per_chosen_channel(app,
     reminders = sorted({m.send_after for m in rows if m.kind == "reminder"})
     assert reminders == [starts - timedelta(hours=24), starts - timedelta(hours=2)]
     assert {m.recipient for m in rows} == {"resident@example.com", "+16175550123"}
-    # After the commit: confirmations on the queue, reminders on RQ's schedule, by outbox id.
+    # After the commit: the confirmations on the queue, by outbox id. The reminders, days away,
+    # wait in the outbox; the relay puts each on RQ's schedule once it is 15 minutes away.
     with app.app_context():
         queue = get_queue()
         confirmations = [m.id for m in rows if m.kind == "confirmation"]
         assert sorted(queue.job_ids) == sorted(message_job_id(i) for i in confirmations)
         scheduled = queue.scheduled_job_registry
+        assert scheduled.count == 0
+        clock.current = reminders[0] - RELAY_HORIZON
+        assert relay_outbox() == 2  # the 24-hour reminder, by email and SMS
         for m in rows:
-            if m.kind == "reminder":
+            if m.kind == "reminder" and m.send_after == reminders[0]:
                 at = scheduled.get_scheduled_time(message_job_id(m.id))
                 assert at == m.send_after
+        assert scheduled.count == 2
+
+
+def test_a_reminder_due_within_the_relay_horizon_is_scheduled_at_the_commit(app, now):
+    booked = book(app, now, days=(2 * 60 + 10) / (24 * 60), phone=None)  # 2 h 10 min ahead
+    (reminder,) = messages(app, kind="reminder")
+    assert reminder.send_after == booked["slot"].starts_at - timedelta(hours=2)
+    with app.app_context():
+        scheduled = get_queue().scheduled_job_registry
+        assert scheduled.get_job_ids() == [message_job_id(reminder.id)]
+        assert scheduled.get_scheduled_time(message_job_id(reminder.id)) == reminder.send_after
 
 
 def test_only_the_channels_the_resident_gave_are_used(app, now):

@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from booking.clock import now
 from booking.db import db
-from booking.jobs.queue import enqueue_message, get_queue, init_queue, unschedule_message
+from booking.jobs.queue import (
+    RELAY_HORIZON,
+    enqueue_message,
+    get_queue,
+    init_queue,
+    unschedule_message,
+)
 from booking.messages.models import MessageStatus
 from booking.services.notices import take_for_dispatch
 
@@ -83,6 +89,7 @@ def dispatch_after_commit(session: Session) -> None:
     if not messages:
         return
     queue, moment = get_queue(), now()
+    soon = moment + RELAY_HORIZON  # later ones are the relay's to schedule, in time
     try:
         # One MULTI/EXEC for all of them: a booking's confirmation and reminders cost one round
         # trip, not several each, and they reach Redis together or (for the relay) not at all.
@@ -91,7 +98,7 @@ def dispatch_after_commit(session: Session) -> None:
             for message in messages:
                 if message.status == MessageStatus.CANCELLED:
                     unschedule_message(queue, message.id, pipeline=pipe)
-                elif message.status == MessageStatus.QUEUED:
+                elif message.status == MessageStatus.QUEUED and message.next_attempt_at <= soon:
                     enqueue_message(
                         queue, message.id, due_at=message.next_attempt_at, now=moment, pipeline=pipe
                     )

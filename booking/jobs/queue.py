@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -24,6 +24,10 @@ from booking.services.outbox import retry_intervals
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "fairslot"
+# Messages due further ahead than this (reminders, days away) wait in the outbox, not in Redis:
+# the relay, every FAIRSLOT_HOUSEKEEPING_SECONDS, schedules each once it comes this close. A
+# booking then costs one job, not three, and Redis does not hold every reminder for days.
+RELAY_HORIZON = timedelta(minutes=15)
 SEND_MESSAGE = "booking.jobs.tasks.send_message"
 _EXT = "fairslot.jobs.queue"
 # A job in one of these states will run (or is running) without help from the relay.

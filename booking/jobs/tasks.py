@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -17,15 +16,13 @@ from sqlalchemy.exc import DBAPIError
 
 from booking.clock import now
 from booking.db import db
-from booking.jobs.queue import LIVE, enqueue_message, get_queue, job_states
+from booking.jobs.queue import LIVE, RELAY_HORIZON, enqueue_message, get_queue, job_states
 from booking.messages.backends import DeliveryError, deliver
 from booking.messages.models import OutboxMessage
 from booking.messages.render import load_context, public_host, render_message
 from booking.services import outbox
 
 log = logging.getLogger(__name__)
-# The relay looks this far ahead, so a reminder lost with Redis is scheduled again in time.
-RELAY_HORIZON = timedelta(minutes=15)
 RELAY_MAX_ROWS = 5000
 SWEEP_MAX_BATCHES = 20
 

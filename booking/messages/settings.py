@@ -25,6 +25,14 @@ def _hours(value: str) -> tuple[int, ...]:
     return hours
 
 
+def _housekeeping_seconds(value: str) -> int:
+    """Seconds between housekeeping runs, 1 to 600: the relay looks 15 minutes ahead."""
+    seconds = int(value)
+    if not 1 <= seconds <= 600:
+        raise ValueError("expected 1 to 600 seconds (the relay schedules 15 minutes ahead)")
+    return seconds
+
+
 MESSAGE_SETTINGS: tuple[tuple[str, str, Any, Callable[[str], Any], str], ...] = (
     (
         "FAIRSLOT_SMTP_HOST",
@@ -125,8 +133,8 @@ MESSAGE_SETTINGS: tuple[tuple[str, str, Any, Callable[[str], Any], str], ...] = 
         "FAIRSLOT_HOUSEKEEPING_SECONDS",
         "HOUSEKEEPING_SECONDS",
         60,
-        int,
-        "How often the workers relay unsent messages, expire old holds and advance the "
-        "waiting room.",
+        _housekeeping_seconds,
+        "How often the workers relay unsent messages (and schedule the reminders due within "
+        "15 minutes), expire old holds and advance the waiting room; 1 to 600.",
     ),
 )
