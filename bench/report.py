@@ -146,9 +146,9 @@ def render(results: dict[str, Any]) -> str:
         f"{m.get('nproc', '?')} cores ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB RAM; "
         f"load average at start {_fmt(list(m.get('loadavg_at_start') or []))}.",
         "",
-        "The machine is shared: other engineers ran test suites on it during the run, and the "
-        "load generator runs on the same two cores as the servers. Read ratios, not absolute "
-        "numbers.",
+        "The machine may be shared with other work (the load average above says how busy it "
+        "was), and the load generator runs on the same cores as the servers. Read ratios, not "
+        "absolute numbers.",
         "",
         *(
             [
