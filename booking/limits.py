@@ -95,8 +95,8 @@ def init_app(app: Flask) -> Limiter:
 
     @limiter.request_filter
     def _counted_by_the_queue() -> bool:
-        # Status polls are limited inside the POLL script; skipping flask-limiter's own pass
-        # over them saves a sixth of a poll's CPU.
+        # Status polls are limited inside the POLL script; flask-limiter's own pass over them,
+        # even with no limit to check, took about an eighth of a poll's profiled time.
         return request.endpoint in POLL_ENDPOINTS
 
     @app.after_request

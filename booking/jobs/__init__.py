@@ -91,8 +91,8 @@ def dispatch_after_commit(session: Session) -> None:
     queue, moment = get_queue(), now()
     soon = moment + RELAY_HORIZON  # later ones are the relay's to schedule, in time
     try:
-        # One MULTI/EXEC for all of them: a booking's confirmation and reminders cost one round
-        # trip, not several each, and they reach Redis together or (for the relay) not at all.
+        # One MULTI/EXEC for all of them: a commit's messages cost one round trip, not several
+        # each, and they reach Redis together or (for the relay) not at all.
         with queue.connection.pipeline() as pipe:
             pipe.multi()  # before any command: RQ's enqueue would otherwise call it mid-way
             for message in messages:

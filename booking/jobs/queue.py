@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "fairslot"
 # Messages due further ahead than this (reminders, days away) wait in the outbox, not in Redis:
 # the relay, every FAIRSLOT_HOUSEKEEPING_SECONDS, schedules each once it comes this close. A
-# booking then costs one job, not three, and Redis does not hold every reminder for days.
+# booking then costs one job per channel, not three, and Redis does not hold every reminder
+# for days.
 RELAY_HORIZON = timedelta(minutes=15)
 SEND_MESSAGE = "booking.jobs.tasks.send_message"
 _EXT = "fairslot.jobs.queue"
