@@ -11,7 +11,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from booking import schema  # noqa: F401 - every model registered on the metadata
+from booking import models  # noqa: F401 - every table registered on the metadata
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis

@@ -24,7 +24,8 @@ from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
 from booking.cldr import cldr_locale
-from booking.services.text import LOCALES, N_, Msg
+from booking.models import LOCALES
+from booking.services.text import N_, Msg
 
 # Catalog code -> the language's own name (its endonym), in the order the switcher lists them.
 LANGUAGES = {

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from booking.config import load_config
 from booking.db import make_engine
-from booking.schema import metadata
+from booking.models import metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):

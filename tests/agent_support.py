@@ -11,9 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from booking.db import db
-from booking.models import Slot
+from booking.models import AuditEntry, Slot
 from booking.services import staff
-from booking.staff.models import AuditEntry
 from tests.support import csrf_from, make_clinic, make_slot
 
 PASSWORD = "agent console password"

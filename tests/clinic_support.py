@@ -10,10 +10,8 @@ import pyotp
 from sqlalchemy import func, select
 
 from booking.db import db
-from booking.messages.models import OutboxMessage
-from booking.models import Reservation, Slot
+from booking.models import AuditEntry, OutboxMessage, Reservation, Slot
 from booking.services import holds, reservations, staff
-from booking.staff.models import AuditEntry
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "clinic password 123"

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from booking.db import db
 from booking.jobs.tasks import relay_outbox
 from booking.jobs.worker import InProcessWorker
-from booking.messages.models import OutboxMessage
+from booking.models import OutboxMessage
 from booking.services import holds, reservations
 from tests.support import make_clinic, make_slot, person
 

@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.db import db
-from booking.models import Clinic, Reservation, Slot
+from booking.models import AuditEntry, Clinic, Reservation, Role, Slot, StaffUser
 from booking.services import holds, reservations, staff
-from booking.staff.models import AuditEntry, Role, StaffUser
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "matrix password 123"

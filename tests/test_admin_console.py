@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from booking.db import db
-from booking.models import Clinic
+from booking.models import AuditEntry, Clinic, StaffUser
 from booking.services import holds, reservations
-from booking.staff.models import AuditEntry, StaffUser
 from tests.support import csrf_from, make_clinic, make_slot, person
 from tests.test_staff_auth import accounts, admin_client, sign_in  # noqa: F401 - fixtures
 
@@ -149,7 +148,7 @@ def test_admin_pages_refuse_other_roles(app, accounts, path):  # noqa: F811
 
 
 def test_admin_sees_messages_and_retries_a_failed_one(app, admin, clock):
-    from booking.messages.models import OutboxMessage
+    from booking.models import OutboxMessage
 
     with app.app_context():
         clinic = make_clinic(db.session, clock())

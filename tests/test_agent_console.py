@@ -7,8 +7,7 @@ import re
 import pytest
 
 from booking.db import db
-from booking.messages.models import OutboxMessage
-from booking.models import Reservation
+from booking.models import OutboxMessage, Reservation
 from booking.services.agent import spell_code
 from tests.agent_support import (
     audit_rows,

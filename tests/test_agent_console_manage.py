@@ -7,8 +7,7 @@ from datetime import date
 import pytest
 
 from booking.db import db
-from booking.messages.models import OutboxMessage
-from booking.models import Channel, Reservation
+from booking.models import Channel, OutboxMessage, Reservation
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
 from tests.agent_support import audit_rows, counters, make_accounts, rows, sign_in, text, token

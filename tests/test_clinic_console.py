@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.db import db
-from booking.messages.models import OutboxMessage
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic, OutboxMessage, Reservation, Slot
 from booking.services import holds, schedule
 from booking.services.errors import Conflict, NotFound
 from tests.clinic_support import BOSTON, audit_actions, build_world, client_for, token

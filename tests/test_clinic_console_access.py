@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from booking.db import db
-from booking.staff.models import AuditEntry
+from booking.models import AuditEntry
 from tests.clinic_support import audit_actions, build_world, client_for, snapshot, token
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from booking.db import db
 from booking.i18n import COOKIE, LANGUAGES, bcp47, format_when, local_path, negotiate
-from booking.services.text import LOCALES
+from booking.models import LOCALES
 from tests.support import make_clinic, make_slot
 
 HTML_LANG = re.compile(r'<html lang="([^"]+)">')

@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.db import db
 from booking.i18n import COOKIE, translate
-from booking.messages.models import OutboxMessage
 from booking.messages.render import load_context, render_message
-from booking.models import Reservation
+from booking.models import OutboxMessage, Reservation
 from booking.services.text import N_
 from tests import agent_support
 from tests.jobs_support import book as book_directly

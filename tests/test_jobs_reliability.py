@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from booking.db import db
 from booking.jobs.queue import get_queue
 from booking.jobs.tasks import RELAY_HORIZON, relay_outbox
-from booking.messages.models import OutboxMessage
+from booking.models import OutboxMessage
 from booking.services import holds, outbox, reservations
 from tests.jobs_support import book, messages, rolled_back_app, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person, person_json

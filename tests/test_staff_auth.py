@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from booking.db import db
+from booking.models import AuditEntry, StaffSession, StaffUser
 from booking.services import staff
 from booking.staff.access import STAFF_COOKIE
-from booking.staff.models import AuditEntry, StaffSession, StaffUser
 from booking.waiting.state import get_queue
 from tests.conftest import make_app
 from tests.support import csrf_from, make_clinic

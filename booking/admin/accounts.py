@@ -12,13 +12,12 @@ from sqlalchemy import select
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
-from booking.models import Clinic
+from booking.models import AuditEntry, Clinic, Role, StaffClinic, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.services.validation import parse_date
 from booking.staff.access import audit, current_staff, staff_route
-from booking.staff.models import AuditEntry, Role, StaffClinic, StaffUser
 
 PAGE = 50
 

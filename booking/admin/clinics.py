@@ -11,13 +11,12 @@ from flask import abort, redirect, render_template, request, url_for
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
-from booking.models import Clinic
+from booking.models import Clinic, Role
 from booking.services import clinics as clinic_service
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
 from booking.services.validation import parse_date
 from booking.staff.access import audit, staff_route
-from booking.staff.models import Role
 
 FIELDS = (
     "name",

@@ -11,13 +11,12 @@ from sqlalchemy import select
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
-from booking.models import Clinic, EligibilityRule, Slot
+from booking.models import Clinic, EligibilityRule, Role, Slot
 from booking.services.errors import InvalidInput
 from booking.services.inventory import SERVICES, local_day_bounds
 from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
 from booking.staff.access import audit, staff_route
-from booking.staff.models import Role
 
 RULE_FIELDS = ("service", "phase", "min_age_years", "max_age_years", "effective_from")
 

@@ -9,11 +9,10 @@ from flask import redirect, render_template, request, url_for
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
-from booking.messages.models import MessageStatus
+from booking.models import MessageStatus, Role
 from booking.services import outbox
 from booking.services.errors import DomainError
 from booking.staff.access import audit, staff_route
-from booking.staff.models import Role
 
 STATUSES = [s.value for s in MessageStatus]
 

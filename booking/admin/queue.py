@@ -11,9 +11,9 @@ from admission.settings import SettingsError
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
+from booking.models import Role
 from booking.services.text import N_
 from booking.staff.access import audit, staff_route
-from booking.staff.models import Role
 from booking.waiting.state import current_settings, get_queue, refresh_inventory
 
 EDITABLE = (

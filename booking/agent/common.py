@@ -7,8 +7,7 @@ from typing import Any
 from flask import abort, session
 
 from booking.db import db
-from booking.messages.models import MessageChannel, MessageKind, OutboxMessage
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic, MessageChannel, MessageKind, OutboxMessage, Reservation, Slot
 from booking.services import outbox
 from booking.services.agent import spell_code
 from booking.services.tokens import format_code

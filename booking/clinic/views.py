@@ -22,12 +22,11 @@ from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy_from_config
-from booking.models import Clinic, Slot
+from booking.models import Clinic, Role, Slot
 from booking.services import inventory, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
 from booking.staff.access import audit, current_staff, staff_clinics, staff_route
-from booking.staff.models import Role
 
 ALL = (Role.CLINIC_STAFF, Role.CLINIC_MANAGER, Role.STATE_ADMIN)
 MANAGERS = (Role.CLINIC_MANAGER, Role.STATE_ADMIN)

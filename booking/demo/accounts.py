@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic
+from booking.models import Clinic, StaffUser
 from booking.services import staff
-from booking.staff.models import StaffUser
 
 # (email, display name, role, clinic keys, password). Demo-only passwords, documented and
 # printed on purpose: the demo database never holds real data.

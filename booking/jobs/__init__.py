@@ -23,7 +23,7 @@ from booking.jobs.queue import (
     init_queue,
     unschedule_message,
 )
-from booking.messages.models import MessageStatus
+from booking.models import MessageStatus
 from booking.services.notices import take_for_dispatch
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from booking.clock import now
 from booking.db import db
-from booking.messages.models import MessageStatus
+from booking.models import MessageStatus
 from booking.services import outbox
 from booking.services.errors import DomainError
 

@@ -18,8 +18,8 @@ from booking.clock import now
 from booking.db import db
 from booking.jobs.queue import LIVE, RELAY_HORIZON, enqueue_message, get_queue, job_states
 from booking.messages.backends import DeliveryError, deliver
-from booking.messages.models import OutboxMessage
 from booking.messages.render import load_context, public_host, render_message
+from booking.models import OutboxMessage
 from booking.services import outbox
 
 log = logging.getLogger(__name__)

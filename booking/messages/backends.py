@@ -26,8 +26,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
-from booking.messages.models import OutboxMessage
 from booking.messages.render import Rendered
+from booking.models import OutboxMessage
 
 DEMO_ENVIRONMENTS = ("demo", "development", "test")
 

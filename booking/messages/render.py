@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from booking.cldr import cldr_locale
 from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when, translate
 from booking.messages.ics import appointment_ics
-from booking.messages.models import MessageKind, OutboxMessage
 from booking.messages.qr import qr_png
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic, MessageKind, OutboxMessage, Reservation, Slot
 from booking.services.inventory import SERVICES
 from booking.services.tokens import format_code, manage_token_for
 

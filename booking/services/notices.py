@@ -15,8 +15,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from booking.messages.models import MessageChannel, MessageKind, MessageStatus, OutboxMessage
-from booking.models import Reservation, Slot
+from booking.models import (
+    MessageChannel,
+    MessageKind,
+    MessageStatus,
+    OutboxMessage,
+    Reservation,
+    Slot,
+)
 
 # The key booking.db empties on rollback and hands to its after-commit hooks on commit.
 AFTER_COMMIT = "fairslot.after_commit"

@@ -22,8 +22,15 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from booking.messages.models import MessageKind, MessageStatus, OutboxDelivery, OutboxMessage
-from booking.models import Reservation, ReservationStatus, Slot
+from booking.models import (
+    MessageKind,
+    MessageStatus,
+    OutboxDelivery,
+    OutboxMessage,
+    Reservation,
+    ReservationStatus,
+    Slot,
+)
 from booking.services.errors import Conflict, NotFound
 from booking.services.notices import note_for_dispatch
 from booking.services.text import N_

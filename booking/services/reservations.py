@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from booking.models import BOOKED_STATUSES, Channel, Reservation, ReservationStatus, Slot
+from booking.models import BOOKED_STATUSES, LOCALES, Channel, Reservation, ReservationStatus, Slot
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
 from booking.services.holds import _adjust_slot, take_place_or_raise
 from booking.services.notices import (
@@ -19,7 +19,7 @@ from booking.services.notices import (
     booking_confirmed,
     booking_moved,
 )
-from booking.services.text import LOCALES, N_
+from booking.services.text import N_
 from booking.services.tokens import (
     manage_token_for,
     new_confirmation_code,

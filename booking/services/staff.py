@@ -14,9 +14,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from booking.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.staff.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
 
 # Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
 _hasher = PasswordHasher()

@@ -7,10 +7,6 @@ reader's language at render time, then fill the values in (see ``booking.i18n.tr
 
 from __future__ import annotations
 
-# The languages FairSlot ships, by catalog code. booking.i18n names them; the database checks
-# a reservation's language against this list (migration 0006).
-LOCALES = ("en", "es", "pt", "zh_Hans", "ht", "vi")
-
 
 class Msg(str):
     """English text (already filled in) that remembers its message id and named values."""

@@ -19,8 +19,8 @@ from flask import Flask, Response, abort, current_app, g, redirect, request, url
 
 from booking.clock import now
 from booking.db import db
+from booking.models import CLINIC_ROLES, StaffUser
 from booking.services import staff as staff_service
-from booking.staff.models import CLINIC_ROLES, StaffUser
 
 STAFF_COOKIE = "fairslot_staff"
 F = TypeVar("F", bound=Callable[..., Any])

@@ -20,11 +20,11 @@ from flask_wtf.csrf import generate_csrf
 
 from booking.clock import now
 from booking.db import db
+from booking.models import Role, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
 from booking.services.text import N_
 from booking.staff.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
-from booking.staff.models import Role, StaffUser
 from booking.waiting.views import safe_next
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from booking.models import Base
+from booking.models.base import Base, one_of
 
 
 class MessageKind(enum.StrEnum):
@@ -51,10 +51,6 @@ class MessageStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def _in(column: str, values: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class OutboxMessage(Base):
     """One message to one resident over one channel."""
 
@@ -84,9 +80,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
-        CheckConstraint(_in("kind", MessageKind), name="kind_known"),
-        CheckConstraint(_in("channel", MessageChannel), name="channel_known"),
-        CheckConstraint(_in("status", MessageStatus), name="status_known"),
+        CheckConstraint(one_of("kind", MessageKind), name="kind_known"),
+        CheckConstraint(one_of("channel", MessageChannel), name="channel_known"),
+        CheckConstraint(one_of("status", MessageStatus), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         # The relay and the admin lists read by status and due time.

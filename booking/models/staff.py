@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from booking.models import Base
+from booking.models.base import Base
 
 
 class Role(enum.StrEnum):

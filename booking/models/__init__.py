@@ -1,0 +1,52 @@
+"""The schema: every table, one module per area, and nothing above it imported.
+
+Importing this package registers every model, so ``metadata`` describes the whole schema
+(Alembic's environment and the schema test read it). A new model module is imported here.
+"""
+
+from booking.models.base import Base, UTCDateTime
+from booking.models.clinics import Clinic, EligibilityRule, Slot
+from booking.models.locales import LOCALES
+from booking.models.messages import (
+    MessageChannel,
+    MessageKind,
+    MessageStatus,
+    OutboxDelivery,
+    OutboxMessage,
+)
+from booking.models.reservations import BOOKED_STATUSES, Channel, Reservation, ReservationStatus
+from booking.models.staff import (
+    CLINIC_ROLES,
+    AuditEntry,
+    Role,
+    StaffClinic,
+    StaffSession,
+    StaffUser,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "BOOKED_STATUSES",
+    "CLINIC_ROLES",
+    "LOCALES",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "Clinic",
+    "EligibilityRule",
+    "MessageChannel",
+    "MessageKind",
+    "MessageStatus",
+    "OutboxDelivery",
+    "OutboxMessage",
+    "Reservation",
+    "ReservationStatus",
+    "Role",
+    "Slot",
+    "StaffClinic",
+    "StaffSession",
+    "StaffUser",
+    "UTCDateTime",
+    "metadata",
+]
