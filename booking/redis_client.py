@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-_EXT = "fairslot.redis"
+EXTENSION = "fairslot.redis"
 
 
 def make_redis(url: str | None) -> Any:
@@ -31,9 +31,14 @@ def make_redis(url: str | None) -> Any:
 
 def init_redis(app: Flask) -> None:
     """Attach a Redis client to the app."""
-    app.extensions[_EXT] = make_redis(app.config.get("REDIS_URL"))
+    app.extensions[EXTENSION] = make_redis(app.config.get("REDIS_URL"))
 
 
 def get_redis() -> Any:
     """Return the current app's Redis client."""
-    return current_app.extensions[_EXT]
+    return redis_of(current_app)
+
+
+def redis_of(app: Flask) -> Any:
+    """Return an app's Redis client (outside a request or app context too)."""
+    return app.extensions[EXTENSION]

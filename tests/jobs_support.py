@@ -22,6 +22,7 @@ from booking.db import db
 from booking.jobs.tasks import relay_outbox
 from booking.jobs.worker import InProcessWorker
 from booking.models import OutboxMessage
+from booking.redis_client import redis_of
 from booking.services import holds, reservations
 from tests.support import make_clinic, make_slot, person
 
@@ -218,7 +219,7 @@ def run_jobs(
     if relay:
         with app.app_context():
             relay_outbox()
-    worker = InProcessWorker(app, app.extensions["fairslot.redis"], housekeeping=housekeeping)
+    worker = InProcessWorker(app, redis_of(app), housekeeping=housekeeping)
     return worker.run_due(until=until)
 
 

@@ -8,6 +8,7 @@ from flask import request
 from redis.exceptions import RedisError
 
 from admission.queue import PollLimited, QueueClosed, TicketStatus
+from admission.states import LIVE_STATES, TicketState
 from booking.api import bp
 from booking.api.common import json_object
 from booking.api.problems import problem
@@ -37,7 +38,7 @@ class QueueNotOpen(DomainError):
 def _body(status: TicketStatus) -> dict[str, Any]:
     status = no_line_when_off(status)
     body = status_body(status)
-    if status.state == "admitted":
+    if status.state == TicketState.ADMITTED:
         body["admission_token"] = issue_token(status.ticket, API_BINDING)
     return body
 
@@ -103,8 +104,8 @@ def get_ticket(ticket: str) -> Any:
         return _unavailable()
     except PollLimited as limited:
         raise too_many_polls(limited) from None
-    if status.state == "unknown":
+    if status.state == TicketState.UNKNOWN:
         raise NotFound(N_("No ticket with that id."))
-    if status.state not in ("waiting", "admitted"):
+    if status.state not in LIVE_STATES:
         raise NotFound(N_("This ticket has lapsed. Join the line again."))
     return _body(status)

@@ -20,6 +20,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
+from booking.redis_client import redis_of
 from booking.services.outbox import retry_intervals
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def make_queue(connection: Any) -> Queue:
 
 def init_queue(app: Flask) -> None:
     """Attach the queue on the app's Redis."""
-    app.extensions[_EXT] = make_queue(app.extensions["fairslot.redis"])
+    app.extensions[_EXT] = make_queue(redis_of(app))
 
 
 def get_queue() -> Queue:

@@ -33,6 +33,7 @@ from rq.timeouts import TimerDeathPenalty
 from booking.clock import now
 from booking.jobs.queue import QUEUE_NAME, make_queue, promote_due_jobs
 from booking.jobs.tasks import HOUSEKEEPING, RetryLater
+from booking.redis_client import redis_of
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_LOCK = "fairslot:housekeeping"
@@ -210,7 +211,7 @@ class EmbeddedWorker:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        worker = InProcessWorker(self.app, self.app.extensions["fairslot.redis"])
+        worker = InProcessWorker(self.app, redis_of(self.app))
         with self.app.app_context():
             # Jobs lost with the in-process Redis when the app last stopped come back first.
             worker.queues[0].enqueue("booking.jobs.tasks.relay_outbox")

@@ -19,13 +19,13 @@ from flask import Flask, Response, current_app, g, request, session
 from redis.exceptions import RedisError
 
 from admission import tokens
+from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
 from booking.waiting.state import current_settings, get_queue, refresh_inventory
 
 log = logging.getLogger(__name__)
 COOKIE = "fairslot_admission"
 API_BINDING = "api"
-_LIVE = ("waiting", "admitted")
 
 
 class AdmissionRequired(Exception):
@@ -133,14 +133,14 @@ def try_auto_admit() -> Admission | None:
         queue, moment = get_queue(), now().timestamp()
         # A browser already in line keeps its place: asking again must not send it to the back.
         status = queue.poll(session["qticket"], now=moment) if session.get("qticket") else None
-        if status is None or status.state not in _LIVE or status.binding != binding:
+        if status is None or status.state not in LIVE_STATES or status.binding != binding:
             status = queue.join(binding=binding, now=moment)
     except RedisError:
         raise QueueUnavailable() from None
     except Exception:  # noqa: BLE001 - a closed pre-queue etc.: go through the waiting room
         return None
     session["qticket"] = status.ticket
-    if status.state != "admitted":
+    if status.state != TicketState.ADMITTED:
         return None
     set_cookie_later(issue_token(status.ticket, binding))
     return Admission(status.ticket)

@@ -14,7 +14,7 @@ from admission.queue import AdmissionQueue
 from admission.settings import QueueSettings
 from booking.clock import now
 from booking.db import db
-from booking.redis_client import get_redis
+from booking.redis_client import get_redis, redis_of
 from booking.services.inventory import remaining_appointments
 from booking.waiting.captcha import CaptchaConfig
 
@@ -40,9 +40,7 @@ def defaults_from_config(config: Any) -> QueueSettings:
 def init_app(app: Flask) -> None:
     """Create the app's queue on its Redis."""
     defaults = defaults_from_config(app.config)
-    app.extensions[_EXT] = AdmissionQueue(
-        app.extensions["fairslot.redis"], defaults, rng=app.config.get("QUEUE_RNG")
-    )
+    app.extensions[_EXT] = AdmissionQueue(redis_of(app), defaults, rng=app.config.get("QUEUE_RNG"))
 
 
 def get_queue() -> AdmissionQueue:

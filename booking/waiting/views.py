@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
 from admission.queue import PollLimited, QueueClosed, TicketStatus
+from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
 from booking.db import db
 from booking.limits import poll_limit
@@ -38,7 +39,6 @@ from booking.waiting.gate import browser_binding, issue_token, set_cookie_later
 from booking.waiting.state import captcha_config, current_settings, get_queue, refresh_inventory
 
 RETRY_SECONDS = 15
-LIVE_STATES = ("waiting", "admitted")
 
 
 def safe_next(raw: str | None) -> str:
@@ -89,7 +89,7 @@ def _live_ticket() -> TicketStatus | None:
 
 def no_line_when_off(status: TicketStatus) -> TicketStatus:
     """With the queue switched off the gate lets everyone through: nobody is left waiting."""
-    if status.state != "waiting" or current_settings().enabled:
+    if status.state != TicketState.WAITING or current_settings().enabled:
         return status
     return replace(
         status, state="admitted", position=None, ahead=None, eta_seconds=None, poll_after_seconds=0
@@ -186,7 +186,7 @@ def _status_or_redirect() -> TicketStatus | Response:
     if status is None:
         return redirect(url_for("waiting.join", lapsed=1), code=303)
     status = no_line_when_off(status)
-    if status.state == "admitted":
+    if status.state == TicketState.ADMITTED:
         binding = browser_binding()
         assert binding is not None
         set_cookie_later(issue_token(status.ticket, binding))
