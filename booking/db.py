@@ -18,13 +18,14 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+# What a unit of work leaves for the after-commit hooks (messages to enqueue): handed to the
+# hooks once the commit succeeded and dropped when the work rolls back.
+from booking.services.notices import AFTER_COMMIT
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _EXT = "fairslot.db"
-# session.info key: what a unit of work leaves for the after-commit hooks (messages to enqueue).
-# It is handed to the hooks once the commit succeeded and dropped when the work rolls back.
-AFTER_COMMIT = "fairslot.after_commit"
 # SQLSTATEs that mean "run the transaction again": serialization failure and deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 

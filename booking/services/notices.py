@@ -24,7 +24,8 @@ from booking.models import (
     Slot,
 )
 
-# The key booking.db empties on rollback and hands to its after-commit hooks on commit.
+# The session.info key booking.db empties on rollback and hands to its after-commit hooks on
+# commit; defined here, Flask-free, so services can note what they leave for those hooks.
 AFTER_COMMIT = "fairslot.after_commit"
 QUEUED = MessageStatus.QUEUED.value
 
