@@ -17,7 +17,11 @@ from sqlalchemy import select
 
 from booking.clock import utcnow
 from booking.db import db
-from booking.jobs import embedded_worker_wanted, start_embedded_worker, stop_embedded_worker
+from booking.jobs.embedded import (
+    embedded_worker_wanted,
+    start_embedded_worker,
+    stop_embedded_worker,
+)
 from booking.jobs.queue import make_queue
 from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
