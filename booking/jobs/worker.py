@@ -49,7 +49,7 @@ def enqueue_housekeeping(queue: Queue, *, every_seconds: int) -> bool:
 
 
 class _AppJobs:
-    """Run every job inside an app context of the worker's Flask app."""
+    """Mixin for RQ's workers: every job runs in a fresh app context of the worker's Flask app."""
 
     flask_app: Flask
     housekeeping_seconds: int
@@ -63,8 +63,16 @@ class _AppJobs:
         self.flask_app = app
         self.housekeeping_seconds = int(app.config["HOUSEKEEPING_SECONDS"])
 
-    def _job_context(self) -> Any:
-        return self.flask_app.app_context()
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        """Run the job in a fresh app context (the engine's pool is kept across jobs)."""
+        # Fresh even where the thread has one (the caller's, in tests): jobs do not share `g`.
+        with self.flask_app.app_context():
+            self._prepare_job()
+            result: bool = super().perform_job(job, queue, execution)  # type: ignore[misc]
+            return result
+
+    def _prepare_job(self) -> None:
+        """Called in the job's app context before it runs; nothing to do unless forked."""
 
     def handle_exception(self, job: Any, *exc_info: Any) -> None:
         """Log a provider failure that will be retried in one line, not as a crash."""
@@ -118,25 +126,15 @@ class _CommandLineWorker(_AppJobs):
 class FairSlotSimpleWorker(_CommandLineWorker, SimpleWorker):
     """Runs each job in this process, in a fresh app context; see the module's docstring."""
 
-    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-        """Run the job in a fresh app context (the engine's pool is kept across jobs)."""
-        with self._job_context():
-            result: bool = super().perform_job(job, queue, execution)
-            return result
-
 
 class FairSlotWorker(_CommandLineWorker, Worker):
     """RQ's forking worker, with an app context per job and the periodic housekeeping."""
 
-    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-        """Run the job (in the forked work horse) in a fresh app context."""
+    def _prepare_job(self) -> None:
+        """In the forked work horse: leave the parent's database connections to the parent."""
         from booking.db import db
 
-        with self._job_context():
-            # A forked child must not share the parent's database connections.
-            db.engine.dispose(close=False)
-            result: bool = super().perform_job(job, queue, execution)
-            return result
+        db.engine.dispose(close=False)
 
 
 class InProcessWorker(_AppJobs, SimpleWorker):
@@ -166,12 +164,6 @@ class InProcessWorker(_AppJobs, SimpleWorker):
         super().run_maintenance_tasks()
         if self.with_housekeeping:
             self._housekeeping(self.queues[0])
-
-    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-        """Run the job in a fresh app context (this thread may have none, or the caller's)."""
-        with self._job_context():
-            result: bool = super().perform_job(job, queue, execution)
-            return result
 
     def run_due(self, *, until: datetime | None = None) -> bool:
         """Promote scheduled jobs due by the app's clock (or ``until``), then run the queue."""
