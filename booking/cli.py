@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 
@@ -68,6 +70,38 @@ def register_cli(app: Flask) -> None:
                     f"  {role:<15} {email:<28} {password}" for email, password, role in accounts
                 ),
             )
+        )
+
+    @app.cli.command("cancel-appointments")
+    @click.option("--clinic", "clinic_id", type=int, help="With --date: the clinic's whole day.")
+    @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+    @click.option("--slot", "slot_ids", type=int, multiple=True, help="One slot (repeatable).")
+    @click.option("--reason", default=None, help="Told to the residents, e.g. 'a power cut'.")
+    def cancel_appointments(
+        clinic_id: int | None, day: datetime | None, slot_ids: tuple[int, ...], reason: str | None
+    ) -> None:
+        """A clinic cancels slots or a day: close them and notify everyone booked in them."""
+        from booking.messages.policy import notice_policy_from_config
+        from booking.services import closures
+
+        policy = notice_policy_from_config(current_app.config)
+        if slot_ids and not (clinic_id or day):
+            report = db.transaction(
+                lambda s: closures.cancel_slots(
+                    s, list(slot_ids), now=now(), reason=reason, notices=policy
+                )
+            )
+        elif clinic_id and day and not slot_ids:
+            report = db.transaction(
+                lambda s: closures.cancel_clinic_day(
+                    s, clinic_id, day.date(), now=now(), reason=reason, notices=policy
+                )
+            )
+        else:
+            raise click.UsageError("Give --slot ID..., or --clinic ID and --date YYYY-MM-DD.")
+        click.echo(
+            f"Closed {report.slots_closed} slots, cancelled {report.bookings_cancelled} bookings "
+            f"(each resident is told), released {report.holds_released} holds."
         )
 
     @app.cli.command("create-user")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
@@ -21,7 +19,6 @@ def register(app: Flask) -> None:
     """Attach the worker and messages commands to the app's CLI."""
     app.cli.add_command(worker)
     app.cli.add_command(messages)
-    app.cli.add_command(cancel_appointments)
 
 
 @click.command("worker")
@@ -124,37 +121,3 @@ def relay() -> None:
     from booking.jobs.tasks import relay_outbox
 
     click.echo(f"Enqueued {relay_outbox()} messages.")
-
-
-@click.command("cancel-appointments")
-@with_appcontext
-@click.option("--clinic", "clinic_id", type=int, help="With --date: the clinic's whole day.")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--slot", "slot_ids", type=int, multiple=True, help="One slot (repeatable).")
-@click.option("--reason", default=None, help="Told to the residents, e.g. 'a power cut'.")
-def cancel_appointments(
-    clinic_id: int | None, day: Any, slot_ids: tuple[int, ...], reason: str | None
-) -> None:
-    """A clinic cancels slots or a day: close them and notify everyone booked in them."""
-    from booking.messages.policy import notice_policy_from_config
-    from booking.services import closures
-
-    policy = notice_policy_from_config(current_app.config)
-    if slot_ids and not (clinic_id or day):
-        report = db.transaction(
-            lambda s: closures.cancel_slots(
-                s, list(slot_ids), now=now(), reason=reason, notices=policy
-            )
-        )
-    elif clinic_id and day and not slot_ids:
-        report = db.transaction(
-            lambda s: closures.cancel_clinic_day(
-                s, clinic_id, day.date(), now=now(), reason=reason, notices=policy
-            )
-        )
-    else:
-        raise click.UsageError("Give --slot ID..., or --clinic ID and --date YYYY-MM-DD.")
-    click.echo(
-        f"Closed {report.slots_closed} slots, cancelled {report.bookings_cancelled} bookings "
-        f"(each resident is told), released {report.holds_released} holds."
-    )
