@@ -142,11 +142,12 @@ def _ticket_reply(raw: Sequence[Any]) -> TicketReply:
 
 
 def _state(value: Any) -> TicketState:
-    try:
-        return TicketState(_text(value))
-    except ValueError:
-        # Not a state the scripts write: the ticket cannot be used, as if it did not exist.
-        return TicketState.UNKNOWN
+    # Not a state the scripts write: the ticket cannot be used, as if it did not exist.
+    return _STATES.get(value, TicketState.UNKNOWN)
+
+
+# Replies come as bytes from redis-py, as text from a client that decodes responses.
+_STATES = {s.value.encode(): s for s in TicketState} | {s.value: s for s in TicketState}
 
 
 def _text(value: Any) -> str:
