@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from admission import scripts
-from admission.settings import QueueSettings
+from admission.scripts import AdmitLimits, Placement, PollRefused, QueueKeys, TicketReply
+from admission.settings import QueueMode, QueueSettings
+from admission.states import QueuePhase, TicketState
 
 DEFAULT_PREFIX = "{fairslot:queue}"
 TICKET_TTL_SECONDS = 6 * 3600
@@ -27,8 +29,8 @@ class TicketStatus:
     """Everything a waiting (or admitted) person is told, computed on the server."""
 
     ticket: str
-    state: str  # waiting | admitted | expired | revoked | unknown
-    phase: str  # closed | prequeue | open
+    state: TicketState
+    phase: QueuePhase
     position: int | None  # 1-based place in line while waiting and the line is open
     ahead: int | None
     waiting: int
@@ -50,8 +52,8 @@ class TicketStatus:
 class QueueStats:
     """The operators' view of the line."""
 
-    mode: str
-    phase: str
+    mode: QueueMode
+    phase: QueuePhase
     waiting: int
     active: int
     admitted_last_minute: int
@@ -107,15 +109,8 @@ class AdmissionQueue:
         # When the inventory was last counted, as far as this process has seen (every script
         # answer carries it): lets callers skip asking Redis while the count is fresh.
         self.inventory_seen_at: float | None = None
-        self._keys = [
-            f"{prefix}:waiting",
-            f"{prefix}:seen",
-            f"{prefix}:active",
-            f"{prefix}:admit_log",
-            f"{prefix}:seq",
-            f"{prefix}:admitted_total",
-            f"{prefix}:inventory",
-        ]
+        self.keys = QueueKeys.under(prefix)
+        self._settings_key = f"{prefix}:settings"  # a hash of live overrides
         self._join = redis.register_script(scripts.JOIN)
         self._poll = redis.register_script(scripts.POLL)
         self._advance = redis.register_script(scripts.ADVANCE)
@@ -129,7 +124,7 @@ class AdmissionQueue:
         cached = self._cached
         if cached and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
-        raw = self.redis.hgetall(f"{self.prefix}:settings")
+        raw = self.redis.hgetall(self._settings_key)
         current = self.defaults.with_overrides({k.decode(): v for k, v in raw.items()})
         self._cached = (time.monotonic(), current)
         return current
@@ -139,29 +134,29 @@ class AdmissionQueue:
         updated = self.settings().with_overrides(changes)
         stored = {k: v for k, v in updated.to_redis().items() if k in changes}
         if stored:
-            self.redis.hset(f"{self.prefix}:settings", mapping=stored)
+            self.redis.hset(self._settings_key, mapping=stored)
         self._cached = None
         return updated
 
     def reset_settings(self) -> None:
         """Drop every live override, back to the environment's defaults."""
-        self.redis.delete(f"{self.prefix}:settings")
+        self.redis.delete(self._settings_key)
         self._cached = None
 
     # Inventory ----------------------------------------------------------------------------
 
     def set_inventory(self, remaining: int, now: float) -> None:
         """Record how many appointments are still free (the booking side counts them)."""
-        self.redis.hset(self._keys[6], mapping={"remaining": remaining, "at": now})
+        self.redis.hset(self.keys.inventory, mapping={"remaining": remaining, "at": now})
         self._seen_inventory_at(now)
 
     def inventory(self) -> tuple[int | None, float | None]:
         """Return (remaining appointments, when counted), or (None, None) if never counted."""
-        raw = self.redis.hmget(self._keys[6], "remaining", "at")
-        if raw[0] is None:
+        remaining, at = self.redis.hmget(self.keys.inventory, "remaining", "at")
+        if remaining is None:
             return None, None
-        self._seen_inventory_at(float(raw[1]))
-        return int(raw[0]), float(raw[1])
+        self._seen_inventory_at(float(at))
+        return int(remaining), float(at)
 
     def _seen_inventory_at(self, at: float) -> None:
         if self.inventory_seen_at is None or at > self.inventory_seen_at:
@@ -169,57 +164,53 @@ class AdmissionQueue:
 
     # The line -----------------------------------------------------------------------------
 
-    def phase(self, settings: QueueSettings, now: float) -> str:
+    def phase(self, settings: QueueSettings, now: float) -> QueuePhase:
         """closed (before the pre-queue window), prequeue, or open."""
         if settings.opens_at is None:
-            return "open"
+            return QueuePhase.OPEN
         opens = settings.opens_at.timestamp()
         if now >= opens:
-            return "open"
+            return QueuePhase.OPEN
         if now >= opens - settings.prequeue_minutes * 60:
-            return "prequeue"
-        return "closed"
+            return QueuePhase.PREQUEUE
+        return QueuePhase.CLOSED
 
-    def _limits(self, settings: QueueSettings, now: float) -> list[Any]:
+    def _limits(self, settings: QueueSettings, now: float) -> AdmitLimits:
         # (The scripts themselves refuse to admit anyone once the inventory says sold out.)
-        can_admit = settings.mode in ("auto", "always") and self.phase(settings, now) == "open"
-        return [
-            settings.idle_minutes * 60,
-            settings.max_active,
-            settings.admit_per_minute,
-            1 if can_admit else 0,
-        ]
+        can_admit = (
+            settings.mode in (QueueMode.AUTO, QueueMode.ALWAYS)
+            and self.phase(settings, now) == QueuePhase.OPEN
+        )
+        return AdmitLimits(
+            idle_seconds=settings.idle_minutes * 60,
+            max_active=settings.max_active,
+            admit_per_minute=settings.admit_per_minute,
+            can_admit=1 if can_admit else 0,
+        )
 
     def join(self, *, binding: str, now: float) -> TicketStatus:
         """Take a ticket; early arrivals (pre-queue) get a random place among themselves."""
         settings = self.settings()
         phase = self.phase(settings, now)
-        if phase == "closed":
+        if phase == QueuePhase.CLOSED:
             assert settings.opens_at is not None
             raise QueueClosed(
                 settings.opens_at,
                 settings.opens_at - timedelta(minutes=settings.prequeue_minutes),
             )
         ticket = secrets.token_urlsafe(16)
-        placement = "prequeue" if phase == "prequeue" else "fifo"
-        idle, max_active, per_minute, can_admit = self._limits(settings, now)
-        raw = self._join(
-            keys=self._keys,
-            args=[
-                self.prefix,
-                ticket,
-                repr(now),
-                placement,
-                repr(self.rng.random()),
-                TICKET_TTL_SECONDS,
-                binding,
-                idle,
-                max_active,
-                per_minute,
-                can_admit,
-            ],
+        args = scripts.join_args(
+            self.prefix,
+            ticket,
+            now=now,
+            placement=Placement.PREQUEUE if phase == QueuePhase.PREQUEUE else Placement.FIFO,
+            place=self.rng.random(),
+            ttl=TICKET_TTL_SECONDS,
+            binding=binding,
+            limits=self._limits(settings, now),
         )
-        return self._status(ticket, raw, settings, now)
+        reply = scripts.decode_join(self._join(keys=self.keys, args=args))
+        return self._status(ticket, reply, settings, now)
 
     def poll(
         self, ticket: str, *, now: float, binding: str = "", limit: PollLimit | None = None
@@ -231,29 +222,31 @@ class AdmissionQueue:
         same round trip counts the client's poll and raises ``PollLimited`` past its allowance.
         """
         settings = self.settings()
-        limits = self._limits(settings, now)
-        args = [self.prefix, ticket, repr(now), TICKET_TTL_SECONDS, *limits, binding]
-        if limit is not None and limit.windows:
-            args.append(limit.client)
-            for amount, seconds in limit.windows:
-                args += [amount, seconds]
-        raw = self._poll(keys=self._keys, args=args)
-        if _text(raw[0]) == "limited":
-            raise PollLimited(int(raw[1]))
-        return self._status(ticket, raw, settings, now)
+        args = scripts.poll_args(
+            self.prefix,
+            ticket,
+            now=now,
+            ttl=TICKET_TTL_SECONDS,
+            limits=self._limits(settings, now),
+            binding=binding,
+            client=limit.client if limit is not None else "",
+            windows=limit.windows if limit is not None else (),
+        )
+        reply = scripts.decode_poll(self._poll(keys=self.keys, args=args))
+        if isinstance(reply, PollRefused):
+            raise PollLimited(reply.retry_after)
+        return self._status(ticket, reply, settings, now)
 
     def advance(self, *, now: float) -> int:
         """Admit whoever the limits allow now (for a scheduled job); return how many."""
         limits = self._limits(self.settings(), now)
-        args = [self.prefix, repr(now), TICKET_TTL_SECONDS, *limits]
-        return int(self._advance(keys=self._keys, args=args))
+        args = scripts.advance_args(self.prefix, now=now, ttl=TICKET_TTL_SECONDS, limits=limits)
+        return scripts.decode_advance(self._advance(keys=self.keys, args=args))
 
-    def touch(self, ticket: str, *, now: float) -> str:
+    def touch(self, ticket: str, *, now: float) -> TicketState:
         """Count an admitted user as active again; return the ticket's state."""
-        state = self._touch(
-            keys=self._keys, args=[self.prefix, ticket, repr(now), TICKET_TTL_SECONDS]
-        )
-        return state.decode() if isinstance(state, bytes) else str(state)
+        args = scripts.touch_args(self.prefix, ticket, now=now, ttl=TICKET_TTL_SECONDS)
+        return scripts.decode_touch(self._touch(keys=self.keys, args=args))
 
     def leave(self, ticket: str) -> bool:
         """Free an admitted user's active place now (they booked); True if they held one.
@@ -262,22 +255,24 @@ class AdmissionQueue:
         as active again. Without this, a booked user would hold a place until the idle timeout
         and admission would run at ``max_active`` per idle period, not at the configured rate.
         """
-        return bool(self.redis.zrem(self._keys[2], ticket))
+        return bool(self.redis.zrem(self.keys.active, ticket))
 
     def revoke(self, ticket: str) -> bool:
         """Revoke a ticket: its admission token stops working at once."""
-        return bool(self._revoke(keys=self._keys, args=[self.prefix, ticket]))
+        args = scripts.revoke_args(self.prefix, ticket)
+        return scripts.decode_revoke(self._revoke(keys=self.keys, args=args))
 
     # Reporting ----------------------------------------------------------------------------
 
     def stats(self, *, now: float) -> QueueStats:
         """The operators' figures, from O(1) Redis calls."""
         settings = self.settings()
+        keys = self.keys
         pipe = self.redis.pipeline(transaction=False)
-        for key in self._keys[:4]:
+        for key in (keys.waiting, keys.seen, keys.active, keys.admit_log):
             pipe.zcard(key)
-        pipe.zcount(self._keys[3], now - 60, "+inf")
-        pipe.get(self._keys[5])
+        pipe.zcount(keys.admit_log, now - 60, "+inf")
+        pipe.get(keys.admitted_total)
         waiting, _seen, active, _log, last_minute, total = pipe.execute()
         remaining, _ = self.inventory()
         rate = self._rate_per_second(settings, int(last_minute))
@@ -297,34 +292,28 @@ class AdmissionQueue:
         )
 
     def _rate_per_second(self, settings: QueueSettings, last_minute: int) -> float | None:
-        if settings.mode == "paused" or settings.mode == "off":
+        if settings.mode in (QueueMode.PAUSED, QueueMode.OFF):
             return None
         # The observed admission rate; before any is observed, the configured ceiling.
         per_minute = last_minute if last_minute > 0 else settings.admit_per_minute
         return per_minute / 60.0
 
     def _status(
-        self,
-        ticket: str,
-        raw: list[Any],
-        settings: QueueSettings,
-        now: float,
+        self, ticket: str, reply: TicketReply, settings: QueueSettings, now: float
     ) -> TicketStatus:
-        state, binding, left, counted_at = (_text(raw[i]) for i in (0, 5, 7, 8))
-        rank = int(raw[1])
-        waiting, active, last_minute = int(raw[2]), int(raw[3]), int(raw[4])
-        remaining = int(left) if left else None
-        if counted_at:
-            self._seen_inventory_at(float(counted_at))
+        state, remaining = reply.state, reply.remaining
+        if reply.counted_at is not None:
+            self._seen_inventory_at(reply.counted_at)
         phase = self.phase(settings, now)
-        visible = state == "waiting" and rank >= 0 and phase == "open"
-        ahead = rank if visible else None
-        rate = self._rate_per_second(settings, last_minute)
+        in_line = state == TicketState.WAITING
+        visible = in_line and reply.rank >= 0 and phase == QueuePhase.OPEN
+        ahead = reply.rank if visible else None
+        rate = self._rate_per_second(settings, reply.admitted_last_minute)
         eta: int | None = None
-        if state == "waiting" and phase == "open" and rate and ahead is not None and remaining != 0:
+        if in_line and phase == QueuePhase.OPEN and rate and ahead is not None and remaining != 0:
             # (Sold out, nobody is let in: there is no honest estimate to give.)
             eta = math.ceil((ahead + 1) / rate)
-        elif state == "waiting" and phase == "prequeue" and settings.opens_at is not None:
+        elif in_line and phase == QueuePhase.PREQUEUE and settings.opens_at is not None:
             eta = math.ceil(settings.opens_at.timestamp() - now)
         return TicketStatus(
             ticket=ticket,
@@ -332,26 +321,26 @@ class AdmissionQueue:
             phase=phase,
             position=ahead + 1 if ahead is not None else None,
             ahead=ahead,
-            waiting=waiting,
-            active=active,
-            admitted_last_minute=last_minute,
+            waiting=reply.waiting,
+            active=reply.active,
+            admitted_last_minute=reply.admitted_last_minute,
             eta_seconds=eta,
             poll_after_seconds=self._poll_after(state, ahead, phase),
             remaining=remaining,
             sold_out=remaining == 0,
             likely_too_late=remaining is not None and ahead is not None and ahead >= remaining,
-            paused=settings.mode == "paused",
+            paused=settings.mode == QueueMode.PAUSED,
             paused_message=settings.paused_message,
             opens_at=settings.opens_at,
-            binding=binding,
+            binding=reply.binding,
             updated_at=datetime.fromtimestamp(now, UTC),
         )
 
-    def _poll_after(self, state: str, ahead: int | None, phase: str) -> int:
+    def _poll_after(self, state: TicketState, ahead: int | None, phase: QueuePhase) -> int:
         """Near the front, poll often; far back, rarely (with jitter so polls do not align)."""
-        if state != "waiting":
+        if state != TicketState.WAITING:
             return 0
-        if phase != "open" or ahead is None:
+        if phase != QueuePhase.OPEN or ahead is None:
             base = 30
         elif ahead < 50:
             base = 5
@@ -362,7 +351,3 @@ class AdmissionQueue:
         else:
             base = 45
         return base + int(self.rng.random() * base * 0.2)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,11 +1,11 @@
 """The waiting room's Lua scripts: every multi-step change to the line is one atomic script.
 
 All keys share one hash tag (the prefix is ``{...}``), so the scripts also run on Redis
-Cluster. KEYS, in order: waiting (zset: ticket -> place), seen (zset: ticket -> last poll),
-active (zset: admitted ticket -> last activity), admit_log (zset: ticket -> admission time, the
-last minute only), seq (arrival counter), admitted_total (counter), inventory (hash: remaining
-appointments and when they were counted). Ticket hashes live at ``<prefix>:t:<ticket>`` in the
-same slot.
+Cluster. Every script takes the same KEYS, in the order of ``QueueKeys``. Ticket hashes live at
+``<prefix>:t:<ticket>`` in the same slot.
+
+Beside each script: the function that builds its ARGV and the one that decodes its reply, so
+the Lua and the Python that speaks to it are read together.
 
 The scripts read the inventory themselves and return it with the ticket's status, so a poll is
 one round trip: nobody is let in once it says nothing is left.
@@ -15,6 +15,42 @@ range removals whose work is bounded per call. Nothing scans the line.
 """
 
 from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from admission.states import TicketState
+
+
+class QueueKeys(NamedTuple):
+    """The line's Redis keys, in the order every script reads them (KEYS[1] to KEYS[7]).
+
+    Each is ``<prefix>:<field name>``. Pass the tuple itself as a script's ``keys``.
+    """
+
+    waiting: str  # zset: ticket -> place in line
+    seen: str  # zset: waiting ticket -> last poll
+    active: str  # zset: admitted ticket -> last activity
+    admit_log: str  # zset: ticket -> admission time, the last minute only
+    seq: str  # arrival counter
+    admitted_total: str  # counter
+    inventory: str  # hash: remaining appointments ("remaining") and when counted ("at")
+
+    @classmethod
+    def under(cls, prefix: str) -> QueueKeys:
+        """The keys of the line stored under ``prefix``."""
+        return cls(*(f"{prefix}:{name}" for name in cls._fields))
+
+
+class AdmitLimits(NamedTuple):
+    """What every script that advances the line is allowed to do now, in its ARGV order."""
+
+    idle_seconds: int  # who has not polled (waiting) or acted (admitted) for this long drops out
+    max_active: int
+    admit_per_minute: int
+    can_admit: int  # 1 if the mode and phase let anyone in, else 0
+
 
 _PRELUDE = r"""
 local W, SEEN, ACTIVE, LOG, SEQ, TOTAL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -74,6 +110,57 @@ local function status_of(prefix, id)
 end
 """
 
+
+class TicketReply(NamedTuple):
+    """A ticket's standing as JOIN and POLL return it (``status_of``), in the reply's order."""
+
+    state: TicketState
+    rank: int  # 0-based place in line while waiting, else -1
+    waiting: int  # people in line
+    active: int  # admitted people active now
+    admitted_last_minute: int
+    binding: str  # '' if the ticket is unknown
+    admitted_at: float | None
+    remaining: int | None  # appointments still free, None if never counted
+    counted_at: float | None  # when the inventory was counted
+
+
+def _ticket_reply(raw: Sequence[Any]) -> TicketReply:
+    remaining, counted_at = _text(raw[7]), _text(raw[8])
+    admitted_at = _text(raw[6])
+    return TicketReply(
+        state=_state(raw[0]),
+        rank=int(raw[1]),
+        waiting=int(raw[2]),
+        active=int(raw[3]),
+        admitted_last_minute=int(raw[4]),
+        binding=_text(raw[5]),
+        admitted_at=float(admitted_at) if admitted_at else None,
+        remaining=int(remaining) if remaining else None,
+        counted_at=float(counted_at) if counted_at else None,
+    )
+
+
+def _state(value: Any) -> TicketState:
+    # Not a state the scripts write: the ticket cannot be used, as if it did not exist.
+    return _STATES.get(value, TicketState.UNKNOWN)
+
+
+# Replies come as bytes from redis-py, as text from a client that decodes responses.
+_STATES = {s.value.encode(): s for s in TicketState} | {s.value: s for s in TicketState}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Placement(enum.StrEnum):
+    """Where JOIN puts a new ticket."""
+
+    FIFO = "fifo"  # behind everyone, in arrival order
+    PREQUEUE = "prequeue"  # at a random place among the early arrivals, ahead of all later ones
+
+
 # ARGV: prefix, ticket, now, placement ('fifo' | 'prequeue'), random place, ttl, binding,
 #       idle seconds, max_active, admit_per_minute, can_admit (0/1)
 JOIN = (
@@ -97,6 +184,27 @@ advance(prefix, now, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]),
 return status_of(prefix, id)
 """
 )
+
+
+def join_args(
+    prefix: str,
+    ticket: str,
+    *,
+    now: float,
+    placement: Placement,
+    place: float,
+    ttl: int,
+    binding: str,
+    limits: AdmitLimits,
+) -> list[Any]:
+    """JOIN's ARGV; ``place`` in [0, 1) orders a pre-queue arrival among the early ones."""
+    return [prefix, ticket, repr(now), placement, repr(place), ttl, binding, *limits]
+
+
+def decode_join(raw: Sequence[Any]) -> TicketReply:
+    """JOIN's reply: the new ticket's standing."""
+    return _ticket_reply(raw)
+
 
 # ARGV: prefix, ticket, now, ttl, idle seconds, max_active, admit_per_minute, can_admit,
 #       binding ('' for any: otherwise a ticket issued to another binding is left untouched
@@ -133,6 +241,40 @@ return status_of(prefix, id)
 """
 )
 
+
+class PollRefused(NamedTuple):
+    """POLL's reply past the client's allowance (nothing else was changed)."""
+
+    retry_after: int  # seconds until the client's window resets
+
+
+def poll_args(
+    prefix: str,
+    ticket: str,
+    *,
+    now: float,
+    ttl: int,
+    limits: AdmitLimits,
+    binding: str,
+    client: str,
+    windows: Sequence[tuple[int, int]],
+) -> list[Any]:
+    """POLL's ARGV; without ``windows`` (polls, seconds) the client's polls are not counted."""
+    args: list[Any] = [prefix, ticket, repr(now), ttl, *limits, binding]
+    if windows:
+        args.append(client)
+        for amount, seconds in windows:
+            args += [amount, seconds]
+    return args
+
+
+def decode_poll(raw: Sequence[Any]) -> TicketReply | PollRefused:
+    """POLL's reply: the ticket's standing, or the refusal if the client polled too often."""
+    if _text(raw[0]) == "limited":
+        return PollRefused(int(raw[1]))
+    return _ticket_reply(raw)
+
+
 # ARGV: prefix, now, ttl, idle seconds, max_active, admit_per_minute, can_admit
 ADVANCE = (
     _PRELUDE
@@ -141,6 +283,17 @@ return advance(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5]),
                tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[3]))
 """
 )
+
+
+def advance_args(prefix: str, *, now: float, ttl: int, limits: AdmitLimits) -> list[Any]:
+    """ADVANCE's ARGV."""
+    return [prefix, repr(now), ttl, *limits]
+
+
+def decode_advance(raw: Any) -> int:
+    """ADVANCE's reply: how many people were let in."""
+    return int(raw)
+
 
 # An admitted user did something: count them as active again. ARGV: prefix, ticket, now, ttl
 TOUCH = (
@@ -156,6 +309,17 @@ return state or 'unknown'
 """
 )
 
+
+def touch_args(prefix: str, ticket: str, *, now: float, ttl: int) -> list[Any]:
+    """TOUCH's ARGV."""
+    return [prefix, ticket, repr(now), ttl]
+
+
+def decode_touch(raw: Any) -> TicketState:
+    """TOUCH's reply: the ticket's state."""
+    return _state(raw)
+
+
 # ARGV: prefix, ticket
 REVOKE = (
     _PRELUDE
@@ -169,3 +333,13 @@ redis.call('ZREM', ACTIVE, ARGV[2])
 return 1
 """
 )
+
+
+def revoke_args(prefix: str, ticket: str) -> list[Any]:
+    """REVOKE's ARGV."""
+    return [prefix, ticket]
+
+
+def decode_revoke(raw: Any) -> bool:
+    """REVOKE's reply: whether the ticket existed."""
+    return bool(raw)

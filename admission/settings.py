@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-MODES = ("off", "auto", "always", "paused")
+
+class QueueMode(enum.StrEnum):
+    """How the waiting room admits people."""
+
+    OFF = "off"  # no waiting room: holds and confirms need no admission token
+    AUTO = "auto"  # a visitor is let straight in while there is room, else waits in line
+    ALWAYS = "always"  # everyone goes through the line
+    PAUSED = "paused"  # the line keeps its order but nobody is let in
 
 
 class SettingsError(ValueError):
@@ -17,7 +25,7 @@ class SettingsError(ValueError):
 class QueueSettings:
     """How the waiting room admits people; every field can be changed live by admins."""
 
-    mode: str = "off"
+    mode: QueueMode = QueueMode.OFF
     max_active: int = 500
     admit_per_minute: int = 300
     opens_at: datetime | None = None
@@ -27,8 +35,8 @@ class QueueSettings:
     paused_message: str = ""
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise SettingsError(f"mode must be one of {', '.join(MODES)}")
+        # Callers may pass the mode's text (from the environment, a form or Redis).
+        object.__setattr__(self, "mode", _mode(self.mode))
         for name in ("max_active", "admit_per_minute", "session_minutes", "idle_minutes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
@@ -40,7 +48,7 @@ class QueueSettings:
     @property
     def enabled(self) -> bool:
         """Whether holds and confirms need an admission token."""
-        return self.mode != "off"
+        return self.mode != QueueMode.OFF
 
     def to_redis(self) -> dict[str, str]:
         """Flatten for a Redis hash."""
@@ -67,7 +75,9 @@ class QueueSettings:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in {"mode", "paused_message"}:
+    if name == "mode":
+        return _mode(value)
+    if name == "paused_message":
         return str(value)
     if name == "opens_at":
         if value in (None, ""):
@@ -82,3 +92,10 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{name} must be a whole number") from None
+
+
+def _mode(value: Any) -> QueueMode:
+    try:
+        return QueueMode(str(value))
+    except ValueError:
+        raise SettingsError(f"mode must be one of {', '.join(QueueMode)}") from None

@@ -1,4 +1,4 @@
-"""A waiting-room ticket's states, as the Lua scripts write them and the views read them."""
+"""Ticket states, as the Lua scripts write them, and the line's phases, as the API reports them."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ class TicketState(enum.StrEnum):
 
 # A ticket that still counts: its holder is in line or has been let in.
 LIVE_STATES = frozenset({TicketState.WAITING, TicketState.ADMITTED})
+
+
+class QueuePhase(enum.StrEnum):
+    """Where the line stands against its opening time (``QueueSettings.opens_at``)."""
+
+    CLOSED = "closed"  # before the pre-queue window: nobody may join
+    PREQUEUE = "prequeue"  # early arrivals join and get a random place among themselves
+    OPEN = "open"  # first come, first served, and admission runs

@@ -90,7 +90,7 @@ def fill_line(redis: Any, count: int) -> str:
         for _ in range(min(BATCH, count - done)):
             ticket = secrets.token_urlsafe(16)
             join(
-                keys=queue._keys,  # the queue's own key layout
+                keys=queue.keys,  # the queue's own key layout
                 args=[
                     queue.prefix,
                     ticket,
