@@ -106,7 +106,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("release-expired-holds")
     def release_expired_holds() -> None:
         """Expire holds that ran out and give their places back (the sweep)."""
-        from booking.services.holds import release_expired_holds as sweep
+        from booking.services.sweep import release_expired_holds as sweep
 
         total = 0
         while True:

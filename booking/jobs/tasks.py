@@ -141,7 +141,7 @@ def relay_outbox() -> int:
 
 def release_expired_holds() -> int:
     """Expire holds that ran out and give their places back; return how many."""
-    from booking.services.holds import release_expired_holds as sweep
+    from booking.services.sweep import release_expired_holds as sweep
 
     total = 0
     for _ in range(SWEEP_MAX_BATCHES):
