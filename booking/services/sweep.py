@@ -8,6 +8,8 @@ so searches show them.
 from __future__ import annotations
 
 import collections
+import itertools
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -40,3 +42,24 @@ def release_expired_holds(session: Session, *, now: datetime, batch: int = 1000)
     for slot_id, count in sorted(collections.Counter(slot_ids).items()):
         adjust(session, slot_id, Counter.HELD, -count)
     return len(slot_ids)
+
+
+def sweep_in_batches(
+    transaction: Callable[[Callable[[Session], int]], int],
+    *,
+    clock: Callable[[], datetime],
+    max_batches: int | None = None,
+) -> int:
+    """Run the sweep batch after batch, each in ``transaction``, until one finds nothing.
+
+    ``transaction`` runs its argument on a session and commits (``db.transaction``), so each
+    batch's locks are let go before the next; ``max_batches`` bounds a periodic job's turn.
+    """
+    batches: Iterable[int] = itertools.count() if max_batches is None else range(max_batches)
+    total = 0
+    for _ in batches:
+        released = transaction(lambda s: release_expired_holds(s, now=clock()))
+        total += released
+        if not released:
+            break
+    return total
