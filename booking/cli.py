@@ -140,12 +140,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("release-expired-holds")
     def release_expired_holds() -> None:
         """Expire holds that ran out and give their places back (the sweep)."""
-        from booking.services.holds import release_expired_holds as sweep
+        from booking.services.sweep import sweep_in_batches
 
-        total = 0
-        while True:
-            released = db.transaction(lambda s: sweep(s, now=now()))
-            total += released
-            if not released:
-                break
+        total = sweep_in_batches(db.transaction, clock=now)
         click.echo(f"Released {total} expired holds.")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from booking.db import db
 from booking.models import Reservation, Slot
-from booking.services import holds, reservations
+from booking.services import holds, reservations, sweep
 from booking.services.errors import (
     AlreadyBooked,
     Conflict,
@@ -75,10 +75,10 @@ def test_expired_holds_are_released_lazily_so_the_slot_sells_out_exactly(session
 
 def test_sweep_expires_and_returns_places(session, slot, now):
     hold(session, slot, now)
-    assert holds.release_expired_holds(session, now=now) == 0
-    assert holds.release_expired_holds(session, now=now + timedelta(minutes=10)) == 1
+    assert sweep.release_expired_holds(session, now=now) == 0
+    assert sweep.release_expired_holds(session, now=now + timedelta(minutes=10)) == 1
     assert refresh(session, slot).held == 0
-    assert holds.release_expired_holds(session, now=now + timedelta(minutes=20)) == 0
+    assert sweep.release_expired_holds(session, now=now + timedelta(minutes=20)) == 0
 
 
 def test_release_hold_is_idempotent(session, slot, now):

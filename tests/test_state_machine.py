@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from booking.db import make_engine
 from booking.models import BOOKED_STATUSES, Reservation, Slot
-from booking.services import holds, reservations
+from booking.services import holds, reservations, sweep
 from booking.services.errors import (
     AlreadyBooked,
     Conflict,
@@ -295,7 +295,7 @@ class BookingMachine(RuleBasedStateMachine):
     @rule()
     def sweep(self) -> None:
         due = self.expired_holds()
-        released, error = self.unit(lambda: holds.release_expired_holds(self.session, now=self.now))
+        released, error = self.unit(lambda: sweep.release_expired_holds(self.session, now=self.now))
         self.check(error, None)
         assert released == due
         assert self.expired_holds() == 0

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from flask import Response, current_app
-from sqlalchemy import bindparam, select
 
 from booking.api import bp
 from booking.api.common import MAX_ID, idempotency_key, json_object
@@ -14,8 +13,7 @@ from booking.api.serializers import local_iso
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
-from booking.models import Clinic, Slot
-from booking.services import holds, reservations
+from booking.services import holds, reservations, statements
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import format_code
@@ -23,12 +21,6 @@ from booking.services.validation import parse_int, parse_person
 from booking.waiting.gate import leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
-# What a confirmation's answer shows of its slot and clinic (built once: a booking's hot path).
-_ANSWER_SLOT = (
-    select(Slot.id, Slot.starts_at, Clinic.id.label("clinic_id"), Clinic.timezone)
-    .join(Clinic, Clinic.id == Slot.clinic_id)
-    .where(Slot.id == bindparam("answer_slot_id"))
-)
 
 
 def _hold_token(hold_id: str) -> str:
@@ -96,7 +88,9 @@ def confirm_hold(hold_id: str) -> Any:
         consumed[:] = [reservation.admission_ticket]
         # One query for what the answer shows of the slot and its clinic (the reservation's,
         # which is always the slot's: holds copy it, and moves change both together).
-        slot = session.execute(_ANSWER_SLOT, {"answer_slot_id": reservation.slot_id}).one()
+        slot = session.execute(
+            statements.confirmation_answer(), {"answer_slot_id": reservation.slot_id}
+        ).one()
         return {
             "confirmation_code": reservation.confirmation_code,
             "confirmation_code_display": format_code(reservation.confirmation_code or ""),

@@ -141,15 +141,9 @@ def relay_outbox() -> int:
 
 def release_expired_holds() -> int:
     """Expire holds that ran out and give their places back; return how many."""
-    from booking.services.holds import release_expired_holds as sweep
+    from booking.services.sweep import sweep_in_batches
 
-    total = 0
-    for _ in range(SWEEP_MAX_BATCHES):
-        released = db.transaction(lambda s: sweep(s, now=now()))
-        total += released
-        if not released:
-            break
-    return total
+    return sweep_in_batches(db.transaction, clock=now, max_batches=SWEEP_MAX_BATCHES)
 
 
 def advance_admission_queue() -> int:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot
 from booking.opendata import fhir
-from booking.services.holds import online_free
+from booking.services.slot_counts import online_free
 
 log = logging.getLogger(__name__)
 PREFIX = "{fairslot:opendata}"

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.services.errors import InvalidInput, NotFound
-from booking.services.holds import _adjust_slot
 from booking.services.inventory import local_day_bounds
 from booking.services.notices import DEFAULT_NOTICES, NoticePolicy, booking_cancelled
+from booking.services.slot_counts import Counter, adjust
 from booking.services.text import N_
 
 CONFIRMED = ReservationStatus.CONFIRMED.value
@@ -61,10 +61,10 @@ def cancel_slots(
         reservation.updated_at = now
         session.flush()
         if was == HELD:
-            _adjust_slot(session, reservation.slot_id, held=-1)
+            adjust(session, reservation.slot_id, Counter.HELD, -1)
             released += 1
             continue
-        _adjust_slot(session, reservation.slot_id, booked=-1)
+        adjust(session, reservation.slot_id, Counter.BOOKED, -1)
         booking_cancelled(
             session,
             reservation,

@@ -1,150 +1,31 @@
-"""Holding a place in a slot: atomic conditional updates, lazy release, and the sweep.
+"""Holding a place in a slot for a visitor: Idempotency-Key replays, one hold per visitor.
 
-A place is taken by one statement, ``UPDATE slot SET held = held + 1 WHERE id = :id AND
-held + booked < capacity``, never by reading the counters and writing them back, so two
-requests can never both take the last place, on any backend or isolation level. Locks are
-always taken reservation first, slot second, so concurrent operations do not deadlock.
+The place itself is counted by ``slot_counts``; the hold's statements are in ``statements``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Insert,
-    Select,
-    Update,
-    and_,
-    bindparam,
-    case,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from booking.models import Channel, Reservation, ReservationStatus, Slot
-from booking.services.errors import Conflict, NotFound, SlotFull, SlotUnavailable
+from booking.services import statements
+from booking.services.errors import Conflict, NotFound
+from booking.services.slot_counts import (
+    NO_SYNC,
+    Counter,
+    adjust,
+    take_place_after_miss,
+    take_statement,
+)
 from booking.services.text import N_
 from booking.services.tokens import new_hold_token, token_hash
 
-_NO_SYNC = {"synchronize_session": False}
 HELD = ReservationStatus.HELD.value
-
-
-def _adjust_slot(session: Session, slot_id: int, *, held: int = 0, booked: int = 0) -> None:
-    """Move a slot's counters by a delta; the CHECK constraints refuse anything impossible."""
-    session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id)
-        .values(held=Slot.held + held, booked=Slot.booked + booked),
-        execution_options=_NO_SYNC,
-    )
-
-
-def phone_reserved_now(now: datetime | ColumnElement[Any]) -> ColumnElement[int]:
-    """The places still set aside for phone bookings at ``now`` (0 after the cutoff)."""
-    return case(
-        (
-            and_(Slot.phone_release_at.is_not(None), Slot.phone_release_at > now),
-            Slot.phone_reserved,
-        ),
-        else_=0,
-    )
-
-
-def online_free(now: datetime | ColumnElement[Any]) -> ColumnElement[int]:
-    """Places residents may take online now: capacity less the phone set-aside, held, booked."""
-    return Slot.capacity - phone_reserved_now(now) - Slot.held - Slot.booked
-
-
-def _take_statement(
-    slot_id: int | ColumnElement[int],
-    *,
-    now: datetime | ColumnElement[Any],
-    column: str = "held",
-    online: bool = True,
-) -> Update:
-    """The one conditional UPDATE that counts a hold (or booking) if the slot is open and has room.
-
-    Online residents cannot take the places set aside for phone bookings before the cutoff;
-    2-1-1 agents (``online=False``) can take any place.
-    """
-    target = Slot.held if column == "held" else Slot.booked
-    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
-    return (
-        update(Slot)
-        .where(
-            Slot.id == slot_id,
-            Slot.is_open.is_(True),
-            Slot.starts_at > now,
-            room,
-        )
-        .values({target: target + 1})
-    )
-
-
-def take_place(
-    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
-) -> bool:
-    """Atomically count one more hold (or booking) if the slot is open and has room."""
-    result = session.execute(
-        _take_statement(slot_id, now=now, column=column, online=online),
-        execution_options=_NO_SYNC,
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def release_expired_on_slot(session: Session, slot_id: int, *, now: datetime) -> int:
-    """Expire the slot's holds that ran out and give their places back; return how many."""
-    expired = session.scalars(
-        update(Reservation)
-        .where(
-            Reservation.slot_id == slot_id,
-            Reservation.status == HELD,
-            Reservation.hold_expires_at <= now,
-        )
-        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
-        .returning(Reservation.id),
-        execution_options=_NO_SYNC,
-    ).all()
-    if expired:
-        _adjust_slot(session, slot_id, held=-len(expired))
-    return len(expired)
-
-
-def take_place_or_raise(
-    session: Session, slot_id: int, *, now: datetime, column: str = "held", online: bool = True
-) -> Slot:
-    """Take a place, releasing expired holds first if the slot looks full; raise if none."""
-    if not take_place(session, slot_id, now=now, column=column, online=online):
-        _take_place_after_miss(session, slot_id, now=now, column=column, online=online)
-    slot = session.get(Slot, slot_id, populate_existing=True)
-    assert slot is not None
-    return slot
-
-
-def _take_place_after_miss(
-    session: Session, slot_id: int, *, now: datetime, column: str, online: bool
-) -> Slot:
-    """The slow path once the conditional UPDATE took nothing: say why, or reclaim and retry."""
-    slot = session.get(Slot, slot_id, populate_existing=True)
-    if slot is None:
-        raise NotFound(N_("No slot with that id."))
-    if not slot.is_open or slot.starts_at <= now:
-        raise SlotUnavailable(N_("This time is no longer available. Please choose another."))
-    # Lazy release: expired holds are reclaimed here, so a slot always sells out exactly.
-    if not release_expired_on_slot(session, slot_id, now=now) or not take_place(
-        session, slot_id, now=now, column=column, online=online
-    ):
-        raise SlotFull(N_("Every place at this time is taken. Please choose another time."))
-    return slot
 
 
 def find_hold(session: Session, hold_token: str, *, lock: bool = False) -> Reservation:
@@ -204,7 +85,9 @@ def place_hold(
     try:
         reservation = _take_and_insert(session, slot_id, now=now, online=online, values=values)
         if reservation is None:
-            slot = _take_place_after_miss(session, slot_id, now=now, column="held", online=online)
+            slot = take_place_after_miss(
+                session, slot_id, now=now, counter=Counter.HELD, online=online
+            )
             reservation = _insert(session, slot.id, slot.clinic_id, slot.service, values)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key or admission ticket won the race.
@@ -220,22 +103,9 @@ def _earlier_requests(
     """In one query: the hold an Idempotency-Key replays, and the ticket's live holds."""
     if not key_hash and not admission_ticket:
         return []
-    statement = _earlier_statement(bool(key_hash), bool(admission_ticket))
+    statement = statements.earlier_requests(bool(key_hash), bool(admission_ticket))
     params = {"key_hash": key_hash, "ticket": admission_ticket}
     return list(session.scalars(statement, params).all())
-
-
-@lru_cache(maxsize=4)
-def _earlier_statement(by_key: bool, by_ticket: bool) -> Select[Reservation]:
-    """The query of ``_earlier_requests``, built once per shape."""
-    matches: list[ColumnElement[bool]] = []
-    if by_key:
-        matches.append(Reservation.request_key_hash == bindparam("key_hash"))
-    if by_ticket:
-        matches.append(
-            and_(Reservation.admission_ticket == bindparam("ticket"), Reservation.status == HELD)
-        )
-    return select(Reservation).where(or_(*matches))
 
 
 def _take_and_insert(
@@ -249,47 +119,20 @@ def _take_and_insert(
     """
     if session.get_bind().dialect.name != "postgresql":
         taken = session.execute(
-            _take_statement(slot_id, now=now, online=online).returning(
-                Slot.clinic_id, Slot.service
-            ),
-            execution_options=_NO_SYNC,
+            take_statement(slot_id, now=now, online=online).returning(Slot.clinic_id, Slot.service),
+            execution_options=NO_SYNC,
         ).one_or_none()
         if taken is None:
             return None
         return _insert(session, slot_id, taken.clinic_id, taken.service, values)
     params = {f"v_{name}": value for name, value in values.items()}
-    statement = _take_and_insert_statement(online, tuple(values))
+    statement = statements.take_and_insert_hold(online, tuple(values))
     # "orm": the parameters bind this one statement (with them, "auto" means a bulk INSERT).
     return session.scalars(
         statement,
         {"slot_id": slot_id, "now": now, **params},
         execution_options={"dml_strategy": "orm"},
     ).one_or_none()
-
-
-@lru_cache(maxsize=8)
-def _take_and_insert_statement(online: bool, names: tuple[str, ...]) -> Insert:
-    """The hold's one PostgreSQL statement, built once: every value is a bound parameter.
-
-    Built per request it cost a new CTE (and its column proxies) and every clause's coercion
-    each time, several percent of a booking's CPU.
-    """
-    now = bindparam("now", type_=Slot.starts_at.type)
-    take = _take_statement(bindparam("slot_id", type_=Slot.id.type), now=now, online=online)
-    cte = take.returning(Slot.id, Slot.clinic_id, Slot.service).cte("taken")
-    columns = Reservation.__table__.c
-    rows = select(
-        cte.c.id,
-        cte.c.clinic_id,
-        cte.c.service,
-        *(bindparam(f"v_{name}", type_=columns[name].type) for name in names),
-    )
-    return (
-        insert(Reservation)
-        .from_select(["slot_id", "clinic_id", "service", *names], rows)
-        .add_cte(cte)  # at the top level: PostgreSQL refuses a data-modifying WITH elsewhere
-        .returning(Reservation)
-    )
 
 
 def _insert(
@@ -319,32 +162,9 @@ def release_hold(
         reservation.cancelled_at = now
         reservation.updated_at = now
         session.flush()
-        _adjust_slot(session, reservation.slot_id, held=-1)
+        adjust(session, reservation.slot_id, Counter.HELD, -1)
     elif reservation.status not in (ReservationStatus.CANCELLED, ReservationStatus.EXPIRED):
         if missing_ok:
             return None
         raise Conflict(N_("This hold has been confirmed; cancel the reservation instead."))
     return reservation
-
-
-def release_expired_holds(session: Session, *, now: datetime, batch: int = 1000) -> int:
-    """Sweep: expire up to ``batch`` holds past their expiry and return their places."""
-    ids = session.scalars(
-        select(Reservation.id)
-        .where(Reservation.status == HELD, Reservation.hold_expires_at <= now)
-        .order_by(Reservation.id)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not ids:
-        return 0
-    slot_ids = session.scalars(
-        update(Reservation)
-        .where(Reservation.id.in_(ids), Reservation.status == HELD)
-        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
-        .returning(Reservation.slot_id),
-        execution_options=_NO_SYNC,
-    ).all()
-    for slot_id, count in sorted(Counter(slot_ids).items()):
-        _adjust_slot(session, slot_id, held=-count)
-    return len(slot_ids)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from booking.models import Clinic, Slot
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
-from booking.services.holds import online_free
+from booking.services.slot_counts import online_free
 from booking.services.text import N_
 
 SERVICES: dict[str, str] = {

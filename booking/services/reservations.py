@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from booking.models import BOOKED_STATUSES, LOCALES, Channel, Reservation, ReservationStatus, Slot
+from booking.services import statements
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
-from booking.services.holds import _adjust_slot, take_place_or_raise
 from booking.services.notices import (
     DEFAULT_NOTICES,
     NoticePolicy,
@@ -19,6 +19,7 @@ from booking.services.notices import (
     booking_confirmed,
     booking_moved,
 )
+from booking.services.slot_counts import Counter, adjust, take_place_or_raise
 from booking.services.text import N_
 from booking.services.tokens import (
     manage_token_for,
@@ -71,7 +72,7 @@ def confirm_hold(
     """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
     # The second-booking check rides on the locking SELECT: one statement, not two.
     row = session.execute(
-        _LOCK_HOLD, {"hold_token": hold_token, "person_key": person.key}
+        statements.lock_hold(), {"hold_token": hold_token, "person_key": person.key}
     ).one_or_none()
     if row is None:
         raise NotFound(N_("No hold with that id."))
@@ -119,42 +120,9 @@ _ALREADY_BOOKED = N_(
 )
 
 
-# The hot path's statements are built once, every value a bound parameter: built per request,
-# their construction (and the alias's 24 column proxies) was a tenth of a booking's CPU.
-_OTHER = aliased(Reservation, name="other_reservation")
-# Lock the hold, and read another confirmed reservation of this person for its service.
-_LOCK_HOLD = (
-    select(
-        Reservation,
-        select(_OTHER.id)
-        .where(
-            _OTHER.person_key == bindparam("person_key"),
-            _OTHER.service == Reservation.service,
-            _OTHER.status == CONFIRMED,
-            _OTHER.id != Reservation.id,
-        )
-        .correlate(Reservation)
-        .limit(1)
-        .scalar_subquery()
-        .label("other_booking"),
-    )
-    .where(Reservation.hold_token == bindparam("hold_token"))
-    .with_for_update(of=Reservation)
-    .execution_options(populate_existing=True)
-)
-# Turn the hold's place into a booking; RETURNING loads the slot the messages describe, so no
-# SELECT follows (the CHECK constraints still refuse anything impossible).
-_BOOK_HELD_PLACE = (
-    update(Slot)
-    .where(Slot.id == bindparam("held_slot_id"))
-    .values(held=Slot.held - 1, booked=Slot.booked + 1)
-    .returning(Slot)
-)
-
-
 def _book_held_place(session: Session, slot_id: int) -> Slot:
     return session.scalars(
-        _BOOK_HELD_PLACE,
+        statements.book_held_place(),
         {"held_slot_id": slot_id},
         # "orm": the parameters bind this one statement (not an UPDATE by primary keys).
         execution_options={
@@ -230,7 +198,7 @@ def cancel_reservation(
     reservation.cancelled_at = now
     reservation.updated_at = now
     session.flush()
-    _adjust_slot(session, reservation.slot_id, booked=-1)
+    adjust(session, reservation.slot_id, Counter.BOOKED, -1)
     slot = session.get(Slot, reservation.slot_id)
     assert slot is not None
     booking_cancelled(session, reservation, slot, now=now, policy=notices)
@@ -267,12 +235,12 @@ def reschedule_reservation(
             errors={"slot_id": N_("Choose a time for the same vaccine.")},
         )
     old_slot_id = reservation.slot_id
-    take_place_or_raise(session, new_slot_id, now=now, column="booked", online=online)
+    take_place_or_raise(session, new_slot_id, now=now, counter=Counter.BOOKED, online=online)
     reservation.slot_id = new_slot.id
     reservation.clinic_id = new_slot.clinic_id
     reservation.updated_at = now
     session.flush()
-    _adjust_slot(session, old_slot_id, booked=-1)
+    adjust(session, old_slot_id, Counter.BOOKED, -1)
     old_slot = session.get(Slot, old_slot_id)
     assert old_slot is not None
     booking_moved(session, reservation, old_slot, new_slot, now=now, policy=notices)
