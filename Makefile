@@ -10,7 +10,7 @@ FAIRSLOT_BIND ?= 127.0.0.1:8000
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test install-bench bench bench-full demo serve worker migrate seed test test-embedded lint format typecheck lock clean test-browser \
+.PHONY: help install install-test install-bench bench bench-full demo serve worker migrate seed test test-embedded lint format typecheck lock clean test-browser config-docs \
   translations-extract translations-update translations-compile
 
 help: ## List the targets
@@ -86,6 +86,11 @@ lint: install-test ## ruff (lint and format check) and mypy
 format: install-test ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The README's configuration table, between its config:begin and config:end markers, is written
+# from the SETTINGS rows in booking/config.py; tests/test_config_docs.py fails when they differ.
+config-docs: install ## Regenerate README.md's configuration table from booking/config.py
+	$(BIN)/python -c 'from booking.config import write_readme_table; write_readme_table("README.md")'
 
 # Translations: extract the message ids from the code and templates, merge them into each
 # language's catalog, and compile the catalogs the app reads (.mo files are built, not committed).

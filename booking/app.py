@@ -30,13 +30,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)
-    # Flask's own defaults hold these keys (as None), so setdefault would not apply them.
-    if settings.get("MAX_CONTENT_LENGTH") is None:
-        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    if settings.get("SESSION_COOKIE_SAMESITE") is None:
-        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, not a clock
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     if app.config["PROXY_COUNT"]:

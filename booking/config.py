@@ -1,7 +1,10 @@
 """Configuration read from FAIRSLOT_* environment variables.
 
-Every setting has one name in the environment and one key in ``app.config``; the table in the
-README is generated from the same list of ``Setting`` rows, so the two cannot drift apart.
+``SETTINGS`` is the one table of them: each row names a variable and gives its default, how its
+value is parsed and checked, and the sentence that documents it; its ``app.config`` key is the
+name without ``FAIRSLOT_`` (``FAIRSLOT_ENV`` alone keeps it). The README's configuration table is
+generated from these rows by ``make config-docs``, and a test fails when the two differ.
+``FLASK_DEFAULTS`` holds the Flask settings FairSlot fixes without reading the environment.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from booking.messages.settings import MESSAGE_SETTINGS
-
 ENVIRONMENTS = ("production", "development", "demo", "test")
+
+# Flask's and Flask-WTF's own settings, fixed here rather than read from the environment. Flask's
+# defaults hold some of these keys as None, so None (or absence) takes the value below.
+FLASK_DEFAULTS: Mapping[str, Any] = {
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, not a clock
+}
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
-
-
-def _int(value: str) -> int:
-    return int(value)
 
 
 def _bool(value: str) -> bool:
@@ -35,305 +40,229 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
-def _str(value: str) -> str:
-    return value
+def _smtp_security(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in {"none", "starttls", "tls"}:
+        raise ValueError("expected none, starttls or tls")
+    return lowered
+
+
+def _hours(value: str) -> tuple[int, ...]:
+    """A comma-separated list of whole hours, e.g. ``24,2``; empty means none."""
+    hours = tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
+    if any(not 1 <= h <= 24 * 14 for h in hours):
+        raise ValueError("each value must be a whole number of hours from 1 to 336")
+    return hours
+
+
+def _housekeeping_seconds(value: str) -> int:
+    """Seconds between housekeeping runs, 1 to 600: the relay looks 15 minutes ahead."""
+    seconds = int(value)
+    if not 1 <= seconds <= 600:
+        raise ValueError("expected 1 to 600 seconds (the relay schedules 15 minutes ahead)")
+    return seconds
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One FAIRSLOT_* environment variable and the app.config key it fills."""
+    """One FAIRSLOT_* environment variable: its default, its parser and its documentation.
+
+    ``shown`` is the README's default column where the value alone would mislead (a default
+    worked out at start-up, such as the SQLite file in the instance folder).
+    """
 
     env: str
-    key: str
     default: Any
     parse: Callable[[str], Any]
     doc: str
+    shown: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The app.config key: the name without FAIRSLOT_, but FAIRSLOT_ENV, which is read whole."""
+        return self.env if self.env == "FAIRSLOT_ENV" else self.env.removeprefix("FAIRSLOT_")
+
+    @property
+    def shown_default(self) -> str:
+        """The default as the README's table shows it."""
+        if self.shown is not None:
+            return self.shown
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, tuple):
+            return f"`{','.join(str(part) for part in self.default)}`"
+        return f"`{self.default}`"
 
 
+# One row per setting, laid out as the table it is.
+# fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "FAIRSLOT_ENV",
-        "FAIRSLOT_ENV",
-        "production",
-        _str,
-        "`production`, `development`, `demo` or `test`. Outside demo and test a secret key is "
-        "required.",
-    ),
-    Setting(
-        "FAIRSLOT_SECRET_KEY",
-        "SECRET_KEY",
-        None,
-        _str,
-        "Signs sessions, CSRF tokens and manage links. Required in production.",
-    ),
-    Setting(
-        "FAIRSLOT_DATABASE_URL",
-        "DATABASE_URL",
-        None,
-        _str,
-        "SQLAlchemy URL, e.g. `postgresql+psycopg://fairslot@db/fairslot`. Unset: SQLite in "
-        "`instance/fairslot.sqlite3`.",
-    ),
-    Setting(
-        "FAIRSLOT_REDIS_URL",
-        "REDIS_URL",
-        None,
-        _str,
-        "Redis URL, e.g. `redis://cache:6379/0`. Unset: an in-process Redis (fakeredis).",
-    ),
-    Setting(
-        "FAIRSLOT_HOLD_MINUTES",
-        "HOLD_MINUTES",
-        10,
-        _int,
-        "How long a chosen slot is held while the resident fills in the form.",
-    ),
-    Setting(
-        "FAIRSLOT_BOOKING_DAYS",
-        "BOOKING_DAYS",
-        14,
-        _int,
-        "How many days ahead residents can search and book.",
-    ),
-    Setting(
-        "FAIRSLOT_LOOKUP_RATE_LIMIT",
-        "LOOKUP_RATE_LIMIT",
-        "10 per minute;60 per hour",
-        _str,
-        "Per-client limit on reservation look-ups by code and date of birth.",
-    ),
-    Setting(
-        "FAIRSLOT_HOLD_RATE_LIMIT",
-        "HOLD_RATE_LIMIT",
-        "30 per minute",
-        _str,
-        "Per-client limit on placing holds.",
-    ),
-    Setting(
-        "FAIRSLOT_PROXY_COUNT",
-        "PROXY_COUNT",
-        0,
-        _int,
-        "Number of trusted reverse proxies in front of the app; the client address is taken "
-        "from that many `X-Forwarded-For` hops and no more.",
-    ),
-    Setting(
-        "FAIRSLOT_PUBLIC_URL",
-        "PUBLIC_URL",
-        "http://127.0.0.1:5000",
-        _str,
-        "Base URL used in links that leave the site (messages, open data).",
-    ),
-    Setting(
-        "FAIRSLOT_HELPLINE_PHONE",
-        "HELPLINE_PHONE",
-        "2-1-1",
-        _str,
-        "The phone line residents can call to book by phone.",
-    ),
-    Setting(
-        "FAIRSLOT_DB_POOL_SIZE",
-        "DB_POOL_SIZE",
-        10,
-        _int,
-        "Database connections kept per process (PostgreSQL).",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_MODE",
-        "QUEUE_MODE",
-        "auto",
-        _str,
-        "`off` (everyone passes), `auto` (queue only while active users exceed the limit), "
-        "`always`, or `paused` (nobody is admitted). Admins can change it live.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_MAX_ACTIVE",
-        "QUEUE_MAX_ACTIVE",
-        500,
-        _int,
-        "At most this many admitted users active in the booking funnel at once.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_ADMIT_PER_MINUTE",
-        "QUEUE_ADMIT_PER_MINUTE",
-        300,
-        _int,
-        "At most this many new admissions per minute.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_OPENS_AT",
-        "QUEUE_OPENS_AT",
-        None,
-        _str,
-        "When booking opens (ISO 8601 with offset, e.g. `2026-03-04T06:00:00-05:00`). Arrivals "
-        "in the pre-queue window before it get a random place among themselves.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_PREQUEUE_MINUTES",
-        "QUEUE_PREQUEUE_MINUTES",
-        30,
-        _int,
-        "Length of the pre-queue window before `FAIRSLOT_QUEUE_OPENS_AT`.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_SESSION_MINUTES",
-        "QUEUE_SESSION_MINUTES",
-        20,
-        _int,
-        "How long an admission token lasts; it is renewed while the user is active.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_IDLE_MINUTES",
-        "QUEUE_IDLE_MINUTES",
-        5,
-        _int,
-        "A waiting ticket not polled, or an admitted user not seen, for this long loses its "
-        "place, which goes to the next person.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_JOIN_RATE_LIMIT",
-        "QUEUE_JOIN_RATE_LIMIT",
-        "10 per minute",
-        _str,
-        "Per-client limit on joining the waiting room.",
-    ),
-    Setting(
-        "FAIRSLOT_QUEUE_POLL_RATE_LIMIT",
-        "QUEUE_POLL_RATE_LIMIT",
-        "120 per minute",
-        _str,
-        "Per-client limit on waiting-room status polls, counted in the queue's POLL script.",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_SITE_KEY",
-        "HCAPTCHA_SITE_KEY",
-        None,
-        _str,
-        "hCaptcha site key. hCaptcha is off unless both the site key and the secret are set.",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_SECRET",
-        "HCAPTCHA_SECRET",
-        None,
-        _str,
-        "hCaptcha secret, for server-side verification.",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_VERIFY_URL",
-        "HCAPTCHA_VERIFY_URL",
-        "https://api.hcaptcha.com/siteverify",
-        _str,
-        "The siteverify endpoint (tests point it at a local stub).",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_HOSTNAMES",
-        "HCAPTCHA_HOSTNAMES",
-        None,
-        _str,
-        "Comma-separated hostnames a solved challenge must come from. Default: the host of "
-        "`FAIRSLOT_PUBLIC_URL`.",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_TIMEOUT_SECONDS",
-        "HCAPTCHA_TIMEOUT_SECONDS",
-        3,
-        _int,
-        "How long to wait for siteverify.",
-    ),
-    Setting(
-        "FAIRSLOT_HCAPTCHA_UNREACHABLE",
-        "HCAPTCHA_UNREACHABLE",
-        "open",
-        _str,
-        "When siteverify cannot be reached (timeout, 5xx): `open` lets the person join (rate "
-        "limits and one ticket per browser still apply) and counts it; `closed` refuses and "
-        "asks them to try again.",
-    ),
-    Setting(
-        "FAIRSLOT_METRICS_TOKEN",
-        "METRICS_TOKEN",
-        None,
-        _str,
-        "If set, `/metrics` requires `Authorization: Bearer <token>`.",
-    ),
-    Setting(
-        "FAIRSLOT_STAFF_IDLE_MINUTES",
-        "STAFF_IDLE_MINUTES",
-        30,
-        _int,
-        "A staff session unused for this long ends.",
-    ),
-    Setting(
-        "FAIRSLOT_STAFF_ABSOLUTE_HOURS",
-        "STAFF_ABSOLUTE_HOURS",
-        12,
-        _int,
-        "A staff session ends this long after sign-in, however active.",
-    ),
-    Setting(
-        "FAIRSLOT_STAFF_MAX_FAILURES",
-        "STAFF_MAX_FAILURES",
-        5,
-        _int,
-        "Failed sign-ins in a row before the account is locked.",
-    ),
-    Setting(
-        "FAIRSLOT_STAFF_LOCKOUT_MINUTES",
-        "STAFF_LOCKOUT_MINUTES",
-        15,
-        _int,
-        "How long a locked account stays locked.",
-    ),
-    Setting(
-        "FAIRSLOT_STAFF_SIGNIN_RATE_LIMIT",
-        "STAFF_SIGNIN_RATE_LIMIT",
-        "10 per minute;50 per hour",
-        _str,
-        "Per-client limit on staff sign-in attempts.",
-    ),
-    Setting(
-        "FAIRSLOT_OPENDATA_MAX_AGE",
-        "OPENDATA_MAX_AGE",
-        300,
-        _int,
-        "`Cache-Control: max-age` (seconds) on the open availability data.",
-    ),
-    Setting(
-        "FAIRSLOT_OPENDATA_REFRESH_SECONDS",
-        "OPENDATA_REFRESH_SECONDS",
-        60,
-        _int,
-        "The open data is rebuilt at most this often (one process does it; the others serve the "
-        "copy in Redis).",
-    ),
-    Setting(
-        "FAIRSLOT_OPENDATA_RATE_LIMIT",
-        "OPENDATA_RATE_LIMIT",
-        "600 per minute",
-        _str,
-        "Per-client limit on the open data endpoints (generous: it is public and cached).",
-    ),
-    Setting(
-        "FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT",
-        "AGENT_LOOKUP_RATE_LIMIT",
-        "20 per minute;300 per hour",
-        _str,
-        "Per-agent limit on reservation look-ups in the 2-1-1 console (counted per agent, not "
-        "per address, since a call center shares one).",
-    ),
-    Setting(
-        "FAIRSLOT_SESSION_COOKIE_SECURE",
-        "SESSION_COOKIE_SECURE",
-        None,
-        _bool,
-        "Send cookies over HTTPS only. Default: on in production, off otherwise.",
-    ),
-    *(Setting(*row) for row in MESSAGE_SETTINGS),
+    Setting("FAIRSLOT_ENV", "production", str,
+            "`production`, `development`, `demo` or `test`. Outside demo, development and test the "
+            "app refuses to start without `FAIRSLOT_SECRET_KEY`."),
+    Setting("FAIRSLOT_SECRET_KEY", None, str,
+            "Signs sessions, CSRF tokens and derives manage links. **Required in production**; "
+            "there is no fallback. In demo/development a random key is generated once into "
+            "`instance/demo-secret-key`."),
+    Setting("FAIRSLOT_DATABASE_URL", None, str,
+            "SQLAlchemy URL, e.g. `postgresql+psycopg://fairslot@db/fairslot`.",
+            shown="SQLite in `instance/`"),
+    Setting("FAIRSLOT_REDIS_URL", None, str,
+            "e.g. `redis://cache:6379/0`. Holds the waiting room, the rate-limit counters, the job "
+            "queue and the shared copy of the open data.", shown="in-process fakeredis"),
+    Setting("FAIRSLOT_INSTANCE_PATH", None, str,
+            "Where the embedded SQLite database and the demo key live.", shown="`./instance`"),
+    Setting("FAIRSLOT_HOLD_MINUTES", 10, int,
+            "How long a chosen slot is held while the resident fills in the form."),
+    Setting("FAIRSLOT_BOOKING_DAYS", 14, int, "How many days ahead residents can search and book."),
+    Setting("FAIRSLOT_LOOKUP_RATE_LIMIT", "10 per minute;60 per hour", str,
+            "Per-client limit on look-ups by confirmation code and date of birth (HTML and API)."),
+    Setting("FAIRSLOT_HOLD_RATE_LIMIT", "30 per minute", str, "Per-client limit on placing holds."),
+    Setting("FAIRSLOT_PROXY_COUNT", 0, int,
+            "Number of trusted reverse proxies in front of the app. The client address is read "
+            "from exactly that many `X-Forwarded-For` hops, so a forged header cannot choose its "
+            "own rate-limit bucket."),
+    Setting("FAIRSLOT_PUBLIC_URL", "http://127.0.0.1:5000", str,
+            "Base URL for links that leave the site (messages, open data)."),
+    Setting("FAIRSLOT_HELPLINE_PHONE", "2-1-1", str,
+            "The phone line shown to residents who would rather book by phone."),
+    Setting("FAIRSLOT_DB_POOL_SIZE", 10, int,
+            "Database connections kept per process (plus as many overflow)."),
+    Setting("FAIRSLOT_SESSION_COOKIE_SECURE", None, _bool,
+            "Send the session cookie over HTTPS only.", shown="on in production"),
+    Setting("FAIRSLOT_QUEUE_MODE", "auto", str,
+            "The waiting room: `off` (everyone passes), `auto` (a line forms only while active "
+            "users exceed the limit), `always` (everyone passes through the waiting room), "
+            "`paused` (nobody is admitted; the page says why). Admins can change it live."),
+    Setting("FAIRSLOT_QUEUE_MAX_ACTIVE", 500, int,
+            "At most this many admitted users active in the booking funnel at once."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_PER_MINUTE", 300, int,
+            "At most this many new admissions per minute."),
+    Setting("FAIRSLOT_QUEUE_OPENS_AT", None, str,
+            "When booking opens, ISO 8601 with offset (`2026-03-04T06:00:00-05:00`). Before the "
+            "pre-queue window the waiting room is closed; within it, arrivals get a random place "
+            "among themselves at opening."),
+    Setting("FAIRSLOT_QUEUE_PREQUEUE_MINUTES", 30, int,
+            "Length of the pre-queue window before `FAIRSLOT_QUEUE_OPENS_AT`."),
+    Setting("FAIRSLOT_QUEUE_SESSION_MINUTES", 20, int,
+            "How long an admission token lasts; renewed while the user is active."),
+    Setting("FAIRSLOT_QUEUE_IDLE_MINUTES", 5, int,
+            "A waiting ticket not polled, or an admitted user not seen, for this long gives up its "
+            "place to the next person."),
+    Setting("FAIRSLOT_QUEUE_JOIN_RATE_LIMIT", "10 per minute", str,
+            "Per-client limit on joining the waiting room."),
+    Setting("FAIRSLOT_QUEUE_POLL_RATE_LIMIT", "120 per minute", str,
+            "Per-client limit on status polls, counted in the queue's POLL script (several limits: "
+            "`10 per second; 120 per minute`; empty: none)."),
+    Setting("FAIRSLOT_HCAPTCHA_SITE_KEY", None, str,
+            "hCaptcha site key. hCaptcha is off unless both key and secret are set (as in the "
+            "demo)."),
+    Setting("FAIRSLOT_HCAPTCHA_SECRET", None, str,
+            "hCaptcha secret, used for server-side verification."),
+    Setting("FAIRSLOT_HCAPTCHA_VERIFY_URL", "https://api.hcaptcha.com/siteverify", str,
+            "The siteverify endpoint (the tests point it at a local stub)."),
+    Setting("FAIRSLOT_HCAPTCHA_HOSTNAMES", None, str,
+            "Hostnames a solved challenge must come from (comma-separated).",
+            shown="host of `FAIRSLOT_PUBLIC_URL`"),
+    Setting("FAIRSLOT_HCAPTCHA_TIMEOUT_SECONDS", 3, int, "How long to wait for siteverify."),
+    Setting("FAIRSLOT_HCAPTCHA_UNREACHABLE", "open", str,
+            "When siteverify times out or answers 5xx: `open` lets the person join (rate limits "
+            "and one ticket per browser still apply, and it is logged); `closed` refuses and asks "
+            "them to try again."),
+    Setting("FAIRSLOT_STAFF_IDLE_MINUTES", 30, int, "A staff session unused for this long ends."),
+    Setting("FAIRSLOT_STAFF_ABSOLUTE_HOURS", 12, int,
+            "A staff session ends this long after sign-in, however active."),
+    Setting("FAIRSLOT_STAFF_MAX_FAILURES", 5, int,
+            "Failed sign-ins in a row before the account is locked."),
+    Setting("FAIRSLOT_STAFF_LOCKOUT_MINUTES", 15, int, "How long a locked account stays locked."),
+    Setting("FAIRSLOT_STAFF_SIGNIN_RATE_LIMIT", "10 per minute;50 per hour", str,
+            "Per-client limit on staff sign-in attempts."),
+    Setting("FAIRSLOT_OPENDATA_MAX_AGE", 300, int,
+            "`Cache-Control: max-age` (seconds) on the open availability data."),
+    Setting("FAIRSLOT_OPENDATA_REFRESH_SECONDS", 60, int,
+            "The open data is rebuilt at most this often; one process does it, the others serve "
+            "the copy in Redis."),
+    Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
+            "Per-client limit on the open data endpoints (generous: public and cached)."),
+    Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,
+            "Per-agent limit on look-ups in the 2-1-1 console (counted per signed-in agent, not "
+            "per address: a call center shares one)."),
+    Setting("FAIRSLOT_METRICS_TOKEN", None, str,
+            "If set, `/metrics` requires `Authorization: Bearer <token>`."),
+    Setting("FAIRSLOT_SMTP_HOST", None, str,
+            "SMTP server for email. Unset: email goes to the demo outbox in demo, development and "
+            "test, and is **not sent in production** (those messages fail, visibly to admins, "
+            "until it is set)."),
+    Setting("FAIRSLOT_SMTP_PORT", 587, int, "SMTP port."),
+    Setting("FAIRSLOT_SMTP_USERNAME", None, str, "SMTP user, if the server wants a login."),
+    Setting("FAIRSLOT_SMTP_PASSWORD", None, str, "SMTP password."),
+    Setting("FAIRSLOT_SMTP_SECURITY", "starttls", _smtp_security,
+            "`starttls` (upgrade a plain connection, usually port 587), `tls` (TLS from the first "
+            "byte, usually port 465) or `none` (only for a relay on a trusted network). "
+            "Certificates are verified."),
+    Setting("FAIRSLOT_MAIL_FROM", None, str,
+            "The From address of emails; HOST is the host of `FAIRSLOT_PUBLIC_URL`.",
+            shown="`FairSlot <no-reply@HOST>`"),
+    Setting("FAIRSLOT_SMS_API_URL", None, str,
+            "A Twilio-compatible Messages endpoint, e.g. "
+            "`https://api.twilio.com/2010-04-01/Accounts/AC.../Messages.json` (a form POST of "
+            "`To`, `From`, `Body`; the answer's `sid` is kept). Unset: like `FAIRSLOT_SMTP_HOST`, "
+            "for text messages."),
+    Setting("FAIRSLOT_SMS_ACCOUNT_SID", None, str,
+            "The SMS account id, sent as the HTTP basic-auth user."),
+    Setting("FAIRSLOT_SMS_AUTH_TOKEN", None, str,
+            "The SMS account's secret, the basic-auth password."),
+    Setting("FAIRSLOT_SMS_FROM", None, str, "The sending number (E.164), sent as `From`."),
+    Setting("FAIRSLOT_SMS_IDEMPOTENCY_HEADER", "Idempotency-Key", str,
+            "Header carrying each message's idempotency key, so a send repeated after a crash is "
+            "delivered once by a provider that honours it. Empty: not sent."),
+    Setting("FAIRSLOT_DELIVERY_TIMEOUT_SECONDS", 15, int,
+            "How long to wait for the SMTP server or the SMS API before counting a failed attempt "
+            "and trying again later."),
+    Setting("FAIRSLOT_REMINDER_HOURS", (24, 2), _hours,
+            "When residents are reminded, in hours before the appointment, comma-separated. Empty: "
+            "no reminders. A reminder whose time has already passed at booking is not written."),
+    Setting("FAIRSLOT_MESSAGE_MAX_ATTEMPTS", 8, int,
+            "Attempts at one message before it is marked failed (admins see it and can retry it). "
+            "A refusal that cannot succeed (a 400 from the SMS API, an SMTP 5xx) fails at once."),
+    Setting("FAIRSLOT_MESSAGE_RETRY_SECONDS", 30, int,
+            "Wait before the first retry; it doubles after each failed attempt, up to an hour."),
+    Setting("FAIRSLOT_MESSAGE_LEASE_SECONDS", 300, int,
+            "How long one send may take; it is also the send job's timeout. A send claimed longer "
+            "ago than this is presumed dead with its worker and is tried again, with the same "
+            "idempotency key."),
+    Setting("FAIRSLOT_HOUSEKEEPING_SECONDS", 60, _housekeeping_seconds,
+            "How often the workers run the outbox relay (which also schedules the reminders due "
+            "within 15 minutes), the expired-hold sweep and the waiting room's advance (once per "
+            "period across all workers); 1 to 600."),
 )
+# fmt: on
 
 
-def _instance_path(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("FAIRSLOT_INSTANCE_PATH") or Path.cwd() / "instance")
+README_BEGIN = "<!-- config:begin -->"
+README_END = "<!-- config:end -->"
+
+
+def readme_table() -> str:
+    """The README's configuration table in Markdown, one line per row of SETTINGS."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{s.env}` | {s.shown_default} | {s.doc} |" for s in SETTINGS]
+    return "\n".join(lines)
+
+
+def with_readme_table(readme: str) -> str:
+    """``readme`` with the text between the config markers replaced by ``readme_table()``."""
+    head, found, rest = readme.partition(README_BEGIN)
+    _, found_end, tail = rest.partition(README_END)
+    if not (found and found_end):
+        raise ValueError(f"the README needs {README_BEGIN} and {README_END} around the table")
+    return f"{head}{README_BEGIN}\n{readme_table()}\n{README_END}{tail}"
+
+
+def write_readme_table(path: str | Path) -> None:
+    """Regenerate the configuration table in the README at ``path`` (``make config-docs``)."""
+    readme = Path(path)
+    readme.write_text(with_readme_table(readme.read_text()))
 
 
 def _demo_secret(instance: Path) -> str:
@@ -363,11 +292,15 @@ def load_config(
         except ValueError as exc:
             raise ConfigError(f"{setting.env}={raw!r} is not valid: {exc}") from None
     config.update(overrides)
+    for key, value in FLASK_DEFAULTS.items():
+        if config.get(key) is None:
+            config[key] = value
+    config["SESSION_COOKIE_HTTPONLY"] = True  # not a default: no override turns it off
 
     env = config["FAIRSLOT_ENV"]
     if env not in ENVIRONMENTS:
         raise ConfigError(f"FAIRSLOT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
-    instance = Path(config.get("INSTANCE_PATH") or _instance_path(environ))
+    instance = Path(config["INSTANCE_PATH"] or Path.cwd() / "instance")
     config["INSTANCE_PATH"] = str(instance)
     if not config.get("SECRET_KEY"):
         if env == "test":

@@ -93,7 +93,7 @@ class Database:
         """Create the app's engine from DATABASE_URL and close sessions at teardown."""
         engine = make_engine(
             app.config["DATABASE_URL"],
-            pool_size=app.config.get("DB_POOL_SIZE", 10),
+            pool_size=app.config["DB_POOL_SIZE"],
             isolation_level=app.config.get("DB_ISOLATION_LEVEL"),
         )
         app.extensions[_EXT] = _State(engine)
