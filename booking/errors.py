@@ -8,11 +8,11 @@ from typing import Any
 from flask import Flask, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from booking.api.problems import from_domain_error, from_http_exception, problem
 from booking.db import is_retryable
 from booking.services.errors import DomainError
 from booking.services.text import N_
-from booking.waiting.gate import AdmissionRequired, QueueUnavailable
+from booking.web.gate import AdmissionRequired, QueueUnavailable
+from booking.web.problems import from_domain_error, from_http_exception, problem
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from booking.services import reservations
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 BY_CODE = ("code", "dob")
 BY_PERSON = ("first_name", "last_name", "person_dob", "phone")

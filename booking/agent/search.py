@@ -19,7 +19,7 @@ from booking.services import agent as agent_service
 from booking.services import holds, inventory
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 HOLD_KEY = "agent_hold"
 SEARCH_KEY = "agent_search"

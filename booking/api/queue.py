@@ -11,14 +11,10 @@ from admission.queue import PollLimited, QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
 from booking.api import bp
 from booking.api.common import json_object
-from booking.api.problems import problem
 from booking.clock import now
 from booking.limits import poll_limit
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.waiting.captcha import verify as verify_captcha
-from booking.waiting.gate import API_BINDING, issue_token
-from booking.waiting.state import captcha_config, get_queue, refresh_inventory
 from booking.waiting.views import (
     RETRY_SECONDS,
     no_line_when_off,
@@ -26,6 +22,10 @@ from booking.waiting.views import (
     status_body,
     too_many_polls,
 )
+from booking.web.captcha import verify as verify_captcha
+from booking.web.gate import API_BINDING, issue_token
+from booking.web.problems import problem
+from booking.web.queue_state import captcha_config, get_queue, refresh_inventory
 
 
 class QueueNotOpen(DomainError):

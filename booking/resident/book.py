@@ -15,7 +15,8 @@ from booking.services import holds, reservations
 from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
 from booking.services.tokens import format_code
 from booking.services.validation import parse_person
-from booking.waiting.gate import (
+from booking.waiting.views import unavailable
+from booking.web.gate import (
     Admission,
     AdmissionRequired,
     QueueUnavailable,
@@ -23,7 +24,6 @@ from booking.waiting.gate import (
     require_admission,
     try_auto_admit,
 )
-from booking.waiting.views import unavailable
 
 
 def _admitted(next_url: str) -> Admission | Any:

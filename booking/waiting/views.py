@@ -34,9 +34,9 @@ from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date
 from booking.waiting import bp
-from booking.waiting.captcha import verify as verify_captcha
-from booking.waiting.gate import browser_binding, issue_token, set_cookie_later
-from booking.waiting.state import captcha_config, current_settings, get_queue, refresh_inventory
+from booking.web.captcha import verify as verify_captcha
+from booking.web.gate import browser_binding, issue_token, set_cookie_later
+from booking.web.queue_state import captcha_config, current_settings, get_queue, refresh_inventory
 
 RETRY_SECONDS = 15
 

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from admission import tokens
 from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
-from booking.waiting.state import current_settings, get_queue, refresh_inventory
+from booking.web.queue_state import current_settings, get_queue, refresh_inventory
 
 log = logging.getLogger(__name__)
 COOKIE = "fairslot_admission"
