@@ -15,17 +15,11 @@ from booking.clock import now
 from booking.limits import poll_limit
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.waiting.views import (
-    RETRY_SECONDS,
-    no_line_when_off,
-    parse_answers,
-    status_body,
-    too_many_polls,
-)
+from booking.waiting.views import parse_answers
 from booking.web.captcha import verify as verify_captcha
 from booking.web.gate import API_BINDING, issue_token
-from booking.web.problems import problem
 from booking.web.queue_state import captcha_config, get_queue, refresh_inventory
+from booking.web.waiting import no_line_when_off, status_body, too_many_polls, unavailable_problem
 
 
 class QueueNotOpen(DomainError):
@@ -41,15 +35,6 @@ def _body(status: TicketStatus) -> dict[str, Any]:
     if status.state == TicketState.ADMITTED:
         body["admission_token"] = issue_token(status.ticket, API_BINDING)
     return body
-
-
-def _unavailable() -> Any:
-    return problem(
-        503,
-        N_("Waiting room unavailable"),
-        N_("The waiting room is briefly unavailable. Try again shortly."),
-        headers={"Retry-After": str(RETRY_SECONDS)},
-    )
 
 
 @bp.post("/v1/queue/tickets")
@@ -86,7 +71,7 @@ def create_ticket() -> Any:
             ) from None
         return _body(status), 201
     except RedisError:
-        return _unavailable()
+        return unavailable_problem()
 
 
 @bp.get("/v1/queue/tickets/<ticket>")
@@ -101,7 +86,7 @@ def get_ticket(ticket: str) -> Any:
             ticket, now=now().timestamp(), binding=API_BINDING, limit=poll_limit()
         )
     except RedisError:
-        return _unavailable()
+        return unavailable_problem()
     except PollLimited as limited:
         raise too_many_polls(limited) from None
     if status.state == TicketState.UNKNOWN:
