@@ -12,10 +12,11 @@ from admission.states import LIVE_STATES, TicketState
 from booking.api import bp
 from booking.api.common import json_object
 from booking.clock import now
+from booking.db import db
 from booking.limits import poll_limit
+from booking.services import eligibility
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.waiting.views import parse_answers
 from booking.web.captcha import verify as verify_captcha
 from booking.web.gate import API_BINDING, issue_token
 from booking.web.queue_state import captcha_config, get_queue, refresh_inventory
@@ -42,7 +43,7 @@ def create_ticket() -> Any:
     """Join the line (after hCaptcha, when configured, and the optional eligibility check)."""
     body = json_object(optional=True)
     if any(k in body for k in ("service", "date_of_birth", "resident", "has_condition")):
-        parse_answers(body)
+        eligibility.parse_answers(db.session, body, today=now().date())
     captcha = captcha_config()
     try:
         if captcha is not None:

@@ -29,7 +29,6 @@ from booking.limits import poll_limit
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
-from booking.services.validation import parse_birth_date
 from booking.waiting import bp
 from booking.web.captcha import verify as verify_captcha
 from booking.web.gate import browser_binding, issue_token, set_cookie_later
@@ -64,30 +63,6 @@ def _live_ticket() -> TicketStatus | None:
     return status
 
 
-def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
-    """Validate the eligibility questions, naming every problem at once, then check the rules."""
-    today = now().date()
-    errors: dict[str, str] = {}
-    service = values.get("service")
-    if service not in inventory.SERVICES:
-        errors["service"] = N_("Choose a vaccine.")
-    born = None
-    try:
-        born = parse_birth_date(values.get("date_of_birth"), today=today)
-    except InvalidInput as exc:
-        errors.update(exc.errors)
-    resident = values.get("resident")
-    if resident not in ("yes", "no", True, False):
-        errors["resident"] = N_("Choose yes or no.")
-    if errors:
-        raise InvalidInput(N_("Please answer the questions."), errors=errors)
-    assert born is not None and isinstance(service, str)
-    condition = values.get("has_condition") in ("yes", "1", "on", True)
-    answers = eligibility.Answers(service, born, resident in ("yes", True), condition)
-    eligibility.check(answers, today=today, rules=eligibility.load_rules(db.session, today=today))
-    return answers
-
-
 def _join_form(values: Any, errors: dict[str, str], status: int = 200, **extra: Any) -> Any:
     return render_template(
         "waiting_join.html",
@@ -116,7 +91,7 @@ def join() -> Any:
             for k in ("service", "date_of_birth", "resident", "has_condition")
         }
         try:
-            answers = parse_answers(values)
+            answers = eligibility.parse_answers(db.session, values, today=now().date())
         except InvalidInput as exc:
             return _join_form(values, exc.errors, 422)
         captcha = captcha_config()
