@@ -59,10 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from booking.opendata import bp as opendata_bp
     from booking.opendata.views import init_app as init_opendata
     from booking.resident import bp as resident_bp
-    from booking.staff import access
     from booking.staff.views import bp as staff_bp
     from booking.waiting import bp as waiting_bp
-    from booking.waiting import gate, state
+    from booking.web import access, gate, queue_state
 
     i18n.init_app(app)
     app.register_blueprint(health_bp)
@@ -76,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_opendata(app)
     app.register_blueprint(agent_bp)
     access.init_app(app)
-    state.init_app(app)
+    queue_state.init_app(app)
     gate.init_app(app)
     csrf.exempt(api_bp)  # the API takes no cookies for authority, so there is nothing to forge
     csrf.exempt(health_bp)

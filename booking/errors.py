@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from booking.api.problems import from_domain_error, from_http_exception, problem
 from booking.db import is_retryable
 from booking.services.errors import DomainError
 from booking.services.text import N_
-from booking.waiting.gate import AdmissionRequired, QueueUnavailable
+from booking.web.gate import AdmissionRequired, QueueUnavailable
+from booking.web.problems import from_domain_error, from_http_exception, problem
+from booking.web.waiting import unavailable_page, unavailable_problem
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +92,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(QueueUnavailable)
     def queue_unavailable(exc: QueueUnavailable) -> Any:
         if _wants_problem():
-            return problem(
-                503,
-                N_("Waiting room unavailable"),
-                N_("The waiting room is briefly unavailable. Try again shortly."),
-                headers={"Retry-After": "15"},
-            )
-        from booking.waiting.views import unavailable
-
-        return unavailable()
+            return unavailable_problem()
+        return unavailable_page()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

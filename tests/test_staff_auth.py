@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from booking.db import db
 from booking.models import AuditEntry, StaffSession, StaffUser
 from booking.services import staff
-from booking.staff.access import STAFF_COOKIE
-from booking.waiting.state import get_queue
+from booking.web.access import STAFF_COOKIE
+from booking.web.queue_state import get_queue
 from tests.conftest import make_app
 from tests.support import csrf_from, make_clinic
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from booking.waiting.gate import COOKIE
-from booking.waiting.state import get_queue
+from booking.web.gate import COOKIE
+from booking.web.queue_state import get_queue
 from tests.support import person_json
 from tests.waiting_room_support import (
     HOST,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from booking.waiting.state import get_queue
+from booking.web.queue_state import get_queue
 from tests.waiting_room_support import (
     CONTINUE_RE,
     GOOD_ANSWERS,

@@ -15,8 +15,8 @@ from flask import Flask
 
 from booking.db import db
 from booking.models import Slot
-from booking.waiting.gate import COOKIE
-from booking.waiting.state import get_queue
+from booking.web.gate import COOKIE
+from booking.web.queue_state import get_queue
 from tests.conftest import TEST_REDIS_URL, make_app
 from tests.support import Clock, booking_form, csrf_from, make_clinic, make_slot
 

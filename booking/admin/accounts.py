@@ -17,7 +17,7 @@ from booking.services import staff as staff_service
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.services.validation import parse_date
-from booking.staff.access import audit, current_staff, staff_route
+from booking.web.access import audit, current_staff, staff_route
 
 PAGE = 50
 

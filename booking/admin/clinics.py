@@ -16,7 +16,7 @@ from booking.services import clinics as clinic_service
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
 from booking.services.validation import parse_date
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 FIELDS = (
     "name",

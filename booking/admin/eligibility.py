@@ -16,7 +16,7 @@ from booking.services.errors import InvalidInput
 from booking.services.inventory import SERVICES, local_day_bounds
 from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 RULE_FIELDS = ("service", "phase", "min_age_years", "max_age_years", "effective_from")
 

@@ -12,7 +12,7 @@ from booking.db import db
 from booking.models import MessageStatus, Role
 from booking.services import outbox
 from booking.services.errors import DomainError
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 STATUSES = [s.value for s in MessageStatus]
 

@@ -13,8 +13,8 @@ from booking.clock import now
 from booking.db import db
 from booking.models import Role
 from booking.services.text import N_
-from booking.staff.access import audit, staff_route
-from booking.waiting.state import current_settings, get_queue, refresh_inventory
+from booking.web.access import audit, staff_route
+from booking.web.queue_state import current_settings, get_queue, refresh_inventory
 
 EDITABLE = (
     "mode",

@@ -29,7 +29,7 @@ from booking.services import eligibility, holds, outbox, reservations
 from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
 from booking.services.reservations import Person
 from booking.services.validation import parse_person
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
 
 FIELDS = (
     "first_name",

@@ -11,7 +11,7 @@ from booking.models import Clinic, MessageChannel, MessageKind, OutboxMessage, R
 from booking.services import outbox
 from booking.services.agent import spell_code
 from booking.services.tokens import format_code
-from booking.staff.access import audit
+from booking.web.access import audit
 
 ROLES = ("agent", "state_admin")
 _FOUND = "agent_found"

@@ -15,13 +15,13 @@ from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
-from booking.resident.find import pick_day
 from booking.services import agent as agent_service
 from booking.services import reservations
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
+from booking.web.search_args import pick_day
 
 BY_CODE = ("code", "dob")
 BY_PERSON = ("first_name", "last_name", "person_dob", "phone")

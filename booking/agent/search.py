@@ -10,16 +10,21 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 
 from booking.agent import bp
 from booking.agent.common import ROLES
-from booking.api.clinics import parse_search, run_search
 from booking.clock import now
 from booking.db import db
 from booking.models import Channel, Slot
-from booking.resident.find import RADIUS_CHOICES, SEARCH_FIELDS, pick_day
 from booking.services import agent as agent_service
 from booking.services import holds, inventory
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.staff.access import audit, staff_route
+from booking.web.access import audit, staff_route
+from booking.web.search_args import (
+    RADIUS_CHOICES,
+    SEARCH_FIELDS,
+    parse_search,
+    pick_day,
+    run_search,
+)
 
 HOLD_KEY = "agent_hold"
 SEARCH_KEY = "agent_search"

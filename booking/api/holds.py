@@ -18,7 +18,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_int, parse_person
-from booking.waiting.gate import leave_after_booking, require_admission
+from booking.web.gate import leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
 

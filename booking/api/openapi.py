@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from booking.api import bp, openapi_queue
-from booking.opendata import openapi as opendata_openapi
+from booking.api import openapi_availability as opendata_openapi
 
 
 def _ref(name: str) -> dict[str, str]:

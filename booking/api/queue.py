@@ -11,21 +11,16 @@ from admission.queue import PollLimited, QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
 from booking.api import bp
 from booking.api.common import json_object
-from booking.api.problems import problem
 from booking.clock import now
+from booking.db import db
 from booking.limits import poll_limit
+from booking.services import eligibility
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
-from booking.waiting.captcha import verify as verify_captcha
-from booking.waiting.gate import API_BINDING, issue_token
-from booking.waiting.state import captcha_config, get_queue, refresh_inventory
-from booking.waiting.views import (
-    RETRY_SECONDS,
-    no_line_when_off,
-    parse_answers,
-    status_body,
-    too_many_polls,
-)
+from booking.web.captcha import verify as verify_captcha
+from booking.web.gate import API_BINDING, issue_token
+from booking.web.queue_state import captcha_config, get_queue, refresh_inventory
+from booking.web.waiting import no_line_when_off, status_body, too_many_polls, unavailable_problem
 
 
 class QueueNotOpen(DomainError):
@@ -43,21 +38,12 @@ def _body(status: TicketStatus) -> dict[str, Any]:
     return body
 
 
-def _unavailable() -> Any:
-    return problem(
-        503,
-        N_("Waiting room unavailable"),
-        N_("The waiting room is briefly unavailable. Try again shortly."),
-        headers={"Retry-After": str(RETRY_SECONDS)},
-    )
-
-
 @bp.post("/v1/queue/tickets")
 def create_ticket() -> Any:
     """Join the line (after hCaptcha, when configured, and the optional eligibility check)."""
     body = json_object(optional=True)
     if any(k in body for k in ("service", "date_of_birth", "resident", "has_condition")):
-        parse_answers(body)
+        eligibility.parse_answers(db.session, body, today=now().date())
     captcha = captcha_config()
     try:
         if captcha is not None:
@@ -86,7 +72,7 @@ def create_ticket() -> Any:
             ) from None
         return _body(status), 201
     except RedisError:
-        return _unavailable()
+        return unavailable_problem()
 
 
 @bp.get("/v1/queue/tickets/<ticket>")
@@ -101,7 +87,7 @@ def get_ticket(ticket: str) -> Any:
             ticket, now=now().timestamp(), binding=API_BINDING, limit=poll_limit()
         )
     except RedisError:
-        return _unavailable()
+        return unavailable_problem()
     except PollLimited as limited:
         raise too_many_polls(limited) from None
     if status.state == TicketState.UNKNOWN:

@@ -1,6 +1,6 @@
 """Clinic console views.
 
-Every route names its clinic in the URL, so the central access check (booking.staff.access)
+Every route names its clinic in the URL, so the central access check (booking.web.access)
 refuses other clinics' staff with a 404 before a view runs; the services check that each slot
 or reservation id belongs to that clinic. Every view of residents' details and every change is
 audited in the same transaction as the work.
@@ -26,7 +26,7 @@ from booking.models import Clinic, Role, Slot
 from booking.services import inventory, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
-from booking.staff.access import audit, current_staff, staff_clinics, staff_route
+from booking.web.access import audit, current_staff, staff_clinics, staff_route
 
 ALL = (Role.CLINIC_STAFF, Role.CLINIC_MANAGER, Role.STATE_ADMIN)
 MANAGERS = (Role.CLINIC_MANAGER, Role.STATE_ADMIN)

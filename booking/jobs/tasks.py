@@ -148,7 +148,7 @@ def release_expired_holds() -> int:
 
 def advance_admission_queue() -> int:
     """Admit whoever the waiting room's limits allow now; return how many."""
-    from booking.waiting.state import get_queue as admission_queue
+    from booking.web.queue_state import get_queue as admission_queue
 
     try:
         return admission_queue().advance(now=now().timestamp())

@@ -15,7 +15,7 @@ from booking.services import holds, reservations
 from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
 from booking.services.tokens import format_code
 from booking.services.validation import parse_person
-from booking.waiting.gate import (
+from booking.web.gate import (
     Admission,
     AdmissionRequired,
     QueueUnavailable,
@@ -23,7 +23,7 @@ from booking.waiting.gate import (
     require_admission,
     try_auto_admit,
 )
-from booking.waiting.views import unavailable
+from booking.web.waiting import unavailable_page
 
 
 def _admitted(next_url: str) -> Admission | Any:
@@ -34,12 +34,12 @@ def _admitted(next_url: str) -> Admission | Any:
         try:
             admission = try_auto_admit()
         except QueueUnavailable:
-            return unavailable()
+            return unavailable_page()
         if admission is not None:
             return admission
         return redirect(url_for("waiting.join", next=next_url), code=303)
     except QueueUnavailable:
-        return unavailable()
+        return unavailable_page()
 
 
 FORM_FIELDS = ("first_name", "last_name", "date_of_birth", "phone", "email")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, render_template, request
 
-from booking.api.clinics import parse_search, run_search
 from booking.clock import now
 from booking.db import db
 from booking.resident import bp
 from booking.services import inventory
 from booking.services.errors import InvalidInput, NotFound
-from booking.services.validation import parse_date
-
-RADIUS_CHOICES = (5, 10, 25, 50)
-SEARCH_FIELDS = ("zip", "radius_miles", "date", "service")
+from booking.web.search_args import (
+    RADIUS_CHOICES,
+    SEARCH_FIELDS,
+    parse_search,
+    pick_day,
+    run_search,
+)
 
 
 def _form_context(**extra: Any) -> dict[str, Any]:
@@ -46,18 +48,6 @@ def search() -> Any:
     return render_template(
         "search.html", **_form_context(values=values, params=params, results=results)
     )
-
-
-def pick_day(days: list[tuple[date, int]], raw: str | None) -> date:
-    """The day to show: the one asked for if valid, else the first with free places."""
-    if raw:
-        try:
-            wanted = parse_date(raw)
-        except InvalidInput:
-            abort(404)
-        if any(day == wanted for day, _ in days):
-            return wanted
-    return next((day for day, free in days if free), days[0][0])
 
 
 def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None) -> dict[str, Any]:

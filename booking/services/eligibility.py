@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking.models import EligibilityRule
 from booking.services.errors import InvalidInput
+from booking.services.inventory import SERVICES
 from booking.services.text import N_
+from booking.services.validation import parse_birth_date
 
 
 @dataclass(frozen=True)
@@ -130,3 +133,26 @@ def check(
     # to attest) is more useful than their age.
     closest = min(attempts, key=lambda failures: (len(failures), "date_of_birth" in failures))
     raise InvalidInput(N_("You are not eligible to book this vaccine yet."), errors=closest)
+
+
+def parse_answers(session: Session, values: Mapping[str, Any], *, today: date) -> Answers:
+    """Validate the eligibility questions, naming every problem at once, then check the rules."""
+    errors: dict[str, str] = {}
+    service = values.get("service")
+    if service not in SERVICES:
+        errors["service"] = N_("Choose a vaccine.")
+    born = None
+    try:
+        born = parse_birth_date(values.get("date_of_birth"), today=today)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    resident = values.get("resident")
+    if resident not in ("yes", "no", True, False):
+        errors["resident"] = N_("Choose yes or no.")
+    if errors:
+        raise InvalidInput(N_("Please answer the questions."), errors=errors)
+    assert born is not None and isinstance(service, str)
+    condition = values.get("has_condition") in ("yes", "1", "on", True)
+    answers = Answers(service, born, resident in ("yes", True), condition)
+    check(answers, today=today, rules=load_rules(session, today=today))
+    return answers

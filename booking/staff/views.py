@@ -24,8 +24,8 @@ from booking.models import Role, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
 from booking.services.text import N_
-from booking.staff.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
-from booking.waiting.views import safe_next
+from booking.web.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
+from booking.web.redirects import safe_next
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 ALL_ROLES = tuple(r.value for r in Role)

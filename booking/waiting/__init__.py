@@ -1,7 +1,8 @@
-"""The waiting room's HTTP layer: join, wait, get admitted, and the gate on holds and confirms.
+"""The waiting room's pages: join, wait, get admitted; and its metrics for operators.
 
 The queue itself (Redis, Lua, tokens) lives in the top-level ``admission`` package, which knows
-nothing of Flask; this package adapts it to requests, cookies and templates.
+nothing of Flask; this package adapts it to pages, with the gate on holds and confirms and the
+rest the API shares in ``booking.web``.
 """
 
 from flask import Blueprint

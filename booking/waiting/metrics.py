@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from booking.clock import now
 from booking.waiting import bp
-from booking.waiting.state import get_queue, refresh_inventory
+from booking.web.queue_state import get_queue, refresh_inventory
 
 _MODES = ("off", "auto", "always", "paused")
 

@@ -6,9 +6,7 @@ often as the server says; with JavaScript it updates in place from ``status.json
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Response,
@@ -22,7 +20,6 @@ from flask import (
     url_for,
 )
 from redis.exceptions import RedisError
-from werkzeug.exceptions import TooManyRequests
 
 from admission.queue import PollLimited, QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
@@ -32,39 +29,18 @@ from booking.limits import poll_limit
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
-from booking.services.validation import parse_birth_date
 from booking.waiting import bp
-from booking.waiting.captcha import verify as verify_captcha
-from booking.waiting.gate import browser_binding, issue_token, set_cookie_later
-from booking.waiting.state import captcha_config, current_settings, get_queue, refresh_inventory
-
-RETRY_SECONDS = 15
-
-
-def safe_next(raw: str | None) -> str:
-    """Only ever send people back to a page of ours (no open redirects)."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
-        return url_for("resident.index")
-    parts = urlsplit(raw)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def unavailable() -> Response:
-    """Redis is down: say so plainly and retry, rather than fail or let everyone through."""
-    response = make_response(render_template("waiting_unavailable.html", retry=RETRY_SECONDS), 503)
-    response.headers["Retry-After"] = str(RETRY_SECONDS)
-    response.headers["Refresh"] = str(RETRY_SECONDS)
-    return response
-
-
-def too_many_polls(limited: PollLimited) -> TooManyRequests:
-    """The 429 for a client polling past its allowance, with Retry-After."""
-    return TooManyRequests(
-        description=N_(
-            "Too many attempts from your connection. Please wait a minute and try again."
-        ),
-        retry_after=limited.retry_after,
-    )
+from booking.web.captcha import verify as verify_captcha
+from booking.web.gate import browser_binding, issue_token, set_cookie_later
+from booking.web.queue_state import captcha_config, current_settings, get_queue, refresh_inventory
+from booking.web.redirects import safe_next
+from booking.web.waiting import (
+    RETRY_SECONDS,
+    no_line_when_off,
+    status_body,
+    too_many_polls,
+    unavailable_page,
+)
 
 
 def _live_ticket() -> TicketStatus | None:
@@ -85,39 +61,6 @@ def _live_ticket() -> TicketStatus | None:
         session.pop("qticket", None)
         return None
     return status
-
-
-def no_line_when_off(status: TicketStatus) -> TicketStatus:
-    """With the queue switched off the gate lets everyone through: nobody is left waiting."""
-    if status.state != TicketState.WAITING or current_settings().enabled:
-        return status
-    return replace(
-        status, state="admitted", position=None, ahead=None, eta_seconds=None, poll_after_seconds=0
-    )
-
-
-def parse_answers(values: dict[str, Any]) -> eligibility.Answers:
-    """Validate the eligibility questions, naming every problem at once, then check the rules."""
-    today = now().date()
-    errors: dict[str, str] = {}
-    service = values.get("service")
-    if service not in inventory.SERVICES:
-        errors["service"] = N_("Choose a vaccine.")
-    born = None
-    try:
-        born = parse_birth_date(values.get("date_of_birth"), today=today)
-    except InvalidInput as exc:
-        errors.update(exc.errors)
-    resident = values.get("resident")
-    if resident not in ("yes", "no", True, False):
-        errors["resident"] = N_("Choose yes or no.")
-    if errors:
-        raise InvalidInput(N_("Please answer the questions."), errors=errors)
-    assert born is not None and isinstance(service, str)
-    condition = values.get("has_condition") in ("yes", "1", "on", True)
-    answers = eligibility.Answers(service, born, resident in ("yes", True), condition)
-    eligibility.check(answers, today=today, rules=eligibility.load_rules(db.session, today=today))
-    return answers
 
 
 def _join_form(values: Any, errors: dict[str, str], status: int = 200, **extra: Any) -> Any:
@@ -148,7 +91,7 @@ def join() -> Any:
             for k in ("service", "date_of_birth", "resident", "has_condition")
         }
         try:
-            answers = parse_answers(values)
+            answers = eligibility.parse_answers(db.session, values, today=now().date())
         except InvalidInput as exc:
             return _join_form(values, exc.errors, 422)
         captcha = captcha_config()
@@ -174,7 +117,7 @@ def join() -> Any:
         session["qservice"] = answers.service
         return redirect(url_for("waiting.status"), code=303)
     except RedisError:
-        return unavailable()
+        return unavailable_page()
 
 
 def _status_or_redirect() -> TicketStatus | Response:
@@ -182,7 +125,7 @@ def _status_or_redirect() -> TicketStatus | Response:
         refresh_inventory()
         status = _live_ticket()
     except RedisError:
-        return unavailable()
+        return unavailable_page()
     if status is None:
         return redirect(url_for("waiting.join", lapsed=1), code=303)
     status = no_line_when_off(status)
@@ -219,27 +162,6 @@ def status_json() -> Any:
     body = status_body(result)
     body["next_url"] = session.get("qnext") or url_for("resident.index")
     return jsonify(body), 200, {"Cache-Control": "no-store"}
-
-
-def status_body(status: TicketStatus) -> dict[str, Any]:
-    """The ticket's public figures, shared by the page script and the API."""
-    return {
-        "ticket": status.ticket,
-        "state": status.state,
-        "phase": status.phase,
-        "position": status.position,
-        "ahead": status.ahead,
-        "eta_seconds": status.eta_seconds,
-        "poll_after_seconds": status.poll_after_seconds,
-        "remaining_appointments": status.remaining,
-        "sold_out": status.sold_out,
-        "likely_too_late": status.likely_too_late,
-        "paused": status.paused,
-        "paused_message": status.paused_message or None,
-        "opens_at": status.opens_at.isoformat() if status.opens_at else None,
-        "updated_at": status.updated_at.isoformat(timespec="seconds"),
-        "standby_url": url_for("waiting.standby", _external=True) if status.sold_out else None,
-    }
 
 
 @bp.get("/waiting-room/standby")

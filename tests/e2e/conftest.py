@@ -31,7 +31,7 @@ from booking.demo.seed import seed_demo
 from booking.i18n import LANGUAGES, TRANSLATIONS
 from booking.migrate import upgrade
 from booking.models import Clinic, Slot
-from booking.waiting.state import get_queue
+from booking.web.queue_state import get_queue
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium's own connections are refused on a closed

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from booking.waiting.state import get_queue
+from booking.web.queue_state import get_queue
 from tests.e2e.conftest import (
     AGENT,
     DESKTOP,

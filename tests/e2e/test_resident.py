@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from booking.waiting.state import get_queue
+from booking.web.queue_state import get_queue
 from tests.e2e.conftest import LiveServer, expected_lang, translated
 from tests.e2e.flows import (
     book_as_resident,

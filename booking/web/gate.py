@@ -19,9 +19,10 @@ from flask import Flask, Response, current_app, g, request, session
 from redis.exceptions import RedisError
 
 from admission import tokens
+from admission.queue import QueueClosed
 from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
-from booking.waiting.state import current_settings, get_queue, refresh_inventory
+from booking.web.queue_state import current_settings, get_queue, refresh_inventory
 
 log = logging.getLogger(__name__)
 COOKIE = "fairslot_admission"
@@ -137,8 +138,8 @@ def try_auto_admit() -> Admission | None:
             status = queue.join(binding=binding, now=moment)
     except RedisError:
         raise QueueUnavailable() from None
-    except Exception:  # noqa: BLE001 - a closed pre-queue etc.: go through the waiting room
-        return None
+    except QueueClosed:
+        return None  # not open yet: the waiting room says when it opens
     session["qticket"] = status.ticket
     if status.state != TicketState.ADMITTED:
         return None

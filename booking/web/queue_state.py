@@ -16,7 +16,7 @@ from booking.clock import now
 from booking.db import db
 from booking.redis_client import get_redis, redis_of
 from booking.services.inventory import remaining_appointments
-from booking.waiting.captcha import CaptchaConfig
+from booking.web.captcha import CaptchaConfig
 
 log = logging.getLogger(__name__)
 _EXT = "fairslot.queue"

@@ -1,0 +1,83 @@
+"""Turning a request's arguments into a clinic search, shared by the API and the search pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import abort, current_app
+
+from booking.clock import now
+from booking.db import db
+from booking.services import inventory, search
+from booking.services.errors import InvalidInput
+from booking.services.geo import lookup_zip
+from booking.services.text import N_
+from booking.services.validation import parse_date, parse_int, parse_zip
+
+MAX_RADIUS_MILES = 100
+MAX_DAYS_AWAY = 366
+RADIUS_CHOICES = (5, 10, 25, 50)
+SEARCH_FIELDS = ("zip", "radius_miles", "date", "service")
+
+
+def parse_day(raw: object) -> date:
+    """A search date: a real calendar date within a year of today (and so of any time zone)."""
+    day = parse_date(raw)
+    if abs((day - now().date()).days) > MAX_DAYS_AWAY:
+        raise InvalidInput(N_("Invalid date."), errors={"date": N_("Choose a date within a year.")})
+    return day
+
+
+def parse_search(args: Any) -> dict[str, Any]:
+    """Validate search parameters shared by the API and the HTML search page."""
+    errors: dict[str, str] = {}
+    parsed: dict[str, Any] = {}
+    for name, parse in (
+        ("zip", lambda: parse_zip(args.get("zip"))),
+        (
+            "radius_miles",
+            lambda: parse_int(
+                args.get("radius_miles", "10"), field="radius_miles", low=1, high=MAX_RADIUS_MILES
+            ),
+        ),
+        ("date", lambda: parse_day(args["date"]) if args.get("date") else None),
+    ):
+        try:
+            parsed[name] = parse()
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    service = args.get("service") or None
+    if service is not None and service not in inventory.SERVICES:
+        errors["service"] = N_("Choose one of: %(choices)s.", choices=", ".join(inventory.SERVICES))
+    parsed["service"] = service
+    if "zip" in parsed and lookup_zip(parsed["zip"]) is None:
+        errors["zip"] = search.UNKNOWN_ZIP
+    if errors:
+        raise InvalidInput(N_("Please correct the search."), errors=errors)
+    return parsed
+
+
+def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
+    """Search clinics near a validated ZIP."""
+    return search.clinics_near(
+        db.session,
+        zip_code=params["zip"],
+        radius_miles=params["radius_miles"],
+        day=params["date"],
+        service=params["service"],
+        now=now(),
+        horizon_days=current_app.config["BOOKING_DAYS"],
+    )
+
+
+def pick_day(days: list[tuple[date, int]], raw: str | None) -> date:
+    """The day to show: the one asked for if valid, else the first with free places."""
+    if raw:
+        try:
+            wanted = parse_date(raw)
+        except InvalidInput:
+            abort(404)
+        if any(day == wanted for day, _ in days):
+            return wanted
+    return next((day for day, free in days if free), days[0][0])
