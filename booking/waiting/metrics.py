@@ -8,11 +8,10 @@ from typing import Any
 from flask import Response, abort, current_app, request
 from redis.exceptions import RedisError
 
+from admission.settings import QueueMode
 from booking.clock import now
 from booking.waiting import bp
 from booking.web.queue_state import get_queue, refresh_inventory
-
-_MODES = ("off", "auto", "always", "paused")
 
 
 def _line(name: str, value: float | int | None, help_text: str, labels: str = "") -> list[str]:
@@ -68,5 +67,5 @@ def metrics() -> Any:
             "# HELP fairslot_queue_mode The queue mode (1 for the current one).",
             "# TYPE fairslot_queue_mode gauge",
         ]
-        lines += [f'fairslot_queue_mode{{mode="{m}"}} {int(m == stats.mode)}' for m in _MODES]
+        lines += [f'fairslot_queue_mode{{mode="{m}"}} {int(m == stats.mode)}' for m in QueueMode]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

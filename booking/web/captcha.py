@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 log = logging.getLogger(__name__)
 REPLAY_TTL_SECONDS = 300  # hCaptcha responses expire after two minutes; keep a margin
 
@@ -49,7 +51,7 @@ def verify(
     seen_key = "{fairslot:captcha}:" + hashlib.sha256(response.encode()).hexdigest()
     try:
         first_use = bool(redis.set(seen_key, 1, nx=True, ex=REPLAY_TTL_SECONDS))
-    except Exception:  # noqa: BLE001 - the replay memory is best effort when Redis is down
+    except RedisError:  # the replay memory is best effort when Redis is down
         first_use = True
     if not first_use:
         return CaptchaResult(False, "already-seen-response")

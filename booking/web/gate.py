@@ -97,7 +97,7 @@ def require_admission(*, api: bool) -> Admission:
     except RedisError:
         log.warning("Redis unreachable: accepting a validly signed admission token unchecked")
         return Admission(claims.ticket)
-    if state != "admitted":
+    if state != TicketState.ADMITTED:
         raise AdmissionRequired(f"ticket is {state}")
     if claims.expires_at - moment < settings.session_minutes * 30:
         # Renew while active: past half its life, the token is reissued for a full session.

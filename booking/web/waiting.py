@@ -54,7 +54,12 @@ def no_line_when_off(status: TicketStatus) -> TicketStatus:
     if status.state != TicketState.WAITING or current_settings().enabled:
         return status
     return replace(
-        status, state="admitted", position=None, ahead=None, eta_seconds=None, poll_after_seconds=0
+        status,
+        state=TicketState.ADMITTED,
+        position=None,
+        ahead=None,
+        eta_seconds=None,
+        poll_after_seconds=0,
     )
 
 
