@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from babel import Locale, localedata
 
@@ -48,7 +48,7 @@ def _kreyol_data() -> localedata.LocaleDataDict:
     data = copy.deepcopy(localedata.load("ht"))  # a copy: Babel's own cache stays untouched
     data["days"] = _names(_KREYOL_DAYS, _KREYOL_DAYS_SHORT, 0)
     data["months"] = _names(_KREYOL_MONTHS, _KREYOL_MONTHS_SHORT, 1)
-    return localedata.LocaleDataDict(data)
+    return localedata.LocaleDataDict(cast(Any, data))
 
 
 @cache

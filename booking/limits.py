@@ -10,7 +10,8 @@ waiting room's status polls: those are counted inside the admission queue's POLL
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
@@ -88,9 +89,9 @@ def init_app(app: Flask) -> Limiter:
         view = app.view_functions.get(endpoint)
         if view is None:
             raise RuntimeError(f"rate limit configured for unknown endpoint {endpoint}")
-        app.view_functions[endpoint] = limiter.limit(
-            lambda key=key: app.config[key], methods=methods
-        )(view)
+        limit = limiter.limit(partial(app.config.__getitem__, key), methods=methods)
+        wrapped: Any = limit(view)  # the same view, rate-limited (typed loosely by the library)
+        app.view_functions[endpoint] = wrapped
     app.extensions["fairslot.limiter"] = limiter
 
     @limiter.request_filter

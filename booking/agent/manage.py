@@ -109,7 +109,9 @@ def cancel(reservation_id: int) -> Any:
     """Cancel once the caller has confirmed it; the place goes back to everyone."""
     found = known_reservation(reservation_id)
     if request.form.get("caller_confirmed") not in ("1", "on", "yes"):
-        errors = {"caller_confirmed": N_("Check that the caller wants to cancel first.")}
+        errors: dict[str, str] = {
+            "caller_confirmed": N_("Check that the caller wants to cancel first.")
+        }
         page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
         return page, 422
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -61,7 +62,7 @@ def _upsert_clinic(session: Session, site: DemoSite, now: datetime) -> tuple[Cli
 
 def _site_slots(
     site: DemoSite, clinic_id: int, today: date, days: int, now: datetime
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     tz = ZoneInfo(TZ)
     rows = []
     for offset in range(days):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
@@ -106,7 +109,7 @@ def retry(message_ids: tuple[int, ...], all_failed: bool) -> None:
     errors = 0
     for message_id in ids:
         try:
-            db.transaction(lambda s, i=message_id: outbox.retry_failed(s, i, now=now()))
+            db.transaction(partial(_retry, message_id=message_id))
             click.echo(f"Message {message_id} queued again.")
         except DomainError as exc:
             errors += 1
@@ -121,3 +124,7 @@ def relay() -> None:
     from booking.jobs.tasks import relay_outbox
 
     click.echo(f"Enqueued {relay_outbox()} messages.")
+
+
+def _retry(session: Any, *, message_id: int) -> Any:
+    return outbox.retry_failed(session, message_id, now=now())

@@ -88,8 +88,10 @@ def enqueue_message(
     """
     options = _send_options(config if config is not None else current_app.config, message_id)
     if due_at > now:
-        return queue.enqueue_at(due_at, SEND_MESSAGE, message_id, pipeline=pipeline, **options)
-    return queue.enqueue(SEND_MESSAGE, message_id, pipeline=pipeline, **options)
+        job: Job = queue.enqueue_at(due_at, SEND_MESSAGE, message_id, pipeline=pipeline, **options)
+    else:
+        job = queue.enqueue(SEND_MESSAGE, message_id, pipeline=pipeline, **options)
+    return job
 
 
 def unschedule_message(queue: Queue, message_id: int, *, pipeline: Pipeline | None = None) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from rq import Queue, SimpleWorker, Worker
@@ -88,7 +88,15 @@ class _AppJobs:
             log.exception("could not enqueue the housekeeping jobs")
 
 
-class _CommandLineWorker(_AppJobs):
+# mypy reads the mixin as the RQ worker it is always combined with; at run time it stays a
+# plain mixin, so each concrete class below picks its own RQ base.
+if TYPE_CHECKING:
+    _RQWorker = Worker
+else:
+    _RQWorker = object
+
+
+class _CommandLineWorker(_AppJobs, _RQWorker):
     """What ``flask worker`` adds to RQ's workers: settings, exit status and housekeeping."""
 
     queues: list[Queue]

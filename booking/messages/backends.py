@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Any
+from typing import Any, cast
 
 from booking.messages.render import Rendered
 from booking.models import OutboxMessage
@@ -67,7 +67,7 @@ def compose_email(
     if rendered.html is not None:
         email.add_alternative(rendered.html, subtype="html")
         if rendered.qr_png is not None:
-            html_part = email.get_payload()[-1]
+            html_part = cast(EmailMessage, list(email.iter_parts())[-1])
             html_part.add_related(
                 rendered.qr_png,
                 maintype="image",

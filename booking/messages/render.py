@@ -129,20 +129,24 @@ def template_values(ctx: MessageContext) -> dict[str, Any]:
 def _subject(kind: str, values: dict[str, Any]) -> str:
     when = values["when_short"]
     if kind == MessageKind.CONFIRMATION:
-        return gettext(
-            "You are booked: %(service)s, %(when)s", service=values["service_name"], when=when
+        return str(
+            gettext(
+                "You are booked: %(service)s, %(when)s", service=values["service_name"], when=when
+            )
         )
     if kind == MessageKind.REMINDER:
-        return gettext("Reminder: your appointment is %(when)s", when=when)
+        return str(gettext("Reminder: your appointment is %(when)s", when=when))
     if kind == MessageKind.RESCHEDULE:
-        return gettext("Your appointment has moved to %(when)s", when=when)
+        return str(gettext("Your appointment has moved to %(when)s", when=when))
     if kind == MessageKind.CLINIC_CANCELLATION:
-        return gettext(
-            "%(clinic)s cancelled your appointment on %(when)s",
-            clinic=values["clinic"].name,
-            when=when,
+        return str(
+            gettext(
+                "%(clinic)s cancelled your appointment on %(when)s",
+                clinic=values["clinic"].name,
+                when=when,
+            )
         )
-    return gettext("Your appointment on %(when)s is cancelled", when=when)
+    return str(gettext("Your appointment on %(when)s is cancelled", when=when))
 
 
 def _calendar(ctx: MessageContext, values: dict[str, Any], *, now: datetime) -> str:

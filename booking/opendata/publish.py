@@ -76,7 +76,7 @@ def build_files(
         by_state[clinic.state].extend(
             fhir.slots(slot, clinic, now=now, base_url=base_url, phone=phone)
         )
-    files = {
+    files: dict[str, tuple[str, str | None, bytes]] = {
         "locations.ndjson": ("Location", None, _ndjson(locations)),
         "schedules.ndjson": ("Schedule", None, _ndjson(list(schedules.values()))),
     }

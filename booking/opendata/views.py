@@ -145,7 +145,7 @@ def init_app(app: Flask) -> None:
         referral = session.get("referral")
         confirmed = session.get("confirmed")
         first_view = confirmed and session.get("referral_counted") != confirmed["id"]
-        if referral and first_view:
+        if referral and confirmed and first_view:
             session["referral_counted"] = confirmed["id"]
             with contextlib.suppress(RedisError):
                 redis = get_redis()

@@ -117,7 +117,7 @@ def book(hold_id: str) -> Any:
     if not isinstance(admission, Admission):
         return admission
 
-    values = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    values: dict[str, str | None] = {name: request.form.get(name, "") for name in FORM_FIELDS}
     values["eligibility_attested"] = request.form.get("eligibility_attested")
     try:
         person = parse_person(values, today=now().date(), require_attestation=True)

@@ -108,7 +108,7 @@ def _chosen_slot_id() -> int:
 def reschedule() -> Any:
     """Pick a new time at the same clinic; the new place is taken before the old is freed."""
     reservation = _managed()
-    error = None
+    error: str | None = None
     if request.method == "POST":
         try:
             slot_id = _chosen_slot_id()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Response,
     current_app,
     jsonify,
     make_response,
@@ -20,6 +19,7 @@ from flask import (
     url_for,
 )
 from redis.exceptions import RedisError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from admission.queue import PollLimited, QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
@@ -120,7 +120,7 @@ def join() -> Any:
         return unavailable_page()
 
 
-def _status_or_redirect() -> TicketStatus | Response:
+def _status_or_redirect() -> TicketStatus | WerkzeugResponse:
     try:
         refresh_inventory()
         status = _live_ticket()
@@ -140,7 +140,7 @@ def _status_or_redirect() -> TicketStatus | Response:
 def status() -> Any:
     """Where you are in line; the page refreshes itself when the server says."""
     result = _status_or_redirect()
-    if isinstance(result, Response):
+    if isinstance(result, WerkzeugResponse):
         return result
     next_url = session.get("qnext") or url_for("resident.index")
     response = make_response(
@@ -154,7 +154,7 @@ def status() -> Any:
 def status_json() -> Any:
     """The same figures for the page's script, which updates in place."""
     result = _status_or_redirect()
-    if isinstance(result, Response):
+    if isinstance(result, WerkzeugResponse):
         if result.status_code == 503:
             body = {"state": "unavailable", "poll_after_seconds": RETRY_SECONDS}
             return jsonify(body), 503, {"Retry-After": str(RETRY_SECONDS)}

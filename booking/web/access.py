@@ -50,7 +50,8 @@ def policy() -> staff_service.Policy:
 
 def current_staff() -> StaffUser | None:
     """The signed-in staff member of this request, if any."""
-    return g.get("staff")
+    staff: StaffUser | None = g.get("staff")
+    return staff
 
 
 def staff_clinics() -> set[int]:
