@@ -10,7 +10,8 @@ the Alembic migrations. Each test runs inside a transaction that is rolled back 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,8 @@ def clock() -> Clock:
     return Clock(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))  # 08:00 in Boston, a Monday
 
 
-def _flush_redis() -> None:
+def flush_test_redis() -> None:
+    """Empty the shared test Redis database (nothing to do on fakeredis)."""
     if TEST_REDIS_URL:
         import redis
 
@@ -79,31 +81,56 @@ def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -
     return create_app(config)
 
 
-@pytest.fixture
-def app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
-    """An app whose work is rolled back after the test."""
-    _flush_redis()
-    application = make_app(database_url, clock, tmp_path)
+@contextmanager
+def rolled_back_app(
+    database_url: str, clock: Clock, tmp_path: Any, **overrides: Any
+) -> Iterator[Flask]:
+    """A test app (with config overrides) whose database work is rolled back on leaving."""
+    flush_test_redis()
+    application = make_app(database_url, clock, tmp_path, **overrides)
     with application.app_context():
         engine = db.engine
     connection = engine.connect()
     outer = connection.begin()
     db.bind_connection(application, connection)
-    yield application
-    outer.rollback()
-    connection.close()
-    engine.dispose()
+    try:
+        yield application
+    finally:
+        outer.rollback()
+        connection.close()
+        engine.dispose()
 
 
 @pytest.fixture
-def committed_app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
+def app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
+    """An app whose work is rolled back after the test."""
+    with rolled_back_app(database_url, clock, tmp_path) as application:
+        yield application
+
+
+@pytest.fixture
+def committed(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+    """Build apps that really commit (for threads and processes), with extra config; the
+    tables are emptied after."""
+    flush_test_redis()
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = make_app(database_url, clock, tmp_path, DB_POOL_SIZE=20, **overrides)
+        apps.append(application)
+        return application
+
+    yield build
+    for application in apps:
+        with application.app_context():
+            truncate(db.engine)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def committed_app(committed: Callable[..., Flask]) -> Flask:
     """An app that really commits (for threads and processes); tables are emptied after."""
-    _flush_redis()
-    application = make_app(database_url, clock, tmp_path, DB_POOL_SIZE=20)
-    yield application
-    with application.app_context():
-        truncate(db.engine)
-        db.engine.dispose()
+    return committed()
 
 
 def truncate(engine: Any) -> None:

@@ -182,28 +182,6 @@ def servers() -> Iterator[tuple[SmtpSink, SmsStub]]:
         sms.stop()
 
 
-@contextmanager
-def rolled_back_app(
-    database_url: str, clock: Any, tmp_path: Any, **overrides: Any
-) -> Iterator[Flask]:
-    """Like the ``app`` fixture, with config overrides: its work is rolled back afterwards."""
-    from tests.conftest import _flush_redis, make_app
-
-    _flush_redis()
-    app = make_app(database_url, clock, tmp_path, **overrides)
-    with app.app_context():
-        engine = db.engine
-    connection = engine.connect()
-    outer = connection.begin()
-    db.bind_connection(app, connection)
-    try:
-        yield app
-    finally:
-        outer.rollback()
-        connection.close()
-        engine.dispose()
-
-
 def run_jobs(
     app: Flask,
     *,

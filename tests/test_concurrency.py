@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 
 from booking.db import db
 from booking.models import Reservation, Slot
-from tests.conftest import TEST_DATABASE_URL, _flush_redis, make_app, truncate
+from tests.conftest import TEST_DATABASE_URL
 from tests.support import Clock, make_clinic, make_slot, person_json
 
 pytestmark = pytest.mark.slow
@@ -31,24 +31,6 @@ THREADS = 200
 CAPACITY = 5
 ROUNDS = 10
 IDENTICAL_CONFIRMS = 50
-
-
-@pytest.fixture
-def committed(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Callable[..., Flask]]:
-    """Build apps like ``committed_app`` with extra config; their tables are emptied after."""
-    _flush_redis()
-    apps: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        application = make_app(database_url, clock, tmp_path, DB_POOL_SIZE=20, **overrides)
-        apps.append(application)
-        return application
-
-    yield build
-    for application in apps:
-        with application.app_context():
-            truncate(db.engine)
-            db.engine.dispose()
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_format_when_follows_each_locale():
 
 
 def test_a_missing_compiled_catalog_falls_back_to_english(database_url, clock, tmp_path):
-    from tests.jobs_support import rolled_back_app
+    from tests.conftest import rolled_back_app
 
     empty = tmp_path / "no-catalogs"
     empty.mkdir()

@@ -15,7 +15,8 @@ from booking.jobs.queue import get_queue
 from booking.jobs.tasks import RELAY_HORIZON, relay_outbox
 from booking.models import OutboxMessage
 from booking.services import holds, outbox, reservations
-from tests.jobs_support import book, messages, rolled_back_app, run_jobs, servers
+from tests.conftest import rolled_back_app
+from tests.jobs_support import book, messages, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person, person_json
 
 LEASE = 300

@@ -17,7 +17,8 @@ from booking.db import db
 from booking.jobs.queue import RELAY_HORIZON, enqueue_message, get_queue, message_job_id
 from booking.jobs.tasks import relay_outbox
 from booking.services import reservations
-from tests.jobs_support import book, messages, rolled_back_app, run_jobs, servers
+from tests.conftest import rolled_back_app
+from tests.jobs_support import book, messages, run_jobs, servers
 
 
 @pytest.fixture

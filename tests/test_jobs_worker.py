@@ -22,8 +22,8 @@ from booking.jobs.queue import make_queue
 from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
-from tests.conftest import TEST_REDIS_URL, make_app, truncate
-from tests.jobs_support import book, messages, rolled_back_app, run_jobs, servers
+from tests.conftest import TEST_REDIS_URL, make_app, rolled_back_app, truncate
+from tests.jobs_support import book, messages, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person_json
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from booking.models import AuditEntry, StaffSession, StaffUser
 from booking.services import staff
 from booking.staff.access import STAFF_COOKIE
 from booking.waiting.state import get_queue
-from tests.conftest import make_app
+from tests.conftest import rolled_back_app
 from tests.support import csrf_from, make_clinic
 
 PASSWORD = "correct horse battery"
@@ -281,12 +281,7 @@ def test_signed_in_agents_skip_the_waiting_room(database_url, clock, tmp_path):
     from booking.models import Slot  # noqa: F401 - models registered
     from tests.support import make_slot
 
-    app = make_app(database_url, clock, tmp_path, QUEUE_MODE="always")
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        db.bind_connection(app, connection)
-    try:
+    with rolled_back_app(database_url, clock, tmp_path, QUEUE_MODE="always") as app:
         with app.app_context():
             clinic = make_clinic(db.session, clock())
             slot = make_slot(db.session, clinic, clock() + timedelta(days=1))
@@ -309,9 +304,6 @@ def test_signed_in_agents_skip_the_waiting_room(database_url, clock, tmp_path):
         page = agent.get(f"/clinics/{clinic_id}").get_data(as_text=True)
         held = agent.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf_from(page)})
         assert "/book/" in held.headers["Location"]
-    finally:
-        outer.rollback()
-        connection.close()
 
 
 def test_create_user_command(app):

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,7 +18,7 @@ from booking.db import db
 from booking.models import Slot
 from booking.waiting.gate import COOKIE
 from booking.waiting.state import get_queue
-from tests.conftest import TEST_REDIS_URL, make_app
+from tests.conftest import rolled_back_app
 from tests.support import Clock, booking_form, csrf_from, make_clinic, make_slot
 
 HOST = "fairslot.test"
@@ -28,14 +29,6 @@ REFRESH_RE = re.compile(r'<noscript><meta http-equiv="refresh" content="(\d+)"><
 CONTINUE_RE = re.compile(r'<a class="button" href="([^"]*)">Continue to booking</a>')
 
 
-def flush_test_redis() -> None:
-    """Empty the shared test Redis database (nothing to do on fakeredis)."""
-    if TEST_REDIS_URL:
-        import redis
-
-        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-
-
 class AppFactory:
     """Build test apps with the queue on; every app's database work is rolled back after."""
 
@@ -43,27 +36,16 @@ class AppFactory:
         self.database_url = database_url
         self.clock = clock
         self.tmp_path = tmp_path
-        self._open: list[tuple[Any, Any, Any]] = []
+        self._open = ExitStack()
 
     def __call__(self, **overrides: Any) -> Flask:
-        flush_test_redis()
         config: dict[str, Any] = {"QUEUE_MODE": "always"}
         config.update(overrides)
-        application = make_app(self.database_url, self.clock, self.tmp_path, **config)
-        with application.app_context():
-            engine = db.engine
-        connection = engine.connect()
-        outer = connection.begin()
-        db.bind_connection(application, connection)
-        self._open.append((outer, connection, engine))
-        return application
+        app = rolled_back_app(self.database_url, self.clock, self.tmp_path, **config)
+        return self._open.enter_context(app)
 
     def close(self) -> None:
-        for outer, connection, engine in reversed(self._open):
-            outer.rollback()
-            connection.close()
-            engine.dispose()
-        self._open.clear()
+        self._open.close()
 
 
 def add_slots(app: Flask, now: datetime, *capacities: int) -> list[int]:
