@@ -6,17 +6,16 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import pyotp
 from flask import Flask
 from sqlalchemy import select
 
 from booking.db import db
 from booking.models import AuditEntry, Slot
 from booking.services import staff
+from tests.staff_support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic, make_slot
 
 PASSWORD = "agent console password"
-TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def make_accounts(app: Flask, now: datetime) -> dict[str, Any]:
@@ -52,24 +51,7 @@ def make_accounts(app: Flask, now: datetime) -> dict[str, Any]:
 
 def sign_in(app: Flask, name: str, now: datetime) -> Any:
     """A test client signed in as one of ``make_accounts``' users."""
-    client = app.test_client()
-    page = client.get("/staff/sign-in").get_data(as_text=True)
-    response = client.post(
-        "/staff/sign-in",
-        data={
-            "email": f"{name}@console.example",
-            "password": PASSWORD,
-            "csrf_token": csrf_from(page),
-        },
-    )
-    if response.headers.get("Location", "").endswith("/staff/two-factor"):
-        page = client.get("/staff/two-factor").get_data(as_text=True)
-        client.post(
-            "/staff/two-factor",
-            data={"code": pyotp.TOTP(TOTP).at(now), "csrf_token": csrf_from(page)},
-        )
-    assert client.get("/staff/").status_code == 200, name
-    return client
+    return signed_in_client(app, f"{name}@console.example", PASSWORD, now)
 
 
 def text(response: Any) -> str:

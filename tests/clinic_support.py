@@ -6,16 +6,15 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pyotp
 from sqlalchemy import func, select
 
 from booking.db import db
 from booking.models import AuditEntry, OutboxMessage, Reservation, Slot
 from booking.services import holds, reservations, staff
+from tests.staff_support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "clinic password 123"
-TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 BOSTON = ZoneInfo("America/New_York")
 
 
@@ -77,20 +76,7 @@ def build_world(app: Any, clock: Any) -> dict[str, Any]:
 
 def client_for(app: Any, clock: Any, role: str) -> Any:
     """A test client signed in as ``role@c.example`` (passing the admins' second factor)."""
-    client = app.test_client()
-    page = client.get("/staff/sign-in").get_data(as_text=True)
-    response = client.post(
-        "/staff/sign-in",
-        data={"email": f"{role}@c.example", "password": PASSWORD, "csrf_token": csrf_from(page)},
-    )
-    if response.headers.get("Location", "").endswith("/staff/two-factor"):
-        page = client.get("/staff/two-factor").get_data(as_text=True)
-        client.post(
-            "/staff/two-factor",
-            data={"code": pyotp.TOTP(TOTP).at(clock()), "csrf_token": csrf_from(page)},
-        )
-    assert client.get("/staff/").status_code == 200, role
-    return client
+    return signed_in_client(app, f"{role}@c.example", PASSWORD, clock())
 
 
 def token(client: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,11 @@ from sqlalchemy import create_engine, text
 from booking import create_app
 from booking.db import db
 from booking.migrate import upgrade
-from tests.support import Clock
+from booking.services import staff
+from tests.agent_support import make_accounts
+from tests.agent_support import sign_in as agent_sign_in
+from tests.staff_support import PASSWORD
+from tests.support import Clock, make_clinic
 
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
@@ -101,6 +105,25 @@ def rolled_back_app(
         engine.dispose()
 
 
+class AppFactory:
+    """Build rolled-back apps, ``factory(**config)`` over the defaults; ``close`` rolls all back."""
+
+    def __init__(self, database_url: str, clock: Clock, tmp_path: Any, **defaults: Any) -> None:
+        self.database_url = database_url
+        self.clock = clock
+        self.tmp_path = tmp_path
+        self.defaults = defaults
+        self._open = ExitStack()
+
+    def __call__(self, **overrides: Any) -> Flask:
+        config = {**self.defaults, **overrides}
+        app = rolled_back_app(self.database_url, self.clock, self.tmp_path, **config)
+        return self._open.enter_context(app)
+
+    def close(self) -> None:
+        self._open.close()
+
+
 @pytest.fixture
 def app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
     """An app whose work is rolled back after the test."""
@@ -171,3 +194,60 @@ def later(clock: Clock) -> Any:
         return clock()
 
     return advance
+
+
+@pytest.fixture
+def accounts(app: Flask, clock: Clock) -> dict[str, tuple[int, str]]:
+    """An agent, a state admin (TOTP not yet enrolled) and a clinic's staff, all with
+    ``staff_support.PASSWORD``: role -> (user id, email)."""
+    with app.app_context():
+        clinic = make_clinic(db.session, clock())
+        made = {
+            "agent": staff.create_user(
+                db.session,
+                email="Agent@Example.org",
+                display_name="Agent",
+                role="agent",
+                password=PASSWORD,
+                now=clock(),
+            ),
+            "admin": staff.create_user(
+                db.session,
+                email="admin@example.org",
+                display_name="Admin",
+                role="state_admin",
+                password=PASSWORD,
+                now=clock(),
+            ),
+            "clinic": staff.create_user(
+                db.session,
+                email="staff@example.org",
+                display_name="Staff",
+                role="clinic_staff",
+                password=PASSWORD,
+                now=clock(),
+                clinic_ids=(clinic.id,),
+            ),
+        }
+        db.session.commit()
+        return {k: (u.id, u.email) for k, u in made.items()}
+
+
+@pytest.fixture
+def ids(app: Flask, clock: Clock) -> dict[str, Any]:
+    """The 2-1-1 console's accounts and clinic (``agent_support.make_accounts``)."""
+    return make_accounts(app, clock())
+
+
+@pytest.fixture
+def agent(app: Flask, ids: dict[str, Any], clock: Clock) -> Any:
+    """A test client signed in as the 2-1-1 console's agent."""
+    return agent_sign_in(app, "agent", clock())
+
+
+@pytest.fixture
+def build(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[AppFactory]:
+    """Build apps with the waiting room on (``build(**config)``); all rolled back after."""
+    factory = AppFactory(database_url, clock, tmp_path, QUEUE_MODE="always")
+    yield factory
+    factory.close()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from booking.db import db
 from booking.models import AuditEntry, Clinic, Reservation, Role, Slot, StaffUser
 from booking.services import holds, reservations, staff
+from tests.staff_support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "matrix password 123"
@@ -52,8 +53,7 @@ def world(app, clock):
                 password=PASSWORD,
                 now=clock(),
                 clinic_ids=(own.id,) if role in CLINIC_ROLES else (),
-                # Admins need a second factor; a known secret lets the test pass it.
-                totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" if role == "state_admin" else None,
+                totp_secret=TOTP if role == "state_admin" else None,
             )
             ids[f"user_{role}"] = user.id
         s.commit()
@@ -61,33 +61,12 @@ def world(app, clock):
 
 
 def signed_in(app, clock, role: str | None):
-    client = app.test_client()
     if role is None:
+        client = app.test_client()
         page = client.get("/staff/sign-in").get_data(as_text=True)
         return client, csrf_from(page)
-    page = client.get("/staff/sign-in").get_data(as_text=True)
-    response = client.post(
-        "/staff/sign-in",
-        data={
-            "email": f"{role}@matrix.example",
-            "password": PASSWORD,
-            "csrf_token": csrf_from(page),
-        },
-    )
-    if response.headers.get("Location", "").endswith("/staff/two-factor"):
-        import pyotp
-
-        page = client.get("/staff/two-factor").get_data(as_text=True)
-        client.post(
-            "/staff/two-factor",
-            data={
-                "code": pyotp.TOTP("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").at(clock()),
-                "csrf_token": csrf_from(page),
-            },
-        )
-    home = client.get("/staff/")
-    assert home.status_code == 200, role
-    return client, csrf_from(home.get_data(as_text=True))
+    client = signed_in_client(app, f"{role}@matrix.example", PASSWORD, clock())
+    return client, csrf_from(client.get("/staff/").get_data(as_text=True))
 
 
 def snapshot(app) -> tuple[Any, ...]:

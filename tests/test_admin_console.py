@@ -10,8 +10,8 @@ from sqlalchemy import select
 from booking.db import db
 from booking.models import AuditEntry, Clinic, StaffUser
 from booking.services import holds, reservations
+from tests.staff_support import admin_client, sign_in
 from tests.support import csrf_from, make_clinic, make_slot, person
-from tests.test_staff_auth import accounts, admin_client, sign_in  # noqa: F401 - fixtures
 
 CLINIC_FORM = {
     "name": "Worcester Senior Center",
@@ -28,7 +28,7 @@ CLINIC_FORM = {
 
 
 @pytest.fixture
-def admin(app, clock, accounts):  # noqa: F811 - the fixture imported above
+def admin(app, clock, accounts):
     return admin_client(app, clock)
 
 
@@ -72,7 +72,7 @@ def test_admin_adds_edits_and_deactivates_a_clinic(app, admin):
     assert admin.get("/admin/clinics/99999/edit").status_code == 404
 
 
-def test_admin_manages_staff_accounts(app, admin, accounts):  # noqa: F811
+def test_admin_manages_staff_accounts(app, admin, accounts):
     csrf = token(admin, "/admin/accounts")
     short = admin.post(
         "/admin/accounts",
@@ -140,7 +140,7 @@ def test_audit_log_search(app, admin):
     "path",
     ["/admin/clinics", "/admin/dashboard", "/admin/accounts", "/admin/audit", "/admin/clinics/new"],
 )
-def test_admin_pages_refuse_other_roles(app, accounts, path):  # noqa: F811
+def test_admin_pages_refuse_other_roles(app, accounts, path):
     client = app.test_client()
     assert client.get(path).status_code == 302  # signed out: to the sign-in page
     sign_in(client, "agent@example.org")

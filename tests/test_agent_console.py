@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from booking.db import db
 from booking.models import OutboxMessage, Reservation
 from booking.services.agent import spell_code
@@ -20,19 +18,10 @@ from tests.agent_support import (
     text,
     token,
 )
-from tests.waiting_room_support import AppFactory, api_join, html_hold
+from tests.conftest import AppFactory
+from tests.waiting_room_support import api_join, html_hold
 
 CODE_RE = re.compile(r'<p class="code"[^>]*>([0-9A-Z]{4}-[0-9A-Z]{4})</p>')
-
-
-@pytest.fixture
-def ids(app, clock):
-    return make_accounts(app, clock())
-
-
-@pytest.fixture
-def agent(app, ids, clock):
-    return sign_in(app, "agent", clock())
 
 
 def _reservation(app, **where):

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from booking.db import db
 from booking.models import Channel, OutboxMessage, Reservation
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
-from tests.agent_support import audit_rows, counters, make_accounts, rows, sign_in, text, token
+from tests.agent_support import audit_rows, counters, rows, sign_in, text, token
 from tests.support import person
 
 NOT_FOUND_HTML = NOT_FOUND.replace("'", "&#39;")
-
-
-@pytest.fixture
-def ids(app, clock):
-    return make_accounts(app, clock())
-
-
-@pytest.fixture
-def agent(app, ids, clock):
-    return sign_in(app, "agent", clock())
 
 
 def booked(app, clock, slot_id, **who):

@@ -11,8 +11,8 @@ from booking.db import db
 from booking.models import Channel, EligibilityRule, Slot
 from booking.services import eligibility, holds
 from booking.services.errors import InvalidInput, SlotFull
+from tests.staff_support import admin_client, sign_in
 from tests.support import csrf_from, make_clinic, make_slot
-from tests.test_staff_auth import accounts, admin_client, sign_in  # noqa: F401 - fixtures
 
 
 def add_rule(session, now, **values):
@@ -98,7 +98,7 @@ def test_a_service_whose_only_rule_starts_later_is_not_open(session, now):
         )
 
 
-def test_the_waiting_room_applies_the_admins_rules(app, clock, accounts):  # noqa: F811
+def test_the_waiting_room_applies_the_admins_rules(app, clock, accounts):
     admin = admin_client(app, clock)
     page = admin.get("/admin/eligibility").get_data(as_text=True)
     bad = admin.post(
@@ -165,7 +165,7 @@ def test_phone_set_aside_holds_back_places_from_online_booking_until_the_cutoff(
     assert fresh.held + fresh.booked == 5
 
 
-def test_set_aside_form_and_clinic_isolation(app, clock, accounts):  # noqa: F811
+def test_set_aside_form_and_clinic_isolation(app, clock, accounts):
     with app.app_context():
         clinic = make_clinic(db.session, clock())
         other = make_clinic(db.session, clock())

@@ -16,54 +16,8 @@ from booking.services import staff
 from booking.staff.access import STAFF_COOKIE
 from booking.waiting.state import get_queue
 from tests.conftest import rolled_back_app
+from tests.staff_support import PASSWORD, admin_client, sign_in
 from tests.support import csrf_from, make_clinic
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def accounts(app, clock):
-    with app.app_context():
-        clinic = make_clinic(db.session, clock())
-        made = {
-            "agent": staff.create_user(
-                db.session,
-                email="Agent@Example.org",
-                display_name="Agent",
-                role="agent",
-                password=PASSWORD,
-                now=clock(),
-            ),
-            "admin": staff.create_user(
-                db.session,
-                email="admin@example.org",
-                display_name="Admin",
-                role="state_admin",
-                password=PASSWORD,
-                now=clock(),
-            ),
-            "clinic": staff.create_user(
-                db.session,
-                email="staff@example.org",
-                display_name="Staff",
-                role="clinic_staff",
-                password=PASSWORD,
-                now=clock(),
-                clinic_ids=(clinic.id,),
-            ),
-        }
-        db.session.commit()
-        return {k: (u.id, u.email) for k, u in made.items()}
-
-
-def sign_in(client, email, password=PASSWORD, **extra):
-    page = client.get("/staff/sign-in")
-    token = csrf_from(page.get_data(as_text=True))
-    return client.post(
-        "/staff/sign-in",
-        data={"email": email, "password": password, "csrf_token": token},
-        **extra,
-    )
 
 
 def test_passwords_are_argon2id(app, accounts):
@@ -181,19 +135,6 @@ def test_idle_and_absolute_timeouts(app, accounts, clock):
     assert client.get("/staff/").status_code == 302
     with app.app_context():
         assert db.session.scalar(select(StaffSession.id).limit(1)) is not None
-
-
-def admin_client(app, clock):
-    client = app.test_client()
-    sign_in(client, "admin@example.org")
-    with client.session_transaction() as s:
-        secret = s["staff_enrol_secret"]
-    page = client.get("/staff/two-factor").get_data(as_text=True)
-    client.post(
-        "/staff/two-factor",
-        data={"code": pyotp.TOTP(secret).at(clock()), "csrf_token": csrf_from(page)},
-    )
-    return client
 
 
 def test_admin_queue_view_and_controls(database_url, clock, tmp_path, accounts, app):

@@ -14,7 +14,6 @@ from booking.waiting.state import get_queue
 from tests.support import person_json
 from tests.waiting_room_support import (
     HOST,
-    AppFactory,
     add_slots,
     admission_cookie,
     api_confirm,
@@ -36,14 +35,6 @@ from tests.waiting_room_support import (
     set_cookies,
     text,
 )
-
-
-@pytest.fixture
-def build(database_url, clock, tmp_path):
-    factory = AppFactory(database_url, clock, tmp_path)
-    yield factory
-    factory.close()
-
 
 # The gate -----------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import pytest
 from tests.support import RedisServer, person_json
 from tests.waiting_room_support import (
     GOOD_ANSWERS,
-    AppFactory,
     SiteverifyStub,
     add_slots,
     admission_cookie,
@@ -27,13 +26,6 @@ from tests.waiting_room_support import (
 )
 
 ROBOT = "Please complete the check that you are not a robot, then try again."
-
-
-@pytest.fixture
-def build(database_url, clock, tmp_path):
-    factory = AppFactory(database_url, clock, tmp_path)
-    yield factory
-    factory.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from tests.waiting_room_support import (
     CONTINUE_RE,
     GOOD_ANSWERS,
     REFRESH_RE,
-    AppFactory,
     add_slots,
     admission_cookie,
     api_join,
@@ -27,14 +26,6 @@ from tests.waiting_room_support import (
     session_value,
     text,
 )
-
-
-@pytest.fixture
-def build(database_url, clock, tmp_path):
-    factory = AppFactory(database_url, clock, tmp_path)
-    yield factory
-    factory.close()
-
 
 # The HTML waiting room ----------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ import json
 import re
 import threading
 import time
-from contextlib import ExitStack
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,8 +17,7 @@ from booking.db import db
 from booking.models import Slot
 from booking.waiting.gate import COOKIE
 from booking.waiting.state import get_queue
-from tests.conftest import rolled_back_app
-from tests.support import Clock, booking_form, csrf_from, make_clinic, make_slot
+from tests.support import booking_form, csrf_from, make_clinic, make_slot
 
 HOST = "fairslot.test"
 PROBLEM = "application/problem+json"
@@ -27,25 +25,6 @@ GOOD_ANSWERS = {"service": "covid19", "date_of_birth": "04/27/1950", "resident":
 POSITION_RE = re.compile(r'<dd data-field="position">(\d+)</dd>')
 REFRESH_RE = re.compile(r'<noscript><meta http-equiv="refresh" content="(\d+)"></noscript>')
 CONTINUE_RE = re.compile(r'<a class="button" href="([^"]*)">Continue to booking</a>')
-
-
-class AppFactory:
-    """Build test apps with the queue on; every app's database work is rolled back after."""
-
-    def __init__(self, database_url: str, clock: Clock, tmp_path: Any) -> None:
-        self.database_url = database_url
-        self.clock = clock
-        self.tmp_path = tmp_path
-        self._open = ExitStack()
-
-    def __call__(self, **overrides: Any) -> Flask:
-        config: dict[str, Any] = {"QUEUE_MODE": "always"}
-        config.update(overrides)
-        app = rolled_back_app(self.database_url, self.clock, self.tmp_path, **config)
-        return self._open.enter_context(app)
-
-    def close(self) -> None:
-        self._open.close()
 
 
 def add_slots(app: Flask, now: datetime, *capacities: int) -> list[int]:
