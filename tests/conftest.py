@@ -203,31 +203,20 @@ def accounts(app: Flask, clock: Clock) -> dict[str, tuple[int, str]]:
     with app.app_context():
         clinic = make_clinic(db.session, clock())
         made = {
-            "agent": staff.create_user(
+            key: staff.create_user(
                 db.session,
-                email="Agent@Example.org",
-                display_name="Agent",
-                role="agent",
+                email=email,
+                display_name=name,
+                role=role,
                 password=PASSWORD,
                 now=clock(),
-            ),
-            "admin": staff.create_user(
-                db.session,
-                email="admin@example.org",
-                display_name="Admin",
-                role="state_admin",
-                password=PASSWORD,
-                now=clock(),
-            ),
-            "clinic": staff.create_user(
-                db.session,
-                email="staff@example.org",
-                display_name="Staff",
-                role="clinic_staff",
-                password=PASSWORD,
-                now=clock(),
-                clinic_ids=(clinic.id,),
-            ),
+                clinic_ids=(clinic.id,) if role == "clinic_staff" else (),
+            )
+            for key, email, name, role in (
+                ("agent", "Agent@Example.org", "Agent", "agent"),
+                ("admin", "admin@example.org", "Admin", "state_admin"),
+                ("clinic", "staff@example.org", "Staff", "clinic_staff"),
+            )
         }
         db.session.commit()
         return {k: (u.id, u.email) for k, u in made.items()}
