@@ -1,12 +1,9 @@
-"""Helpers for the jobs tests: a local SMTP server, an SMS API stub, running jobs, booking."""
+"""Helpers for the jobs tests: the local SMTP sink and an SMS API stub, running jobs, booking."""
 
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +15,7 @@ from urllib.parse import parse_qs
 from flask import Flask
 from sqlalchemy import select
 
+from bench.sinks import SmtpSink
 from booking.db import db
 from booking.jobs.tasks import relay_outbox
 from booking.jobs.worker import InProcessWorker
@@ -25,67 +23,6 @@ from booking.models import OutboxMessage
 from booking.redis_client import redis_of
 from booking.services import holds, reservations
 from tests.support import make_clinic, make_slot, person
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SmtpSink:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[Any] = []
-        self.port = free_port()
-        self.controller: Any = None
-        # While set, the server stops at RCPT TO (before any message data) until released.
-        self.hold = threading.Event()
-        self.received = threading.Event()
-        self.release = threading.Event()
-
-    def start(self) -> SmtpSink:
-        from aiosmtpd.controller import Controller
-
-        sink = self
-
-        class Handler:
-            async def handle_RCPT(
-                self, server: Any, session: Any, envelope: Any, address: str, options: Any
-            ) -> str:
-                import asyncio
-
-                if sink.hold.is_set():
-                    # Mid-conversation: the message has not been sent yet.
-                    sink.received.set()
-                    while not sink.release.is_set():
-                        await asyncio.sleep(0.01)
-                envelope.rcpt_tos.append(address)
-                return "250 OK"
-
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-                sink.envelopes.append(envelope)
-                sink.messages.append(parsed)  # type: ignore[arg-type]
-                return "250 Message accepted for delivery"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.release.set()
-        if self.controller is not None:
-            self.controller.stop()
-
-    def distinct(self) -> set[str]:
-        """Message-IDs received: what a mailbox that drops repeated Message-IDs would show."""
-        return {str(m["Message-ID"]) for m in self.messages}
-
-    def config(self) -> dict[str, Any]:
-        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_SECURITY": "none"}
 
 
 class SmsStub:
