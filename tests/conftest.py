@@ -23,9 +23,9 @@ from booking import create_app
 from booking.db import db
 from booking.migrate import upgrade
 from booking.services import staff
-from tests.agent_support import make_accounts
-from tests.agent_support import sign_in as agent_sign_in
-from tests.staff_support import PASSWORD
+from tests.staff.agent_support import make_accounts
+from tests.staff.agent_support import sign_in as agent_sign_in
+from tests.staff.support import PASSWORD
 from tests.support import Clock, make_clinic
 
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
@@ -199,7 +199,7 @@ def later(clock: Clock) -> Any:
 @pytest.fixture
 def accounts(app: Flask, clock: Clock) -> dict[str, tuple[int, str]]:
     """An agent, a state admin (TOTP not yet enrolled) and a clinic's staff, all with
-    ``staff_support.PASSWORD``: role -> (user id, email)."""
+    ``tests.staff.support.PASSWORD``: role -> (user id, email)."""
     with app.app_context():
         clinic = make_clinic(db.session, clock())
         made = {
@@ -224,7 +224,7 @@ def accounts(app: Flask, clock: Clock) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture
 def ids(app: Flask, clock: Clock) -> dict[str, Any]:
-    """The 2-1-1 console's accounts and clinic (``agent_support.make_accounts``)."""
+    """The 2-1-1 console's accounts and clinic (``tests.staff.agent_support.make_accounts``)."""
     return make_accounts(app, clock())
 
 

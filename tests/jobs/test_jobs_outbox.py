@@ -14,7 +14,7 @@ from booking.jobs.queue import RELAY_HORIZON, get_queue, message_job_id
 from booking.jobs.tasks import relay_outbox
 from booking.services import closures, holds, reservations
 from booking.services.notices import SILENT, NoticePolicy
-from tests.jobs_support import book, messages, run_jobs
+from tests.jobs.support import book, messages, run_jobs
 from tests.support import make_clinic, make_slot, person
 
 SECRET = "outbox-test-secret"

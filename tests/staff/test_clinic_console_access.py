@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from booking.db import db
 from booking.models import AuditEntry
-from tests.clinic_support import audit_actions, build_world, client_for, snapshot, token
+from tests.staff.clinic_support import audit_actions, build_world, client_for, snapshot, token
 
 
 @pytest.fixture

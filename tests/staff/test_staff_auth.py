@@ -16,7 +16,7 @@ from booking.services import staff
 from booking.staff.access import STAFF_COOKIE
 from booking.waiting.state import get_queue
 from tests.conftest import rolled_back_app
-from tests.staff_support import PASSWORD, admin_client, sign_in
+from tests.staff.support import PASSWORD, admin_client, sign_in
 from tests.support import csrf_from, make_clinic
 
 

@@ -7,7 +7,8 @@ import re
 from booking.db import db
 from booking.models import OutboxMessage, Reservation
 from booking.services.agent import spell_code
-from tests.agent_support import (
+from tests.conftest import AppFactory
+from tests.staff.agent_support import (
     audit_rows,
     book,
     counters,
@@ -18,8 +19,7 @@ from tests.agent_support import (
     text,
     token,
 )
-from tests.conftest import AppFactory
-from tests.waiting_room_support import api_join, html_hold
+from tests.waiting.support import api_join, html_hold
 
 CODE_RE = re.compile(r'<p class="code"[^>]*>([0-9A-Z]{4}-[0-9A-Z]{4})</p>')
 

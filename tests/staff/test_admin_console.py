@@ -10,7 +10,7 @@ from sqlalchemy import select
 from booking.db import db
 from booking.models import AuditEntry, Clinic, StaffUser
 from booking.services import holds, reservations
-from tests.staff_support import admin_client, sign_in
+from tests.staff.support import admin_client, sign_in
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 CLINIC_FORM = {

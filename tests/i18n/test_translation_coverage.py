@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 
 from booking.i18n import LANGUAGES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 TRANSLATED = [code for code in LANGUAGES if code != "en"]  # English is the source language

@@ -14,7 +14,7 @@ from booking.jobs.queue import get_queue, message_job_id
 from booking.services import reservations
 from booking.services.outbox import backoff_seconds
 from tests.conftest import rolled_back_app
-from tests.jobs_support import basic_auth, book, messages, run_jobs, servers
+from tests.jobs.support import basic_auth, book, messages, run_jobs, servers
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from booking.waiting.gate import COOKIE
 from booking.waiting.state import get_queue
 from tests.support import person_json
-from tests.waiting_room_support import (
+from tests.waiting.support import (
     HOST,
     add_slots,
     admission_cookie,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from booking.waiting.state import get_queue
-from tests.waiting_room_support import (
+from tests.waiting.support import (
     CONTINUE_RE,
     GOOD_ANSWERS,
     REFRESH_RE,

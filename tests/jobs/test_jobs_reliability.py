@@ -16,7 +16,7 @@ from booking.jobs.tasks import RELAY_HORIZON, relay_outbox
 from booking.models import OutboxMessage
 from booking.services import holds, outbox, reservations
 from tests.conftest import rolled_back_app
-from tests.jobs_support import book, messages, run_jobs, servers
+from tests.jobs.support import book, messages, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person, person_json
 
 LEASE = 300

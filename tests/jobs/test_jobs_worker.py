@@ -23,10 +23,10 @@ from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
 from tests.conftest import TEST_REDIS_URL, make_app, rolled_back_app, truncate
-from tests.jobs_support import book, messages, run_jobs, servers
+from tests.jobs.support import book, messages, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person_json
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(condition, what, timeout=60.0):
@@ -310,7 +310,7 @@ def test_a_worker_that_loses_redis_exits_non_zero_and_a_stopped_one_exits_zero(
 
         # Redis goes away under the worker (here a job shuts it down): RQ leaves its loop as if
         # it had finished, and the command must say it failed so a supervisor restarts it.
-        make_queue(connection).enqueue("tests.jobs_support.shutdown_redis")
+        make_queue(connection).enqueue("tests.jobs.support.shutdown_redis")
         lost = subprocess.run(
             [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=120
         )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.db import db
 from booking.models import AuditEntry, Slot
 from booking.services import staff
-from tests.staff_support import TOTP, signed_in_client
+from tests.staff.support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic, make_slot
 
 PASSWORD = "agent console password"

@@ -19,9 +19,9 @@ from booking.i18n import COOKIE, translate
 from booking.messages.render import load_context, render_message
 from booking.models import OutboxMessage, Reservation
 from booking.services.text import N_
-from tests import agent_support
 from tests.conftest import rolled_back_app
-from tests.jobs_support import book as book_directly
+from tests.jobs.support import book as book_directly
+from tests.staff import agent_support
 from tests.support import booking_form, csrf_from, make_clinic, make_slot
 
 SPANISH = {

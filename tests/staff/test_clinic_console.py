@@ -13,7 +13,7 @@ from booking.db import db
 from booking.models import Clinic, OutboxMessage, Reservation, Slot
 from booking.services import holds, schedule
 from booking.services.errors import Conflict, NotFound
-from tests.clinic_support import BOSTON, audit_actions, build_world, client_for, token
+from tests.staff.clinic_support import BOSTON, audit_actions, build_world, client_for, token
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import RedisServer, person_json
-from tests.waiting_room_support import (
+from tests.waiting.support import (
     GOOD_ANSWERS,
     SiteverifyStub,
     add_slots,

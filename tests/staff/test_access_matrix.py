@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from booking.db import db
 from booking.models import AuditEntry, Clinic, Reservation, Role, Slot, StaffUser
 from booking.services import holds, reservations, staff
-from tests.staff_support import TOTP, signed_in_client
+from tests.staff.support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "matrix password 123"

@@ -18,7 +18,7 @@ from booking.jobs.queue import RELAY_HORIZON, enqueue_message, get_queue, messag
 from booking.jobs.tasks import relay_outbox
 from booking.services import reservations
 from tests.conftest import rolled_back_app
-from tests.jobs_support import book, messages, run_jobs, servers
+from tests.jobs.support import book, messages, run_jobs, servers
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from booking.db import db
 from booking.models import Channel, OutboxMessage, Reservation
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
-from tests.agent_support import audit_rows, counters, rows, sign_in, text, token
+from tests.staff.agent_support import audit_rows, counters, rows, sign_in, text, token
 from tests.support import person
 
 NOT_FOUND_HTML = NOT_FOUND.replace("'", "&#39;")

@@ -11,7 +11,7 @@ from booking.db import db
 from booking.models import Channel, EligibilityRule, Slot
 from booking.services import eligibility, holds
 from booking.services.errors import InvalidInput, SlotFull
-from tests.staff_support import admin_client, sign_in
+from tests.staff.support import admin_client, sign_in
 from tests.support import csrf_from, make_clinic, make_slot
 
 
