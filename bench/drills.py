@@ -68,13 +68,11 @@ def run(
     stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, capacity: int
 ) -> dict[str, Any]:
     """Every drill, each in a fresh crowd of its own."""
-    from bench.run import prepare
-
     arrivals = arrival_times(profile.drill_curve, profile.drill_s, seed=8)
     out: dict[str, Any] = {}
     for n, (name, (fault, repair)) in enumerate(_faults(stack).items()):
         print(f"drill: {name}", flush=True)
-        prepare(stack, redis, smtp, sms, "always", profile)
+        scenario.prepare(stack, redis, smtp, sms, "always", profile)
         moments: dict[str, float] = {}
 
         async def during(

@@ -11,35 +11,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.report_format import dig, fmt, pct
+from bench.report_sections import sections
 from bench.stats import ratio
 
 BOOKING_STEPS = ("slots", "hold", "confirm")
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _get(data: dict[str, Any], *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """Each target of the issue: (what, measured, met); met is None when not measured."""
     rows: list[tuple[str, str, bool | None]] = []
-    on = _get(results, "crowd", "on")
+    on = dig(results, "crowd", "on")
     if on:
         timeouts = on["statuses"].get("timeout", 0)
         five = sum(n for s, n in on["statuses"].items() if s.isdigit() and int(s) >= 500)
@@ -50,41 +32,41 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 five == 0 and timeouts == 0,
             )
         )
-        p99 = _get(on, "steps", "queue_status", "p99_ms")
+        p99 = dig(on, "steps", "queue_status", "p99_ms")
         rows.append(
             (
                 "Queue on: queue-status p99 < 100 ms",
-                f"{_fmt(p99)} ms",
+                f"{fmt(p99)} ms",
                 None if p99 is None else p99 < 100,
             )
         )
-        worst = [_get(on, "steps", s, "p99_ms") for s in BOOKING_STEPS]
+        worst = [dig(on, "steps", s, "p99_ms") for s in BOOKING_STEPS]
         worst_p99 = max((w for w in worst if w is not None), default=None)
         rows.append(
             (
                 "Queue on: booking steps p99 < 500 ms",
-                f"{_fmt(worst_p99)} ms (worst step)",
+                f"{fmt(worst_p99)} ms (worst step)",
                 None if worst_p99 is None else worst_p99 < 500,
             )
         )
     polls = ratio(
-        _get(results, "ceilings", "fairslot_polls_per_s"), _get(results, "ceilings", "hello_per_s")
+        dig(results, "ceilings", "fairslot_polls_per_s"), dig(results, "ceilings", "hello_per_s")
     )
     rows.append(
         (
             "Queue-status throughput >= 80% of bare hello",
-            _pct(polls),
+            pct(polls),
             None if polls is None else polls >= 0.8,
         )
     )
     books = ratio(
-        _get(results, "ceilings", "fairslot_bookings_per_s"),
-        _get(results, "ceilings", "bare_booking_per_s"),
+        dig(results, "ceilings", "fairslot_bookings_per_s"),
+        dig(results, "ceilings", "bare_booking_per_s"),
     )
     rows.append(
         (
             "Confirmed bookings/s >= 50% of bare booking",
-            _pct(books),
+            pct(books),
             None if books is None else books >= 0.5,
         )
     )
@@ -101,14 +83,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
     rows = []
     for label in ("off", "on"):
-        c = _get(results, "crowd", label, "correctness")
+        c = dig(results, "crowd", label, "correctness")
         if c:
             rows.append(
                 (
@@ -119,7 +97,7 @@ def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int,
                     c["confirmations_sent_twice"],
                 )
             )
-    for name, drill in (_get(results, "drills") or {}).items():
+    for name, drill in (dig(results, "drills") or {}).items():
         c = drill.get("correctness")
         if c:
             rows.append(
@@ -136,15 +114,13 @@ def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int,
 
 def render(results: dict[str, Any]) -> str:
     """The whole report as markdown."""
-    from bench.report_sections import sections
-
     m = results.get("machine", {})
     lines = [
-        f"# FairSlot flash-crowd benchmark ({_get(results, 'profile', 'name') or '?'} run)",
+        f"# FairSlot flash-crowd benchmark ({dig(results, 'profile', 'name') or '?'} run)",
         "",
         f"Run {results.get('started_at', '?')} to {results.get('finished_at', '?')} on "
         f"{m.get('nproc', '?')} cores ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB RAM; "
-        f"load average at start {_fmt(list(m.get('loadavg_at_start') or []))}.",
+        f"load average at start {fmt(list(m.get('loadavg_at_start') or []))}.",
         "",
         "The machine may be shared with other work (the load average above says how busy it "
         "was), and the load generator runs on the same cores as the servers. Read ratios, not "
@@ -169,7 +145,7 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for what, measured, met in targets(results):
-        lines.append(f"| {what} | {measured} | {'not measured' if met is None else _fmt(met)} |")
+        lines.append(f"| {what} | {measured} | {'not measured' if met is None else fmt(met)} |")
     lines.append("")
     lines.extend(sections(results))
     return "\n".join(lines) + "\n"
@@ -182,7 +158,7 @@ def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
     raw.mkdir(exist_ok=True)
     series: dict[str, Any] = {}
     for label in ("off", "on"):
-        scenario = _get(results, "crowd", label)
+        scenario = dig(results, "crowd", label)
         if not scenario:
             continue
         requests = scenario.pop("raw_requests")
@@ -195,7 +171,7 @@ def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
         from bench.analysis import timeline
 
         series[label] = timeline(requests, residents)
-    for drill in (_get(results, "drills") or {}).values():
+    for drill in (dig(results, "drills") or {}).values():
         drill.pop("raw_requests", None)
         drill.pop("raw_residents", None)
     (out / "timeline.json").write_text(json.dumps(series))

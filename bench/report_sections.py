@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import _fmt, _get, _pct
+from bench.report_format import dig, fmt, pct
 from bench.stats import ratio
 
 
@@ -27,7 +27,7 @@ def _setup(results: dict[str, Any]) -> list[str]:
         "Redis (append-only file), one RQ worker (`flask --app wsgi worker`), messages to a local "
         "SMTP sink and SMS stub.",
         f"- Normal day: {curve.get('base_rate')} new residents per second. The 6 a.m. spike rises "
-        f"to {curve.get('spike_factor')}x that ({_fmt(_mul(curve))}/s) in {curve.get('ramp_s')} s, "
+        f"to {curve.get('spike_factor')}x that ({fmt(_mul(curve))}/s) in {curve.get('ramp_s')} s, "
         f"holds {curve.get('hold_s')} s and decays (time constant {curve.get('decay_s')} s).",
         "- Virtual residents drive the JSON API (`/api/v1/...`, the same services and admission "
         "gate as the HTML pages, no CSRF on the API). hCaptcha is off: no site key or secret "
@@ -65,7 +65,7 @@ def _crowd(results: dict[str, Any]) -> list[str]:
     rows = [
         ("Requests", lambda s: s["requests"]),
         ("Errors (5xx, timeouts, refused)", lambda s: s["errors"]),
-        ("Error rate", lambda s: _pct(s["errors"] / s["requests"] if s["requests"] else None)),
+        ("Error rate", lambda s: pct(s["errors"] / s["requests"] if s["requests"] else None)),
         ("Timeouts", lambda s: s["statuses"].get("timeout", 0)),
         ("Booked", lambda s: s["outcomes"]["outcomes"].get("booked", 0)),
         ("Told sold out", lambda s: s["outcomes"]["outcomes"].get("sold_out", 0)),
@@ -83,19 +83,19 @@ def _crowd(results: dict[str, Any]) -> list[str]:
         (
             "Time to outcome p50 / p95 (s)",
             lambda s: (
-                f"{_fmt(s['outcomes']['time_to_outcome_p50_s'])} / "
-                f"{_fmt(s['outcomes']['time_to_outcome_p95_s'])}"
+                f"{fmt(s['outcomes']['time_to_outcome_p50_s'])} / "
+                f"{fmt(s['outcomes']['time_to_outcome_p95_s'])}"
             ),
         ),
         (
             "Load generator CPU (share of one core)",
-            lambda s: _pct(s["generator_cpu"]["cpu_share_of_one_core"]),
+            lambda s: pct(s["generator_cpu"]["cpu_share_of_one_core"]),
         ),
     ]
     lines += ["| | Queue off | Queue on |", "|---|---|---|"]
     for label, get in rows:
         lines.append(
-            f"| {label} | {_fmt(get(off)) if off else 'n/a'} | {_fmt(get(on)) if on else 'n/a'} |"
+            f"| {label} | {fmt(get(off)) if off else 'n/a'} | {fmt(get(on)) if on else 'n/a'} |"
         )
     if off and on:
         err_off = off["errors"] / max(1, off["requests"])
@@ -121,8 +121,8 @@ def _crowd(results: dict[str, Any]) -> list[str]:
         ]
         for step, row in scenario["steps"].items():
             lines.append(
-                f"| {step} | {row['count']} | {row['errors']} | {_fmt(row['p50_ms'])} | "
-                f"{_fmt(row['p95_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['max_ms'])} |"
+                f"| {step} | {row['count']} | {row['errors']} | {fmt(row['p50_ms'])} | "
+                f"{fmt(row['p95_ms'])} | {fmt(row['p99_ms'])} | {fmt(row['max_ms'])} |"
             )
         lines.append("")
     return lines
@@ -137,21 +137,21 @@ def _booked(scenario: dict[str, Any]) -> int:
 
 
 def _worst(scenario: dict[str, Any]) -> float | None:
-    values = [_get(scenario, "steps", s, "p99_ms") for s in ("slots", "hold", "confirm")]
+    values = [dig(scenario, "steps", s, "p99_ms") for s in ("slots", "hold", "confirm")]
     return max((v for v in values if v is not None), default=None)
 
 
 def _ratio_text(a: float | None, b: float | None) -> str:
     value = ratio(a, b)
     if value is None:
-        return f"{_fmt(a)} vs {_fmt(b)}"
+        return f"{fmt(a)} vs {fmt(b)}"
     return f"{value:,.1f}x"
 
 
 def _correctness(results: dict[str, Any]) -> list[str]:
     rows = []
     for label in ("off", "on"):
-        c = _get(results, "crowd", label, "correctness")
+        c = dig(results, "crowd", label, "correctness")
         if c:
             rows.append((f"crowd, queue {label}", c))
     for name, drill in (results.get("drills") or {}).items():
@@ -171,10 +171,10 @@ def _correctness(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {label} | {c['double_bookings']} | "
             f"{c['booked']} / {c['capacity']} ({c['live_holds']}) | "
-            f"{_fmt(c['sold_out_exactly'])} | {c['acknowledged']} / {c['acknowledged_lost']} | "
-            f"{_fmt(c['messages_equal_bookings'])} ({c['messages_enqueued']}) | "
+            f"{fmt(c['sold_out_exactly'])} | {c['acknowledged']} / {c['acknowledged_lost']} | "
+            f"{fmt(c['messages_equal_bookings'])} ({c['messages_enqueued']}) | "
             f"{c['confirmations_lost']} ({c.get('confirmations_late', 'n/a')}) | "
-            f"{c['confirmations_sent_twice']} | {_fmt(c['kendall_tau'], 3)} ({c['kendall_n']}) |"
+            f"{c['confirmations_sent_twice']} | {fmt(c['kendall_tau'], 3)} ({c['kendall_n']}) |"
         )
     lines += [
         "",
@@ -204,19 +204,19 @@ def _ceilings(results: dict[str, Any]) -> list[str]:
         ("fairslot_bookings", "FairSlot hold + confirm (confirmed bookings)"),
     ):
         if f"{key}_per_s" in c:
-            lines.append(f"| {label} | {_fmt(c[f'{key}_per_s'])} | {_pct(c.get(f'{key}_cpu'))} |")
+            lines.append(f"| {label} | {fmt(c[f'{key}_per_s'])} | {pct(c.get(f'{key}_cpu'))} |")
     for key, label in (
         ("pgbench_spread_tps", "pgbench, that statement, spread over slots"),
         ("pgbench_hot_tps", "pgbench, that statement, one hot slot"),
     ):
         if c.get(key) is not None:
-            lines.append(f"| {label} | {_fmt(c[key])} | n/a |")
+            lines.append(f"| {label} | {fmt(c[key])} | n/a |")
     lines += [
         "",
         f"Queue-status polls/s as a fraction of bare hello: "
-        f"**{_pct(ratio(c.get('fairslot_polls_per_s'), c.get('hello_per_s')))}**; confirmed "
+        f"**{pct(ratio(c.get('fairslot_polls_per_s'), c.get('hello_per_s')))}**; confirmed "
         f"bookings/s as a fraction of the bare booking endpoint: "
-        f"**{_pct(ratio(c.get('fairslot_bookings_per_s'), c.get('bare_booking_per_s')))}**.",
+        f"**{pct(ratio(c.get('fairslot_bookings_per_s'), c.get('bare_booking_per_s')))}**.",
         "",
     ]
     if c.get("note"):
@@ -237,8 +237,8 @@ def _scale(results: dict[str, Any]) -> list[str]:
         for row in s["slots"]:
             lines.append(
                 f"| {row['slots']:,} | "
-                f"{_fmt(row['search_p50_ms'])} / {_fmt(row['search_p95_ms'])} | "
-                f"{_fmt(row['slots_p50_ms'])} / {_fmt(row['slots_p95_ms'])} |"
+                f"{fmt(row['search_p50_ms'])} / {fmt(row['search_p95_ms'])} | "
+                f"{fmt(row['slots_p50_ms'])} / {fmt(row['slots_p95_ms'])} |"
             )
         lines.append("")
     if s.get("waiting"):
@@ -248,8 +248,8 @@ def _scale(results: dict[str, Any]) -> list[str]:
         ]
         for row in s["waiting"]:
             lines.append(
-                f"| {row['waiting']:,} | {_fmt(row['http_p50_ms'])} / {_fmt(row['http_p95_ms'])} | "
-                f"{_fmt(row['script_p50_us'])} |"
+                f"| {row['waiting']:,} | {fmt(row['http_p50_ms'])} / {fmt(row['http_p95_ms'])} | "
+                f"{fmt(row['script_p50_us'])} |"
             )
         lines.append("")
     if s.get("note"):
@@ -273,11 +273,11 @@ def _drills(results: dict[str, Any]) -> list[str]:
         w = drill.get("errors_after_fault") or {}
         c = drill.get("correctness") or {}
         lines.append(
-            f"| {name} | {w.get('errors', 'n/a')} | {_fmt(w.get('span_s'))} | "
-            f"{_fmt(drill.get('recovered_s'))} | {c.get('acknowledged_lost', 'n/a')} | "
+            f"| {name} | {w.get('errors', 'n/a')} | {fmt(w.get('span_s'))} | "
+            f"{fmt(drill.get('recovered_s'))} | {c.get('acknowledged_lost', 'n/a')} | "
             f"{c.get('confirmations_lost', 'n/a')} ({c.get('confirmations_late', 'n/a')}) / "
             f"{c.get('confirmations_sent_twice', 'n/a')} | "
-            f"{drill.get('failovers', 'n/a')} | {_fmt(drill.get('worker_exit_code'))} |"
+            f"{drill.get('failovers', 'n/a')} | {fmt(drill.get('worker_exit_code'))} |"
         )
     lines += [
         "",

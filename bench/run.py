@@ -15,14 +15,13 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import data, loadgen, scenario
+from bench import ceilings, data, drills, loadgen, report, scale, scenario
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
@@ -82,15 +81,6 @@ def app_env(profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     }
 
 
-def queue_settings(profile: Profile) -> dict[str, Any]:
-    """The live queue settings of the queue-on scenario."""
-    return {
-        "max_active": profile.max_active,
-        "admit_per_minute": profile.admit_per_minute,
-        "idle_minutes": profile.idle_minutes,
-    }
-
-
 def crowd_pair(
     stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, capacity: int
 ) -> dict[str, Any]:
@@ -98,24 +88,12 @@ def crowd_pair(
     arrivals = arrival_times(profile.curve, profile.crowd_s)
     out: dict[str, Any] = {"arrivals": len(arrivals), "curve": asdict(profile.curve)}
     for label, on in (("off", False), ("on", True)):
-        prepare(stack, redis, smtp, sms, "always" if on else "off", profile)
+        scenario.prepare(stack, redis, smtp, sms, "always" if on else "off", profile)
         print(f"crowd, queue {label}: {len(arrivals)} residents", flush=True)
         result = scenario.run(stack, arrivals, queue_on=on, behaviour=loadgen.Behaviour())
         result["correctness"] = scenario.correctness(stack, redis, result, smtp, sms, capacity)
         out[label] = result
     return out
-
-
-def prepare(
-    stack: Stack, redis: Any, smtp: SmtpSink, sms: SmsSink, mode: str, profile: Profile
-) -> None:
-    """Fresh inventory, an empty line, empty sinks, and the queue mode for the next scenario."""
-    data.reset_bookings(stack)
-    scenario.reset_queue(redis)
-    smtp.clear()
-    sms.clear()
-    scenario.set_queue_mode(redis, mode, **queue_settings(profile))
-    time.sleep(3)  # the app caches live settings for 2 s
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -145,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
 
     import redis as redis_lib
-
-    from bench import ceilings, drills, report, scale
 
     smtp, sms = SmtpSink(SMTP_PORT), SmsSink(SMS_PORT)
     workdir = make_workdir()

@@ -7,7 +7,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from bench import analysis, loadgen
+from bench import analysis, data, loadgen
+from bench.profiles import Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import Stack
 from bench.stats import kendall_tau
@@ -38,6 +39,27 @@ def reset_queue(redis: Any) -> None:
     jobs.empty()
     for job_id in jobs.scheduled_job_registry.get_job_ids():
         jobs.scheduled_job_registry.remove(job_id, delete_job=True)
+
+
+def queue_settings(profile: Profile) -> dict[str, Any]:
+    """The live queue settings of the queue-on scenario."""
+    return {
+        "max_active": profile.max_active,
+        "admit_per_minute": profile.admit_per_minute,
+        "idle_minutes": profile.idle_minutes,
+    }
+
+
+def prepare(
+    stack: Stack, redis: Any, smtp: SmtpSink, sms: SmsSink, mode: str, profile: Profile
+) -> None:
+    """Fresh inventory, an empty line, empty sinks, and the queue mode for the next scenario."""
+    data.reset_bookings(stack)
+    reset_queue(redis)
+    smtp.clear()
+    sms.clear()
+    set_queue_mode(redis, mode, **queue_settings(profile))
+    time.sleep(3)  # the app caches live settings for 2 s
 
 
 def run(

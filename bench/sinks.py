@@ -1,30 +1,48 @@
 """Local message sinks: an SMTP server and a Twilio-like SMS API that record what arrives.
 
-Modelled on the test helpers (tests/jobs_support.py): the app's SMTP and SMS settings point
-here, so every confirmation sent can be counted by Message-ID / idempotency key and recipient,
-and a message lost or sent twice shows up.
+The app's SMTP and SMS settings point here, so every confirmation sent can be counted by
+Message-ID / idempotency key and recipient, and a message lost or sent twice shows up. The
+tests receive their email with the same SMTP sink.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
+import socket
 import threading
 from collections import Counter
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1 keeping (Message-ID, recipient) of each email received."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.received: list[tuple[str, str]] = []
+
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1 keeping each email received, parsed, with its envelope.
+
+    While ``hold`` is set, a conversation stops at RCPT TO (before any message data): the sink
+    sets ``received`` and waits until ``release`` is set (a sender killed mid-send).
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Any] = []
         self.lock = threading.Lock()
         self.controller: Any = None
+        self.hold = threading.Event()
+        self.received = threading.Event()
+        self.release = threading.Event()
 
     def start(self) -> SmtpSink:
         """Start the server thread."""
@@ -33,11 +51,21 @@ class SmtpSink:
         sink = self
 
         class Handler:
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:
+                if sink.hold.is_set():
+                    sink.received.set()
+                    while not sink.release.is_set():
+                        await asyncio.sleep(0.01)
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with sink.lock:
-                    for rcpt in envelope.rcpt_tos:
-                        sink.received.append((str(parsed["Message-ID"]), rcpt.lower()))
+                    sink.envelopes.append(envelope)
+                    sink.messages.append(cast(EmailMessage, parsed))
                 return "250 Message accepted for delivery"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
@@ -45,24 +73,43 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        """Stop the server thread."""
+        """Let any held conversation go on, and stop the server thread."""
+        self.release.set()
         if self.controller is not None:
             self.controller.stop()
 
+    def config(self) -> dict[str, Any]:
+        """The app's settings that send email here."""
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.port, "SMTP_SECURITY": "none"}
+
+    def distinct(self) -> set[str]:
+        """Message-IDs received: what a mailbox that drops repeated Message-IDs would show."""
+        with self.lock:
+            return {str(m["Message-ID"]) for m in self.messages}
+
+    def _deliveries(self) -> list[tuple[str, str]]:
+        """(Message-ID, recipient) of each email delivered to each recipient."""
+        with self.lock:
+            return [
+                (str(message["Message-ID"]), rcpt.lower())
+                for message, envelope in zip(self.messages, self.envelopes, strict=True)
+                for rcpt in envelope.rcpt_tos
+            ]
+
     def counts(self) -> Counter[str]:
         """Deliveries per recipient."""
-        with self.lock:
-            return Counter(rcpt for _, rcpt in self.received)
+        return Counter(rcpt for _, rcpt in self._deliveries())
 
     def duplicate_ids(self) -> int:
         """Emails that arrived more than once with the same Message-ID."""
-        with self.lock:
-            return sum(n - 1 for n in Counter(mid for mid, _ in self.received).values() if n > 1)
+        ids = Counter(mid for mid, _ in self._deliveries())
+        return sum(n - 1 for n in ids.values() if n > 1)
 
     def clear(self) -> None:
         """Forget what arrived (between scenarios)."""
         with self.lock:
-            self.received.clear()
+            self.messages.clear()
+            self.envelopes.clear()
 
 
 class SmsSink:

@@ -10,7 +10,8 @@ the Alembic migrations. Each test runs inside a transaction that is rolled back 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,11 @@ from sqlalchemy import create_engine, text
 from booking import create_app
 from booking.db import db
 from booking.migrate import upgrade
-from tests.support import Clock
+from booking.services import staff
+from tests.staff.agent_support import make_accounts
+from tests.staff.agent_support import sign_in as agent_sign_in
+from tests.staff.support import PASSWORD
+from tests.support import Clock, make_clinic
 
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
@@ -57,7 +62,8 @@ def clock() -> Clock:
     return Clock(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))  # 08:00 in Boston, a Monday
 
 
-def _flush_redis() -> None:
+def flush_test_redis() -> None:
+    """Empty the shared test Redis database (nothing to do on fakeredis)."""
     if TEST_REDIS_URL:
         import redis
 
@@ -79,31 +85,75 @@ def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -
     return create_app(config)
 
 
-@pytest.fixture
-def app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
-    """An app whose work is rolled back after the test."""
-    _flush_redis()
-    application = make_app(database_url, clock, tmp_path)
+@contextmanager
+def rolled_back_app(
+    database_url: str, clock: Clock, tmp_path: Any, **overrides: Any
+) -> Iterator[Flask]:
+    """A test app (with config overrides) whose database work is rolled back on leaving."""
+    flush_test_redis()
+    application = make_app(database_url, clock, tmp_path, **overrides)
     with application.app_context():
         engine = db.engine
     connection = engine.connect()
     outer = connection.begin()
     db.bind_connection(application, connection)
-    yield application
-    outer.rollback()
-    connection.close()
-    engine.dispose()
+    try:
+        yield application
+    finally:
+        outer.rollback()
+        connection.close()
+        engine.dispose()
+
+
+class AppFactory:
+    """Build rolled-back apps, ``factory(**config)`` over the defaults; ``close`` rolls all back."""
+
+    def __init__(self, database_url: str, clock: Clock, tmp_path: Any, **defaults: Any) -> None:
+        self.database_url = database_url
+        self.clock = clock
+        self.tmp_path = tmp_path
+        self.defaults = defaults
+        self._open = ExitStack()
+
+    def __call__(self, **overrides: Any) -> Flask:
+        config = {**self.defaults, **overrides}
+        app = rolled_back_app(self.database_url, self.clock, self.tmp_path, **config)
+        return self._open.enter_context(app)
+
+    def close(self) -> None:
+        self._open.close()
 
 
 @pytest.fixture
-def committed_app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
+def app(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Flask]:
+    """An app whose work is rolled back after the test."""
+    with rolled_back_app(database_url, clock, tmp_path) as application:
+        yield application
+
+
+@pytest.fixture
+def committed(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+    """Build apps that really commit (for threads and processes), with extra config; the
+    tables are emptied after."""
+    flush_test_redis()
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = make_app(database_url, clock, tmp_path, DB_POOL_SIZE=20, **overrides)
+        apps.append(application)
+        return application
+
+    yield build
+    for application in apps:
+        with application.app_context():
+            truncate(db.engine)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def committed_app(committed: Callable[..., Flask]) -> Flask:
     """An app that really commits (for threads and processes); tables are emptied after."""
-    _flush_redis()
-    application = make_app(database_url, clock, tmp_path, DB_POOL_SIZE=20)
-    yield application
-    with application.app_context():
-        truncate(db.engine)
-        db.engine.dispose()
+    return committed()
 
 
 def truncate(engine: Any) -> None:
@@ -144,3 +194,49 @@ def later(clock: Clock) -> Any:
         return clock()
 
     return advance
+
+
+@pytest.fixture
+def accounts(app: Flask, clock: Clock) -> dict[str, tuple[int, str]]:
+    """An agent, a state admin (TOTP not yet enrolled) and a clinic's staff, all with
+    ``tests.staff.support.PASSWORD``: role -> (user id, email)."""
+    with app.app_context():
+        clinic = make_clinic(db.session, clock())
+        made = {
+            key: staff.create_user(
+                db.session,
+                email=email,
+                display_name=name,
+                role=role,
+                password=PASSWORD,
+                now=clock(),
+                clinic_ids=(clinic.id,) if role == "clinic_staff" else (),
+            )
+            for key, email, name, role in (
+                ("agent", "Agent@Example.org", "Agent", "agent"),
+                ("admin", "admin@example.org", "Admin", "state_admin"),
+                ("clinic", "staff@example.org", "Staff", "clinic_staff"),
+            )
+        }
+        db.session.commit()
+        return {k: (u.id, u.email) for k, u in made.items()}
+
+
+@pytest.fixture
+def ids(app: Flask, clock: Clock) -> dict[str, Any]:
+    """The 2-1-1 console's accounts and clinic (``tests.staff.agent_support.make_accounts``)."""
+    return make_accounts(app, clock())
+
+
+@pytest.fixture
+def agent(app: Flask, ids: dict[str, Any], clock: Clock) -> Any:
+    """A test client signed in as the 2-1-1 console's agent."""
+    return agent_sign_in(app, "agent", clock())
+
+
+@pytest.fixture
+def build(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[AppFactory]:
+    """Build apps with the waiting room on (``build(**config)``); all rolled back after."""
+    factory = AppFactory(database_url, clock, tmp_path, QUEUE_MODE="always")
+    yield factory
+    factory.close()

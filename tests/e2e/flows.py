@@ -96,3 +96,12 @@ def reservation_status(server: LiveServer, code: str) -> str:
             select(Reservation.status).where(Reservation.confirmation_code == code.replace("-", ""))
         )
     return str(status)
+
+
+def sign_in(page: Any, account: tuple[str, str]) -> None:
+    """Sign a staff member in on the staff sign-in page."""
+    page.goto("/staff/sign-in")
+    page.fill("#email", account[0])
+    page.fill("#password", account[1])
+    submit(page, "password")
+    page.wait_for_url("**/staff/")

@@ -22,8 +22,7 @@ from tests.e2e.conftest import (
     LiveServer,
     expected_lang,
 )
-from tests.e2e.flows import choose_first_time, find_clinic, person, submit
-from tests.e2e.test_agent import sign_in
+from tests.e2e.flows import choose_first_time, find_clinic, person, sign_in, submit
 
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},

@@ -13,17 +13,9 @@ from tests.e2e.flows import (
     person,
     reservation_locale,
     reservation_status,
+    sign_in,
     submit,
 )
-
-
-def sign_in(page: Any, account: tuple[str, str]) -> None:
-    """Sign a staff member in on the staff sign-in page."""
-    page.goto("/staff/sign-in")
-    page.fill("#email", account[0])
-    page.fill("#password", account[1])
-    submit(page, "password")
-    page.wait_for_url("**/staff/")
 
 
 @pytest.mark.parametrize("locale", ["en-US", "es-ES"])
