@@ -23,6 +23,8 @@ from booking.db import db
 from booking.migrate import upgrade
 from tests.support import Clock
 
+pytest_plugins = ["tests.openapi_check"]  # every /api/v1/ response is checked against the document
+
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
