@@ -28,6 +28,8 @@ from tests.staff.agent_support import sign_in as agent_sign_in
 from tests.staff.support import PASSWORD
 from tests.support import Clock, make_clinic
 
+pytest_plugins = ["tests.openapi_check"]  # every /api/v1/ response is checked against the document
+
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.

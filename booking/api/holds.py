@@ -18,7 +18,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_int, parse_person
-from booking.web.gate import leave_after_booking, require_admission
+from booking.web.gate import gated, leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
 
@@ -30,6 +30,7 @@ def _hold_token(hold_id: str) -> str:
 
 
 @bp.post("/v1/holds")
+@gated
 def create_hold() -> Any:
     """Hold one place in a slot for the configured number of minutes."""
     admission = require_admission(api=True)
@@ -68,6 +69,7 @@ def delete_hold(hold_id: str) -> Any:
 
 
 @bp.post("/v1/holds/<hold_id>/confirm")
+@gated
 def confirm_hold(hold_id: str) -> Any:
     """Confirm a hold with the resident's details; replays return the same reservation."""
     token = _hold_token(hold_id)

@@ -1,36 +1,39 @@
-"""The OpenAPI 3.1 document for API v1, served at /api/openapi.json."""
+"""The OpenAPI 3.1 document for API v1, served at /api/openapi.json.
+
+The paths are written here (and in openapi_queue and booking.opendata.openapi); what the code
+already says is read from it: the enums (openapi_schemas), which operations need an admission
+token (views marked ``booking.web.gate.gated``) and which are rate limited (booking.limits).
+"""
 
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterator
 from typing import Any
+
+from flask import Flask, current_app
 
 from booking.api import bp, openapi_queue
 from booking.api import openapi_availability as opendata_openapi
+from booking.api.openapi_schemas import (
+    BODY_ERRORS,
+    DATE,
+    HEADERS,
+    ID,
+    SCHEMAS,
+    SERVER_ERRORS,
+    SERVICE,
+    TOO_MANY,
+    json_body,
+    json_response,
+    problem,
+    ref,
+)
+from booking.limits import LIMITED_ENDPOINTS, POLL_ENDPOINTS
+from booking.web.gate import GATED
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-    }
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-_DATE = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
-_ID = {"type": "integer", "minimum": 1}
-_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
+API_PREFIX = "/api/v1/"
 _HOLD_ID = {"name": "hold_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _CODE = {
     "name": "code",
@@ -39,141 +42,7 @@ _CODE = {
     "description": "8-character confirmation code; dashes, spaces and case are ignored.",
     "schema": {"type": "string"},
 }
-_COMMON_ERRORS = {
-    "400": _problem("The body is not a JSON object."),
-    "415": _problem("The body is not JSON."),
-    "422": _problem("A field is invalid; `errors` lists each one."),
-    "429": _problem("Too many requests from this client; see Retry-After."),
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details.",
-        "required": ["type", "title", "status"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["pointer", "detail"],
-                    "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
-                },
-            },
-        },
-    },
-    "Address": {
-        "type": "object",
-        "required": ["line", "city", "state", "postal_code"],
-        "properties": {
-            "line": {"type": "string"},
-            "city": {"type": "string"},
-            "state": {"type": "string"},
-            "postal_code": {"type": "string"},
-        },
-    },
-    "Clinic": {
-        "type": "object",
-        "required": ["id", "name", "address", "distance_miles", "available_slots"],
-        "properties": {
-            "id": _ID,
-            "name": {"type": "string"},
-            "address": _ref("Address"),
-            "phone": {"type": ["string", "null"]},
-            "latitude": {"type": "number"},
-            "longitude": {"type": "number"},
-            "timezone": {"type": "string"},
-            "services": {"type": "array", "items": {"type": "string"}},
-            "distance_miles": {"type": "number"},
-            "available_slots": {"type": "integer"},
-            "next_available": {"oneOf": [_TIME, {"type": "null"}]},
-        },
-    },
-    "Slot": {
-        "type": "object",
-        "required": ["id", "start", "end", "service", "capacity", "available"],
-        "properties": {
-            "id": _ID,
-            "start": _TIME,
-            "end": _TIME,
-            "service": {"type": "string"},
-            "capacity": {"type": "integer"},
-            "available": {"type": "integer"},
-        },
-    },
-    "Hold": {
-        "type": "object",
-        "required": ["hold_id", "slot_id", "expires_at"],
-        "properties": {"hold_id": {"type": "string"}, "slot_id": _ID, "expires_at": _TIME},
-    },
-    "Person": {
-        "type": "object",
-        "required": ["first_name", "last_name", "date_of_birth"],
-        "description": "At least one of phone and email is required.",
-        "properties": {
-            "first_name": {"type": "string", "maxLength": 100},
-            "last_name": {"type": "string", "maxLength": 100},
-            "date_of_birth": _DATE,
-            "phone": {"type": "string", "description": "US number, any common format"},
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "eligibility_attested": {"type": "boolean"},
-        },
-    },
-    "Confirmation": {
-        "type": "object",
-        "required": ["confirmation_code", "manage_token", "reservation"],
-        "properties": {
-            "confirmation_code": {"type": "string", "pattern": "^[2-9A-HJKMNP-TW-Z]{8}$"},
-            "confirmation_code_display": {"type": "string"},
-            "manage_token": {"type": "string"},
-            "reservation": {
-                "type": "object",
-                "required": ["status", "slot_id", "clinic_id", "start"],
-                "properties": {
-                    "status": {"type": "string"},
-                    "slot_id": _ID,
-                    "clinic_id": _ID,
-                    "start": _TIME,
-                },
-            },
-        },
-    },
-    "Reservation": {
-        "type": "object",
-        "required": ["confirmation_code", "reservation"],
-        "properties": {
-            "confirmation_code": {"type": "string"},
-            "reservation": {
-                "type": "object",
-                "properties": {
-                    "status": {
-                        "type": "string",
-                        "enum": [
-                            "confirmed",
-                            "cancelled",
-                            "checked_in",
-                            "no_show",
-                        ],
-                    },
-                    "slot_id": _ID,
-                    "clinic_id": _ID,
-                    "clinic_name": {"type": "string"},
-                    "service": {"type": "string"},
-                    "start": _TIME,
-                    "end": _TIME,
-                    "first_name": {"type": "string"},
-                    "last_name": {"type": "string"},
-                    "channel": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+_INVALID = problem("A field is invalid; `errors` lists each one.")
 
 PATHS: dict[str, Any] = {
     "/api/v1/clinics": {
@@ -187,22 +56,22 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                 },
-                {"name": "date", "in": "query", "schema": _DATE},
+                {"name": "date", "in": "query", "schema": DATE},
                 {
                     "name": "service",
                     "in": "query",
-                    "schema": {"type": "string", "enum": ["covid19", "flu", "rsv"]},
+                    "schema": SERVICE,
                 },
             ],
             "responses": {
-                "200": _json(
+                "200": json_response(
                     {
                         "type": "object",
-                        "properties": {"clinics": {"type": "array", "items": _ref("Clinic")}},
+                        "properties": {"clinics": {"type": "array", "items": ref("Clinic")}},
                     },
                     "Matching clinics",
                 ),
-                "422": _COMMON_ERRORS["422"],
+                "422": _INVALID,
             },
         }
     },
@@ -211,24 +80,24 @@ PATHS: dict[str, Any] = {
             "operationId": "listSlots",
             "summary": "A clinic's slots on one date (in the clinic's time zone)",
             "parameters": [
-                {"name": "clinic_id", "in": "path", "required": True, "schema": _ID},
-                {"name": "date", "in": "query", "required": True, "schema": _DATE},
+                {"name": "clinic_id", "in": "path", "required": True, "schema": ID},
+                {"name": "date", "in": "query", "required": True, "schema": DATE},
                 {
                     "name": "service",
                     "in": "query",
-                    "schema": {"type": "string", "enum": ["covid19", "flu", "rsv"]},
+                    "schema": SERVICE,
                 },
             ],
             "responses": {
-                "200": _json(
+                "200": json_response(
                     {
                         "type": "object",
-                        "properties": {"slots": {"type": "array", "items": _ref("Slot")}},
+                        "properties": {"slots": {"type": "array", "items": ref("Slot")}},
                     },
                     "Slots of the day",
                 ),
-                "404": _problem("Unknown clinic."),
-                "422": _COMMON_ERRORS["422"],
+                "404": problem("Unknown clinic."),
+                "422": _INVALID,
             },
         }
     },
@@ -244,14 +113,17 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "maxLength": 255},
                 }
             ],
-            "requestBody": _body(
-                {"type": "object", "required": ["slot_id"], "properties": {"slot_id": _ID}}
+            "requestBody": json_body(
+                {"type": "object", "required": ["slot_id"], "properties": {"slot_id": ID}}
             ),
             "responses": {
-                "201": _json(_ref("Hold"), "Held"),
-                "404": _problem("Unknown slot."),
-                "409": _problem("The slot is full or closed."),
-                **_COMMON_ERRORS,
+                "201": json_response(ref("Hold"), "Held"),
+                "404": problem("Unknown slot."),
+                "409": problem(
+                    "The slot is full, closed or already started, or the Idempotency-Key "
+                    "was used for another slot."
+                ),
+                "422": _INVALID,
             },
         }
     },
@@ -262,8 +134,8 @@ PATHS: dict[str, Any] = {
             "parameters": [_HOLD_ID],
             "responses": {
                 "204": {"description": "Released (or already gone)"},
-                "404": _problem("Unknown hold."),
-                "409": _problem("The hold was already confirmed."),
+                "404": problem("Unknown hold."),
+                "409": problem("The hold was already confirmed."),
             },
         }
     },
@@ -272,13 +144,16 @@ PATHS: dict[str, Any] = {
             "operationId": "confirmHold",
             "summary": "Confirm a hold for a resident; replays return the same reservation",
             "parameters": [_HOLD_ID],
-            "requestBody": _body(_ref("Person")),
+            "requestBody": json_body(ref("Person")),
             "responses": {
-                "201": _json(_ref("Confirmation"), "Confirmed"),
-                "404": _problem("Unknown hold."),
-                "409": _problem("The person already has a reservation for this service."),
-                "410": _problem("The hold expired."),
-                **_COMMON_ERRORS,
+                "201": json_response(ref("Confirmation"), "Confirmed"),
+                "404": problem("Unknown hold."),
+                "409": problem(
+                    "The person already has a reservation for this service, or the hold "
+                    "was released or confirmed for someone else."
+                ),
+                "410": problem("The hold expired."),
+                "422": _INVALID,
             },
         }
     },
@@ -288,13 +163,12 @@ PATHS: dict[str, Any] = {
             "summary": "Look a reservation up by code and date of birth",
             "parameters": [
                 _CODE,
-                {"name": "date_of_birth", "in": "query", "required": True, "schema": _DATE},
+                {"name": "date_of_birth", "in": "query", "required": True, "schema": DATE},
             ],
             "responses": {
-                "200": _json(_ref("Reservation"), "Found"),
-                "404": _problem("No reservation matches this code and date of birth."),
-                "422": _COMMON_ERRORS["422"],
-                "429": _COMMON_ERRORS["429"],
+                "200": json_response(ref("Reservation"), "Found"),
+                "404": problem("No reservation matches this code and date of birth."),
+                "422": _INVALID,
             },
         }
     },
@@ -303,34 +177,58 @@ PATHS: dict[str, Any] = {
             "operationId": "cancelReservation",
             "summary": "Cancel a reservation; its place goes back to the pool",
             "parameters": [_CODE],
-            "requestBody": _body(
+            "requestBody": json_body(
                 {
                     "type": "object",
                     "required": ["date_of_birth"],
-                    "properties": {"date_of_birth": _DATE},
+                    "properties": {"date_of_birth": DATE},
                 }
             ),
             "responses": {
-                "200": _json(_ref("Reservation"), "Cancelled"),
-                "404": _problem("No reservation matches this code and date of birth."),
-                "409": _problem("The reservation cannot be cancelled in its current state."),
-                **_COMMON_ERRORS,
+                "200": json_response(ref("Reservation"), "Cancelled"),
+                "404": problem("No reservation matches this code and date of birth."),
+                "409": problem("The reservation cannot be cancelled in its current state."),
+                "422": _INVALID,
             },
         }
     },
 }
 
 
-def document() -> dict[str, Any]:
-    """Return the whole OpenAPI 3.1 document."""
-    paths = copy.deepcopy(PATHS)
-    for path, method in openapi_queue.GATED:
-        operation = paths[path][method]
-        operation["security"] = [{"admission": []}]
-        operation["responses"].update(openapi_queue.GATE_RESPONSES)
-    paths.update(openapi_queue.PATHS)
-    paths.update(opendata_openapi.PATHS)
-    schemas = {**SCHEMAS, "QueueTicket": openapi_queue.TICKET_SCHEMA}
+def openapi_path(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: ``/holds/<hold_id>`` becomes ``/holds/{hold_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _routes(app: Flask) -> Iterator[tuple[str, str, str, Any]]:
+    """Each API route's OpenAPI path, method, endpoint and view, read from the app."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(API_PREFIX):
+            view = app.view_functions[rule.endpoint]
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                yield openapi_path(rule.rule), method, rule.endpoint, view
+
+
+def _rate_limited(endpoint: str, method: str) -> bool:
+    limited = LIMITED_ENDPOINTS.get(endpoint)
+    return endpoint in POLL_ENDPOINTS or (limited is not None and method in limited[1])
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """Return the whole OpenAPI 3.1 document for ``app``'s API routes."""
+    paths = copy.deepcopy({**PATHS, **openapi_queue.PATHS, **opendata_openapi.PATHS})
+    for path, method, endpoint, view in _routes(app):
+        operation = paths.get(path, {}).get(method.lower())
+        if operation is None:
+            continue  # an undocumented route: the document's test names it
+        responses = operation["responses"]
+        if getattr(view, GATED, False):
+            operation["security"] = [{"admission": []}]
+            responses.update(openapi_queue.GATE_RESPONSES)
+        if _rate_limited(endpoint, method):
+            responses["429"] = TOO_MANY
+        extra = {**SERVER_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+        operation["responses"] = dict(sorted({**extra, **responses}.items()))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -340,11 +238,15 @@ def document() -> dict[str, Any]:
             "problem details (application/problem+json).",
         },
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": openapi_queue.SECURITY_SCHEMES},
+        "components": {
+            "schemas": {**SCHEMAS, "QueueTicket": openapi_queue.TICKET_SCHEMA},
+            "headers": HEADERS,
+            "securitySchemes": openapi_queue.SECURITY_SCHEMES,
+        },
     }
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Any:
     """Serve the OpenAPI document."""
-    return document()
+    return document(current_app)

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+from admission.states import LIVE_STATES
+from booking.api.openapi_schemas import SERVICE, json_body, problem, ref
 
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _PROBLEM}
-
+# A ticket's phase: admission.queue.AdmissionQueue.phase computes it from the opening time. A line
+# that is polled can read "closed" too, when the opening was moved later after people joined.
+PHASES = ["closed", "prequeue", "open"]
 
 TICKET_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["ticket", "state", "position", "eta_seconds", "poll_after_seconds"],
+    "required": [
+        "ticket",
+        "state",
+        "phase",
+        "position",
+        "ahead",
+        "eta_seconds",
+        "poll_after_seconds",
+        "remaining_appointments",
+        "sold_out",
+        "likely_too_late",
+        "paused",
+        "paused_message",
+        "opens_at",
+        "updated_at",
+        "standby_url",
+    ],
     "properties": {
         "ticket": {"type": "string"},
-        "state": {"type": "string", "enum": ["waiting", "admitted"]},
-        "phase": {"type": "string", "enum": ["prequeue", "open"]},
+        "state": {
+            "type": "string",
+            "enum": sorted(LIVE_STATES),
+            "description": "Unknown and lapsed tickets answer 404.",
+        },
+        "phase": {"type": "string", "enum": PHASES},
         "position": {"type": ["integer", "null"], "description": "1 = next in"},
         "ahead": {"type": ["integer", "null"]},
         "eta_seconds": {
@@ -40,49 +60,44 @@ TICKET_SCHEMA: dict[str, Any] = {
     },
 }
 
-_TICKET_RESPONSE = {
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueueTicket"}}}
-}
-_UNAVAILABLE = _problem("The waiting room is briefly unavailable (see Retry-After).")
+_TICKET_RESPONSE = {"content": {"application/json": {"schema": ref("QueueTicket")}}}
+_UNAVAILABLE = problem(
+    "The waiting room (or the database) is briefly unavailable.", retry_after=True
+)
 
 PATHS: dict[str, Any] = {
     "/api/v1/queue/tickets": {
         "post": {
             "operationId": "createQueueTicket",
             "summary": "Join the waiting room",
-            "requestBody": {
-                "required": False,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "hcaptcha_response": {
-                                    "type": "string",
-                                    "description": "Required when hCaptcha is configured.",
-                                },
-                                "service": {"type": "string", "enum": ["covid19", "flu", "rsv"]},
-                                "date_of_birth": {"type": "string", "format": "date"},
-                                "resident": {
-                                    "type": "string",
-                                    "enum": ["yes", "no"],
-                                    "description": "Lives, works or studies in the state.",
-                                },
-                                "has_condition": {
-                                    "type": "boolean",
-                                    "description": "Attests a condition that puts them at "
-                                    "higher risk (for phases that require one).",
-                                },
-                            },
-                        }
-                    }
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "hcaptcha_response": {
+                            "type": "string",
+                            "description": "Required when hCaptcha is configured.",
+                        },
+                        "service": SERVICE,
+                        "date_of_birth": {"type": "string", "format": "date"},
+                        "resident": {
+                            "type": "string",
+                            "enum": ["yes", "no"],
+                            "description": "Lives, works or studies in the state.",
+                        },
+                        "has_condition": {
+                            "type": "boolean",
+                            "description": "Attests a condition that puts them at "
+                            "higher risk (for phases that require one).",
+                        },
+                    },
                 },
-            },
+                required=False,
+            ),
             "responses": {
                 "201": {"description": "In line (or admitted at once)", **_TICKET_RESPONSE},
-                "409": _problem("The waiting room has not opened yet."),
-                "422": _problem("hCaptcha or eligibility answers refused."),
-                "429": _problem("Too many joins from this client."),
+                "409": problem("The waiting room has not opened yet."),
+                "422": problem("hCaptcha or eligibility answers refused."),
                 "503": _UNAVAILABLE,
             },
         }
@@ -96,17 +111,16 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "The ticket's status", **_TICKET_RESPONSE},
-                "404": _problem("Unknown or lapsed ticket."),
-                "429": _problem("Polling too often."),
+                "404": problem("Unknown or lapsed ticket."),
                 "503": _UNAVAILABLE,
             },
         }
     },
 }
 
-GATED = {("/api/v1/holds", "post"), ("/api/v1/holds/{hold_id}/confirm", "post")}
+# What every operation whose view is marked ``booking.web.gate.gated`` may also answer.
 GATE_RESPONSES: dict[str, Any] = {
-    "401": _problem("The waiting room is on and no valid admission token was sent."),
+    "401": problem("The waiting room is on and no valid admission token was sent."),
     "503": _UNAVAILABLE,
 }
 SECURITY_SCHEMES: dict[str, Any] = {

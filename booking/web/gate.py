@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request, session
 from redis.exceptions import RedisError
@@ -107,6 +109,16 @@ def require_admission(*, api: bool) -> Admission:
         else:
             set_cookie_later(renewed)
     return Admission(claims.ticket)
+
+
+GATED = "requires_admission"  # the attribute ``gated`` sets on a view
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def gated(view: _View) -> _View:
+    """Mark an API view that calls ``require_admission(api=True)``, for the OpenAPI document."""
+    setattr(view, GATED, True)
+    return view
 
 
 def leave_after_booking(ticket: str | None) -> None:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from openapi_spec_validator import validate
 
+from booking.api.openapi import openapi_path
 from booking.db import db
 from booking.models import Slot
 from booking.services.tokens import CODE_ALPHABET
@@ -295,10 +296,6 @@ def test_lookups_are_rate_limited_with_a_problem(client):
     )
 
 
-def _openapi_path(rule):
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
-
-
 def test_openapi_document_is_valid_and_covers_every_api_route(app, client):
     response = client.get("/api/openapi.json")
     assert response.status_code == 200
@@ -309,7 +306,7 @@ def test_openapi_document_is_valid_and_covers_every_api_route(app, client):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
             methods = {m.lower() for m in rule.methods} - {"head", "options"}
-            routes.setdefault(_openapi_path(rule.rule), set()).update(methods)
+            routes.setdefault(openapi_path(rule.rule), set()).update(methods)
     assert len(routes) >= 6
     documented = {path: set(item) - {"parameters"} for path, item in document["paths"].items()}
     assert documented == routes

@@ -1,0 +1,229 @@
+"""The OpenAPI document's building blocks: response helpers, enums from the code, components.
+
+The enums are read from where the code defines them (the services, reservation statuses and
+channels, the shipped languages), so the document cannot list a value the server does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from booking.i18n import bcp47
+from booking.models import BOOKED_STATUSES, LOCALES, Channel, ReservationStatus
+from booking.services.inventory import SERVICES
+
+PROBLEM_JSON = "application/problem+json"
+SERVICE_NAMES = list(SERVICES)
+# What a reservation with a confirmation code can be: holds get their code when confirmed.
+CODED_STATUSES = [status.value for status in (*BOOKED_STATUSES, ReservationStatus.CANCELLED)]
+CHANNELS = [channel.value for channel in Channel]
+LANGUAGE_TAGS = [bcp47(code) for code in LOCALES]
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a schema in components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    """A response carrying RFC 9457 problem details (always with Content-Language)."""
+    headers: dict[str, Any] = {"Content-Language": {"$ref": "#/components/headers/Language"}}
+    if retry_after:
+        headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+    }
+
+
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A JSON response with the given schema."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """A JSON request body with the given schema."""
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+# Whatever an operation with a request body may also answer (the builder adds them).
+BODY_ERRORS: dict[str, Any] = {
+    "400": problem("The body is not a JSON object."),
+    "413": problem("The body is larger than the server accepts."),
+    "415": problem("The body is not JSON."),
+}
+# Whatever any operation may answer: a bug, or a database too busy to finish in time.
+SERVER_ERRORS: dict[str, Any] = {
+    "500": problem("Something went wrong on the server."),
+    "503": problem("Briefly overloaded; try again after Retry-After.", retry_after=True),
+}
+TOO_MANY = problem("Too many requests from this client.", retry_after=True)
+
+DATE = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
+ID = {"type": "integer", "minimum": 1}
+TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
+SERVICE = {"type": "string", "enum": SERVICE_NAMES}
+
+HEADERS: dict[str, Any] = {
+    "Language": {
+        "description": "The language of the problem's texts (from Accept-Language).",
+        "schema": {"type": "string", "enum": LANGUAGE_TAGS},
+    },
+    "RetryAfter": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+
+_RESERVATION_STATUS = {"type": "string", "enum": CODED_STATUSES}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "instance"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["pointer", "detail"],
+                    "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Address": {
+        "type": "object",
+        "required": ["line", "city", "state", "postal_code"],
+        "properties": {
+            "line": {"type": "string"},
+            "city": {"type": "string"},
+            "state": {"type": "string"},
+            "postal_code": {"type": "string"},
+        },
+    },
+    "Clinic": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "address",
+            "phone",
+            "latitude",
+            "longitude",
+            "timezone",
+            "services",
+            "distance_miles",
+            "available_slots",
+            "next_available",
+        ],
+        "properties": {
+            "id": ID,
+            "name": {"type": "string"},
+            "address": ref("Address"),
+            "phone": {"type": ["string", "null"]},
+            "latitude": {"type": "number"},
+            "longitude": {"type": "number"},
+            "timezone": {"type": "string"},
+            "services": {"type": "array", "items": {"type": "string"}},
+            "distance_miles": {"type": "number"},
+            "available_slots": {"type": "integer"},
+            "next_available": {"oneOf": [TIME, {"type": "null"}]},
+        },
+    },
+    "Slot": {
+        "type": "object",
+        "required": ["id", "start", "end", "service", "capacity", "available"],
+        "properties": {
+            "id": ID,
+            "start": TIME,
+            "end": TIME,
+            "service": {"type": "string"},
+            "capacity": {"type": "integer"},
+            "available": {"type": "integer"},
+        },
+    },
+    "Hold": {
+        "type": "object",
+        "required": ["hold_id", "slot_id", "expires_at"],
+        "properties": {"hold_id": {"type": "string"}, "slot_id": ID, "expires_at": TIME},
+    },
+    "Person": {
+        "type": "object",
+        "required": ["first_name", "last_name", "date_of_birth"],
+        "description": "At least one of phone and email is required.",
+        "properties": {
+            "first_name": {"type": "string", "maxLength": 100},
+            "last_name": {"type": "string", "maxLength": 100},
+            "date_of_birth": DATE,
+            "phone": {"type": "string", "description": "US number, any common format"},
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "eligibility_attested": {"type": "boolean"},
+        },
+    },
+    "Confirmation": {
+        "type": "object",
+        "required": [
+            "confirmation_code",
+            "confirmation_code_display",
+            "manage_token",
+            "reservation",
+        ],
+        "properties": {
+            "confirmation_code": {"type": "string", "pattern": "^[2-9A-HJKMNP-TW-Z]{8}$"},
+            "confirmation_code_display": {"type": "string"},
+            "manage_token": {"type": "string"},
+            "reservation": {
+                "type": "object",
+                "required": ["status", "slot_id", "clinic_id", "start"],
+                "properties": {
+                    "status": _RESERVATION_STATUS,
+                    "slot_id": ID,
+                    "clinic_id": ID,
+                    "start": TIME,
+                },
+            },
+        },
+    },
+    "Reservation": {
+        "type": "object",
+        "required": ["confirmation_code", "reservation"],
+        "properties": {
+            "confirmation_code": {"type": "string"},
+            "reservation": {
+                "type": "object",
+                "required": [
+                    "status",
+                    "slot_id",
+                    "clinic_id",
+                    "clinic_name",
+                    "service",
+                    "start",
+                    "end",
+                    "first_name",
+                    "last_name",
+                    "channel",
+                ],
+                "properties": {
+                    "status": _RESERVATION_STATUS,
+                    "slot_id": ID,
+                    "clinic_id": ID,
+                    "clinic_name": {"type": "string"},
+                    "service": {"type": "string"},
+                    "start": TIME,
+                    "end": TIME,
+                    "first_name": {"type": "string"},
+                    "last_name": {"type": "string"},
+                    "channel": {"type": "string", "enum": CHANNELS},
+                },
+            },
+        },
+    },
+}
