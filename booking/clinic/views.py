@@ -22,8 +22,8 @@ from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy_from_config
-from booking.models import Clinic, Role, Slot
-from booking.services import inventory, schedule
+from booking.models import Clinic, Role, Slot, VaccineProduct
+from booking.services import inventory, products, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
 from booking.staff.access import audit, current_staff, staff_clinics, staff_route
@@ -254,6 +254,8 @@ def bulk_schedule(clinic_id: int) -> Any:
         "errors": {},
         "values": request.form,
         "services": inventory.SERVICES,
+        "products": products.list_products(db.session, services=clinic.services, active_only=True),
+        "describe": products.describe,
     }
     if request.method == "GET":
         start = _today(clinic)
@@ -267,7 +269,10 @@ def bulk_schedule(clinic_id: int) -> Any:
         }
         return render_template("clinic/schedule.html", **context)
     try:
-        plan = schedule.plan_schedule(clinic, now=now(), **forms.schedule_values(request.form))
+        values = forms.schedule_values(request.form)
+        product_id = values.pop("product_id")
+        product = db.session.get(VaccineProduct, product_id) if product_id else None
+        plan = schedule.plan_schedule(clinic, now=now(), product=product, **values)
     except InvalidInput as exc:
         context["errors"] = exc.errors
         return render_template("clinic/schedule.html", **context), 422
@@ -287,6 +292,7 @@ def bulk_schedule(clinic_id: int) -> Any:
             clinic_id=clinic_id,
             detail={
                 "service": plan.service,
+                "product_id": schedule.plan_product_id(s, plan),
                 "first": request.form.get("first"),
                 "last": request.form.get("last"),
                 "planned": len(plan.windows),
