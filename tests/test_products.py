@@ -199,7 +199,7 @@ def test_admin_lists_adds_edits_and_retires_a_product(app, admin):
     assert page.status_code == 200
     for words in ("COVID-19 vaccine (Moderna)", "207", "RSV vaccine (mRESVIA)", "326", "65+"):
         assert words in page.text
-    assert "dose 2 after 28 to 42 days" in page.text
+    assert "dose 2 on day 28 to 42" in page.text
     assert "/admin/vaccines" in admin.get("/staff/").text  # linked from the console
     csrf = token(admin, "/admin/vaccines/new")
     assert admin.post("/admin/vaccines/new", data={**GOOD, "csrf_token": csrf}).status_code == 303
@@ -209,6 +209,8 @@ def test_admin_lists_adds_edits_and_retires_a_product(app, admin):
     assert "COVID-19 vaccine (Sputnik Light)" in admin.get("/admin/vaccines").text
     edit = f"/admin/vaccines/{product_id}/edit"
     assert 'value="Sputnik Light"' in admin.get(edit).text
+    spanish = admin.get(edit, headers={"Accept-Language": "es"}).text
+    assert "Vacuna: Vacuna contra el COVID-19." in spanish
     changed = {**GOOD, "name": "Sputnik V", "doses": "2", "interval_days": "21"}
     changed["interval_max_days"] = "90"
     assert admin.post(edit, data={**changed, "csrf_token": csrf}).status_code == 303

@@ -259,7 +259,10 @@ def bulk_schedule(clinic_id: int) -> Any:
     }
     if request.method == "GET":
         start = _today(clinic)
+        defaults = products.DEFAULT_PRODUCT_KEYS.values()
+        chosen = next((p.id for p in context["products"] if p.key in defaults), "")
         context["values"] = {
+            "product_id": str(chosen),
             "first": start.isoformat(),
             "last": (start + timedelta(days=6)).isoformat(),
             "opens": "09:00",
