@@ -12,6 +12,9 @@ from bench.stack import Stack
 
 SEARCH_ZIP = "02115"
 SERVICE = "covid19"
+# Every bench slot is for the service's default product (see DEFAULT_PRODUCT_KEYS in
+# booking/services/products.py); the catalogue rows come with the migrations.
+PRODUCT = "pfizer-covid19"
 _TZ = "America/New_York"
 
 
@@ -35,10 +38,10 @@ def add_slots(stack: Stack, *, prefix: str, days: int, per_day: int, capacity: i
     """Give each clinic with this key prefix ``per_day`` slots on each of the next ``days``."""
     stack.psql(
         f"""
-        INSERT INTO slot (clinic_id, service, starts_at, ends_at, capacity, held, booked,
-                          is_open, created_at, phone_reserved)
-        SELECT c.id, '{SERVICE}', s.t, s.t + interval '10 minutes', {capacity}, 0, 0, true,
-               now(), 0
+        INSERT INTO slot (clinic_id, service, product_id, starts_at, ends_at, capacity, held,
+                          booked, is_open, created_at, phone_reserved)
+        SELECT c.id, '{SERVICE}', (SELECT id FROM vaccine_product WHERE key = '{PRODUCT}'),
+               s.t, s.t + interval '10 minutes', {capacity}, 0, 0, true, now(), 0
         FROM clinic c
         CROSS JOIN LATERAL (
           SELECT ((date_trunc('day', now() AT TIME ZONE '{_TZ}') + d * interval '1 day'

@@ -93,8 +93,10 @@ def translate(value: object) -> object:
     """Translate text marked with ``N_`` in the current locale, then fill in its values."""
     if not isinstance(value, Msg):
         return value
+    # A value may itself be marked text (a vaccine's name inside a sentence): translate it too.
+    params = {name: translate(param) for name, param in value.params.items()}
     try:
-        return gettext(value.msgid, **value.params)
+        return gettext(value.msgid, **params)
     except (KeyError, ValueError, TypeError):
         # A translation with broken placeholders must not break the page: show the English.
         return str(value)

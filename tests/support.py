@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot
+from booking.services.products import default_product
 from booking.services.reservations import Person
 
 _ids = count(1)
@@ -62,11 +63,13 @@ def make_slot(
     capacity: int = 5,
     service: str = "covid19",
     minutes: int = 15,
+    product_id: int | None = None,
 ) -> Slot:
-    """Add an open slot."""
+    """Add an open slot (for the service's default product unless told otherwise)."""
     slot = Slot(
         clinic_id=clinic.id,
         service=service,
+        product_id=product_id or default_product(session, service).id,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=minutes),
         capacity=capacity,

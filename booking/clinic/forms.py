@@ -25,7 +25,11 @@ def _time(raw: object, field: str, errors: dict[str, str]) -> time | None:
 
 
 def schedule_values(form: Any) -> dict[str, Any]:
-    """The bulk-schedule form as keyword arguments for ``schedule.plan_schedule``."""
+    """The bulk-schedule form as keyword arguments for ``schedule.plan_schedule``.
+
+    ``product_id`` is the posted id (None when the form names only a service); the view loads
+    the product and passes it on as ``product``.
+    """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for field in ("first", "last"):
@@ -44,10 +48,19 @@ def schedule_values(form: Any) -> dict[str, Any]:
     if not chosen or any(d not in ("0", "1", "2", "3", "4", "5", "6") for d in chosen):
         errors["weekdays"] = N_("Choose at least one weekday.")
     values["weekdays"] = {int(d) for d in chosen if d in ("0", "1", "2", "3", "4", "5", "6")}
-    service = form.get("service")
-    if not isinstance(service, str) or not service or len(service) > 40:
-        errors["service"] = N_("Choose a vaccine this clinic offers.")
-    values["service"] = service or ""
+    # A product names its service; a form with only a service gets the service's default.
+    values["product_id"] = None
+    if form.get("product_id"):
+        try:
+            values["product_id"] = id_value(form.get("product_id"), field="product_id")
+        except InvalidInput:
+            errors["product_id"] = N_("Choose a vaccine this clinic offers.")
+        values["service"] = ""
+    else:
+        service = form.get("service")
+        if not isinstance(service, str) or not service or len(service) > 40:
+            errors["service"] = N_("Choose a vaccine this clinic offers.")
+        values["service"] = service or ""
     if errors:
         raise InvalidInput(N_("Please correct the schedule."), errors=errors)
     return values

@@ -22,8 +22,8 @@ from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy_from_config
-from booking.models import Clinic, Role, Slot
-from booking.services import inventory, schedule
+from booking.models import Clinic, Role, Slot, VaccineProduct
+from booking.services import inventory, products, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
 from booking.web.access import audit, current_staff, staff_clinics, staff_route
@@ -254,10 +254,15 @@ def bulk_schedule(clinic_id: int) -> Any:
         "errors": {},
         "values": request.form,
         "services": inventory.SERVICES,
+        "products": products.list_products(db.session, services=clinic.services, active_only=True),
+        "describe": products.describe,
     }
     if request.method == "GET":
         start = _today(clinic)
+        defaults = products.DEFAULT_PRODUCT_KEYS.values()
+        chosen = next((p.id for p in context["products"] if p.key in defaults), "")
         context["values"] = {
+            "product_id": str(chosen),
             "first": start.isoformat(),
             "last": (start + timedelta(days=6)).isoformat(),
             "opens": "09:00",
@@ -267,7 +272,10 @@ def bulk_schedule(clinic_id: int) -> Any:
         }
         return render_template("clinic/schedule.html", **context)
     try:
-        plan = schedule.plan_schedule(clinic, now=now(), **forms.schedule_values(request.form))
+        values = forms.schedule_values(request.form)
+        product_id = values.pop("product_id")
+        product = db.session.get(VaccineProduct, product_id) if product_id else None
+        plan = schedule.plan_schedule(clinic, now=now(), product=product, **values)
     except InvalidInput as exc:
         context["errors"] = exc.errors
         return render_template("clinic/schedule.html", **context), 422
@@ -287,6 +295,7 @@ def bulk_schedule(clinic_id: int) -> Any:
             clinic_id=clinic_id,
             detail={
                 "service": plan.service,
+                "product_id": schedule.plan_product_id(s, plan),
                 "first": request.form.get("first"),
                 "last": request.form.get("last"),
                 "planned": len(plan.windows),

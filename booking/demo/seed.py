@@ -1,6 +1,6 @@
 """The demo data: real Massachusetts sites, two weeks of slots, and a few bookings.
 
-Running it again adds only what is missing (clinics by key, slots by clinic + start + service),
+Running it again adds only what is missing (clinics by key, slots by clinic + start + product),
 so ``make demo`` can be run every day and always shows two weeks ahead.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from booking.demo.sites import SITES, DemoSite
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic, Reservation, Slot, VaccineProduct
 from booking.services import holds, reservations
 from booking.services.errors import DomainError
 from booking.services.notices import DEFAULT_NOTICES, SILENT
@@ -61,7 +61,12 @@ def _upsert_clinic(session: Session, site: DemoSite, now: datetime) -> tuple[Cli
 
 
 def _site_slots(
-    site: DemoSite, clinic_id: int, today: date, days: int, now: datetime
+    site: DemoSite,
+    clinic_id: int,
+    products: list[VaccineProduct],
+    today: date,
+    days: int,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     tz = ZoneInfo(TZ)
     rows = []
@@ -73,11 +78,12 @@ def _site_slots(
         close = datetime.combine(day, site.closes, tzinfo=tz)
         step = timedelta(minutes=site.slot_minutes)
         while start + step <= close:
-            for service in site.services:
+            for product in products:
                 rows.append(
                     {
                         "clinic_id": clinic_id,
-                        "service": service,
+                        "service": product.service,
+                        "product_id": product.id,
                         "starts_at": start,
                         "ends_at": start + step,
                         "capacity": site.capacity,
@@ -95,19 +101,25 @@ def seed_demo(session: Session, *, now: datetime, secret_key: str, days: int = 1
     """Add missing demo clinics and slots, and the demo booking; never duplicates anything."""
     today = now.astimezone(ZoneInfo(TZ)).date()
     clinics_added = slots_added = 0
+    # Products an admin has retired get no new demo slots.
+    catalogue = {
+        p.key: p
+        for p in session.scalars(select(VaccineProduct).where(VaccineProduct.active.is_(True)))
+    }
     for site in SITES:
         clinic, created = _upsert_clinic(session, site, now)
         clinics_added += created
         existing = {
-            (starts_at, service)
-            for starts_at, service in session.execute(
-                select(Slot.starts_at, Slot.service).where(Slot.clinic_id == clinic.id)
+            (starts_at, product_id)
+            for starts_at, product_id in session.execute(
+                select(Slot.starts_at, Slot.product_id).where(Slot.clinic_id == clinic.id)
             )
         }
+        products = [catalogue[key] for key in site.products if key in catalogue]
         rows = [
             row
-            for row in _site_slots(site, clinic.id, today, days, now)
-            if (row["starts_at"].astimezone(ZoneInfo("UTC")), row["service"]) not in existing
+            for row in _site_slots(site, clinic.id, products, today, days, now)
+            if (row["starts_at"].astimezone(ZoneInfo("UTC")), row["product_id"]) not in existing
         ]
         if rows:
             session.execute(insert(Slot), rows)

@@ -21,6 +21,8 @@ class DemoSite:
     longitude: float
     phone: str | None
     services: tuple[str, ...]  # subset of ("covid19", "flu", "rsv")
+    # keys of booking.services.products.CATALOGUE, one slot per product at each time
+    products: tuple[str, ...]
     weekdays: tuple[int, ...]  # 0 = Monday ... 6 = Sunday, days it is open
     opens: time
     closes: time
@@ -40,17 +42,27 @@ class _Profile:
     """What every site of one kind offers unless its row says otherwise."""
 
     services: tuple[str, ...]
+    products: tuple[str, ...]
     weekdays: tuple[int, ...]
     opens: time
     closes: time
     slot_minutes: int
 
 
+# Mass sites ran both mRNA vaccines side by side; regional sites one; pharmacies what their
+# chain was shipped, with flu shots; health centres a mix, with RSV for their older patients.
+_MASS = ("pfizer-covid19", "moderna-covid19")
+_REGIONAL = ("moderna-covid19",)
+_HEALTH_CENTER = ("moderna-covid19", "fluzone-flu", "arexvy-rsv")
+_PHARMACY = ("pfizer-covid19", "moderna-covid19", "janssen-covid19", "fluzone-high-dose-flu")
+
 _PROFILES: dict[str, _Profile] = {
-    "mass": _Profile(("covid19",), _EVERY_DAY, time(8, 0), time(20, 0), 15),
-    "regional": _Profile(("covid19",), _MON_FRI, time(9, 0), time(17, 0), 15),
-    "health_center": _Profile(("covid19", "flu"), _MON_FRI, time(9, 0), time(17, 0), 15),
-    "pharmacy": _Profile(("covid19", "flu", "rsv"), _EVERY_DAY, time(9, 0), time(19, 0), 10),
+    "mass": _Profile(("covid19",), _MASS, _EVERY_DAY, time(8, 0), time(20, 0), 15),
+    "regional": _Profile(("covid19",), _REGIONAL, _MON_FRI, time(9, 0), time(17, 0), 15),
+    "health_center": _Profile(
+        ("covid19", "flu", "rsv"), _HEALTH_CENTER, _MON_FRI, time(9, 0), time(17, 0), 15
+    ),
+    "pharmacy": _Profile(("covid19", "flu"), _PHARMACY, _EVERY_DAY, time(9, 0), time(19, 0), 10),
 }
 
 
@@ -84,6 +96,7 @@ def _site(
         longitude=longitude,
         phone=phone,
         services=profile.services,
+        products=profile.products,
         weekdays=profile.weekdays if weekdays is None else weekdays,
         opens=profile.opens if opens is None else opens,
         closes=profile.closes if closes is None else closes,

@@ -23,6 +23,7 @@ from booking.models.staff import (
     StaffSession,
     StaffUser,
 )
+from booking.models.vaccines import VaccineProduct
 
 metadata = Base.metadata
 
@@ -48,5 +49,6 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "UTCDateTime",
+    "VaccineProduct",
     "metadata",
 ]

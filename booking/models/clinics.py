@@ -1,7 +1,8 @@
 """Clinics, their slots, and the eligibility rules of the rollout's phases.
 
-The database itself refuses overbooking (CHECK held + booked <= capacity) and duplicate slots
-(unique clinic + start + service); the services rely on these as the last line of defence and
+The database itself refuses overbooking (CHECK held + booked <= capacity), duplicate slots
+(unique clinic + start + product) and a slot whose service is not its product's (composite
+foreign key to vaccine_product); the services rely on these as the last line of defence and
 the migrations create the same constraints.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -65,6 +67,7 @@ class Slot(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id", ondelete="RESTRICT"))
     service: Mapped[str] = mapped_column(String(40))
+    product_id: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
     capacity: Mapped[int] = mapped_column(Integer)
@@ -87,7 +90,13 @@ class Slot(Base):
         CheckConstraint(
             "phone_reserved >= 0 AND phone_reserved <= capacity", name="phone_reserved_in_capacity"
         ),
-        UniqueConstraint("clinic_id", "starts_at", "service"),
+        ForeignKeyConstraint(
+            ["product_id", "service"],
+            ["vaccine_product.id", "vaccine_product.service"],
+            ondelete="RESTRICT",
+        ),
+        # A clinic may run two products of one service at the same hour.
+        UniqueConstraint("clinic_id", "starts_at", "product_id"),
         Index("ix_slot_starts_at", "starts_at"),
     )
 

@@ -11,11 +11,19 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from booking.models import BOOKED_STATUSES, Clinic, Reservation, ReservationStatus, Slot
+from booking.models import (
+    BOOKED_STATUSES,
+    Clinic,
+    Reservation,
+    ReservationStatus,
+    Slot,
+    VaccineProduct,
+)
 from booking.services import closures
 from booking.services.errors import Conflict, InvalidInput, NotFound
 from booking.services.inventory import SERVICES, local_day_bounds
 from booking.services.notices import DEFAULT_NOTICES, NoticePolicy
+from booking.services.products import default_product
 from booking.services.text import N_
 
 MAX_DAYS = 92
@@ -24,17 +32,21 @@ MAX_CAPACITY = 1000
 MAX_EXPORT_DAYS = 31
 BOOKED = tuple(status.value for status in BOOKED_STATUSES)
 ATTENDANCE = (ReservationStatus.CHECKED_IN.value, ReservationStatus.NO_SHOW.value)
-# Rows per INSERT: SQLite allows 32,766 bound parameters per statement and a slot row has 10.
+# Rows per INSERT: SQLite allows 32,766 bound parameters per statement and a slot row has 11.
 _INSERT_CHUNK = 1000
 
 
 @dataclass(frozen=True)
 class SchedulePlan:
-    """What a bulk creation would make: the slot windows, in UTC, for one service."""
+    """What a bulk creation would make: the slot windows, in UTC, for one product.
+
+    Without a product (a service-only form) the slots are for the service's default product.
+    """
 
     service: str
     capacity: int
     windows: list[tuple[datetime, datetime]]
+    product_id: int | None = None
 
 
 def clinic_today(clinic: Clinic, now: datetime) -> date:
@@ -52,10 +64,11 @@ def plan_schedule(
     closes: time,
     slot_minutes: int,
     capacity: int,
-    service: str,
     now: datetime,
+    service: str = "",
+    product: VaccineProduct | None = None,
 ) -> SchedulePlan:
-    """Lay out slots over a date range on the chosen weekdays, in the clinic's time zone."""
+    """Lay out slots of a product (or a service) over a date range, in the clinic's time zone."""
     errors: dict[str, str] = {}
     if first < clinic_today(clinic, now):
         errors["first"] = N_("The first day must be today or later.")
@@ -71,7 +84,13 @@ def plan_schedule(
         errors["slot_minutes"] = N_("Slots are 5 to 240 minutes long.")
     if not 1 <= capacity <= MAX_CAPACITY:
         errors["capacity"] = N_("Capacity is 1 to 1,000 people per slot.")
-    if service not in SERVICES or service not in (clinic.services or []):
+    if product is not None:
+        service = product.service
+        if not product.active or service not in (clinic.services or []):
+            errors["product_id"] = N_("Choose a vaccine this clinic offers.")
+    elif not service:
+        errors["product_id"] = N_("Choose a vaccine this clinic offers.")
+    elif service not in SERVICES or service not in (clinic.services or []):
         errors["service"] = N_("Choose a vaccine this clinic offers.")
     if errors:
         raise InvalidInput(N_("Please correct the schedule."), errors=errors)
@@ -99,7 +118,12 @@ def plan_schedule(
                     )
                 },
             )
-    return SchedulePlan(service, capacity, windows)
+    return SchedulePlan(service, capacity, windows, product.id if product else None)
+
+
+def plan_product_id(session: Session, plan: SchedulePlan) -> int:
+    """The product the plan's slots are for: its own, else its service's default."""
+    return plan.product_id or default_product(session, plan.service).id
 
 
 def missing_windows(
@@ -112,7 +136,7 @@ def missing_windows(
         session.scalars(
             select(Slot.starts_at).where(
                 Slot.clinic_id == clinic.id,
-                Slot.service == plan.service,
+                Slot.product_id == plan_product_id(session, plan),
                 Slot.starts_at >= plan.windows[0][0],
                 Slot.starts_at <= plan.windows[-1][0],
             )
@@ -125,12 +149,14 @@ def create_schedule(session: Session, clinic: Clinic, plan: SchedulePlan, *, now
     """Insert the planned slots that do not exist yet and return how many were new.
 
     Running it twice, or twice at once, creates each slot once: rows that already exist are
-    skipped by the unique index on clinic + start + service (ON CONFLICT DO NOTHING).
+    skipped by the unique index on clinic + start + product (ON CONFLICT DO NOTHING).
     """
+    product_id = plan_product_id(session, plan)
     rows = [
         {
             "clinic_id": clinic.id,
             "service": plan.service,
+            "product_id": product_id,
             "starts_at": start,
             "ends_at": end,
             "capacity": plan.capacity,
@@ -149,7 +175,7 @@ def create_schedule(session: Session, clinic: Clinic, plan: SchedulePlan, *, now
         statement = (
             insert(Slot)
             .values(rows[offset : offset + _INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["clinic_id", "starts_at", "service"])
+            .on_conflict_do_nothing(index_elements=["clinic_id", "starts_at", "product_id"])
             .returning(Slot.id)
         )
         created += len(session.execute(statement).all())

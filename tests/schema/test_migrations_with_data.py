@@ -74,3 +74,35 @@ def test_0006_gives_existing_bookings_the_language_of_their_messages(tmp_path):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM reservation")).scalar() == 2
     engine.dispose()
+
+
+def test_0007_gives_existing_slots_their_services_default_product(tmp_path):
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for statement in ROWS:
+            connection.execute(text(statement))
+        connection.execute(
+            text(
+                "INSERT INTO slot (id, clinic_id, service, starts_at, ends_at, capacity, held, "
+                "booked, is_open, created_at) VALUES (2, 1, 'flu', '2026-03-05 14:00:00', "
+                "'2026-03-05 14:15:00', 5, 0, 0, 1, '2026-03-01 12:00:00')"
+            )
+        )
+    upgrade(url, "0007")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT s.id, p.key FROM slot s JOIN vaccine_product p ON p.id = s.product_id "
+                "ORDER BY s.id"
+            )
+        ).all()
+        assert [tuple(row) for row in rows] == [(1, "pfizer-covid19"), (2, "fluzone-flu")]
+        assert connection.execute(text("SELECT booked FROM slot WHERE id = 1")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_key_check")).fetchall() == []
+    downgrade(url, "0006")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM slot")).scalar() == 2
+        assert connection.execute(text("SELECT count(*) FROM reservation")).scalar() == 1
+    engine.dispose()

@@ -23,7 +23,7 @@ from tests.conftest import TEST_DATABASE_URL
 from tests.support import make_clinic, make_slot, person
 
 SECRET = "schema-test-secret"
-TABLES = {"clinic", "slot", "reservation"}
+TABLES = {"clinic", "slot", "reservation", "vaccine_product"}
 
 
 # --- The database refuses what the services must never do --------------------------------
@@ -95,19 +95,20 @@ def test_a_duplicate_slot_is_refused(session, now):
     clinic = make_clinic(session, now)
     slot = make_slot(session, clinic, now + timedelta(days=1))
     copy = (
-        "INSERT INTO slot (clinic_id, service, starts_at, ends_at, capacity, held, booked, "
-        "is_open, created_at) SELECT clinic_id, {service}, starts_at, ends_at, capacity, 0, 0, "
-        "is_open, created_at FROM slot WHERE id = :id"
+        "INSERT INTO slot (clinic_id, service, product_id, starts_at, ends_at, capacity, held, "
+        "booked, is_open, created_at) SELECT clinic_id, service, {product}, starts_at, ends_at, "
+        "capacity, 0, 0, is_open, created_at FROM slot WHERE id = :id"
     )
     refuse(
         session,
-        copy.format(service="service"),
-        "uq_slot_clinic_id_starts_at_service",  # PostgreSQL names the constraint
-        "slot.clinic_id, slot.starts_at, slot.service",  # SQLite names the columns
+        copy.format(product="product_id"),
+        "uq_slot_clinic_id_starts_at_product_id",  # PostgreSQL names the constraint
+        "slot.clinic_id, slot.starts_at, slot.product_id",  # SQLite names the columns
         id=slot.id,
     )
-    # Control: the same clinic and time for another vaccine is a different slot.
-    session.execute(text(copy.format(service="'flu'")), {"id": slot.id})
+    # Control: the same clinic and time for another product of the vaccine is a different slot.
+    other = "(SELECT id FROM vaccine_product WHERE key = 'moderna-covid19')"
+    session.execute(text(copy.format(product=other)), {"id": slot.id})
     assert (
         session.scalar(text("SELECT count(*) FROM slot WHERE clinic_id = :c"), {"c": clinic.id})
         == 2
