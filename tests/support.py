@@ -7,6 +7,9 @@ from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot
@@ -197,3 +200,12 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def refuse(session: Any, sql: str, *names: str, **params: Any) -> None:
+    """Run raw SQL that must be refused by a constraint named (or described) by ``names``."""
+    # A savepoint, so that on PostgreSQL the test's transaction lives on after the refusal.
+    with pytest.raises(IntegrityError) as refused, session.begin_nested():
+        session.execute(text(sql), params)
+    message = str(refused.value.orig)
+    assert any(name in message for name in names), message

@@ -14,28 +14,18 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
 
 from booking.migrate import downgrade, upgrade
 from booking.models import Base
 from booking.services import holds, reservations
 from tests.conftest import TEST_DATABASE_URL
-from tests.support import make_clinic, make_slot, person
+from tests.support import make_clinic, make_slot, person, refuse
 
 SECRET = "schema-test-secret"
 TABLES = {"clinic", "slot", "reservation", "vaccine_product"}
 
 
 # --- The database refuses what the services must never do --------------------------------
-
-
-def refuse(session: Any, sql: str, *names: str, **params: Any) -> None:
-    """Run raw SQL that must be refused by a constraint named (or described) by ``names``."""
-    # A savepoint, so that on PostgreSQL the test's transaction lives on after the refusal.
-    with pytest.raises(IntegrityError) as refused, session.begin_nested():
-        session.execute(text(sql), params)
-    message = str(refused.value.orig)
-    assert any(name in message for name in names), message
 
 
 def counters(session: Any, slot_id: int) -> tuple[int, int, int]:

@@ -15,9 +15,8 @@ from booking.models import AuditEntry, Slot, VaccineProduct
 from booking.services import products, schedule
 from booking.services.errors import InvalidInput
 from tests.staff.clinic_support import build_world, client_for
-from tests.support import csrf_from, make_clinic, make_slot
-from tests.test_schema import refuse
-from tests.test_staff_auth import accounts, admin_client, sign_in  # noqa: F401 - fixtures
+from tests.staff.support import admin_client, sign_in
+from tests.support import csrf_from, make_clinic, make_slot, refuse
 
 GOOD = {
     "service": "covid19",
@@ -177,7 +176,7 @@ def test_products_are_created_and_edited_with_their_course(session, now):
 
 
 @pytest.fixture
-def admin(app, clock, accounts):  # noqa: F811 - the fixture imported above
+def admin(app, clock, accounts):
     return admin_client(app, clock)
 
 
@@ -271,7 +270,7 @@ def test_bad_edits_and_lists_of_values_never_fail(app, admin):
         assert by_key(db.session, "moderna-covid19").cvx_code == GOOD["cvx_code"]
 
 
-def test_only_state_admins_manage_products(app, clock, accounts):  # noqa: F811
+def test_only_state_admins_manage_products(app, clock, accounts):
     anonymous = app.test_client()
     assert anonymous.get("/admin/vaccines").status_code in (302, 401)
     agent = app.test_client()
