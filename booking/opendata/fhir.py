@@ -8,21 +8,31 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from booking.models import Clinic, Slot
+from booking.models import Clinic, Slot, VaccineProduct
 
 REGISTRY = "http://fhir-registry.smarthealthit.org"
 BOOKING_DEEP_LINK = f"{REGISTRY}/StructureDefinition/booking-deep-link"
 BOOKING_PHONE = f"{REGISTRY}/StructureDefinition/booking-phone"
 SLOT_CAPACITY = f"{REGISTRY}/StructureDefinition/slot-capacity"
+VACCINE_PRODUCT = f"{REGISTRY}/StructureDefinition/vaccine-product"
+VACCINE_DOSE = f"{REGISTRY}/StructureDefinition/vaccine-dose"
+CVX = "http://hl7.org/fhir/sid/cvx"
+SMART_SERVICE_TYPE = f"{REGISTRY}/CodeSystem/service-type"
+# The spec defines a service-type code for COVID-19 only. Flu and RSV Schedules carry the
+# generic Immunization code with the vaccine-product extension and are published in their own
+# manifests (see publish.py), so a client that reads any Immunization Schedule of the default
+# manifest as COVID-19 is never misled.
 SERVICE_TYPES: dict[str, list[dict[str, str]]] = {
     "covid19": [
         {
-            "system": f"{REGISTRY}/CodeSystem/service-type",
+            "system": SMART_SERVICE_TYPE,
             "code": "covid19-immunization",
             "display": "COVID-19 Immunization Appointment",
         },
     ],
 }
+# English words for FHIR text and displays (the published data is not translated).
+SERVICE_TEXT = {"covid19": "COVID-19", "flu": "Influenza", "rsv": "RSV"}
 IMMUNIZATION = {
     "system": "http://terminology.hl7.org/CodeSystem/service-type",
     "code": "57",
@@ -52,18 +62,44 @@ def location(clinic: Clinic, base_url: str) -> dict[str, Any]:
     }
 
 
-def schedule_id(clinic_id: int, service: str) -> str:
-    """One Schedule per clinic and service (ids: letters, digits, '-' and '.')."""
-    return f"{clinic_id}.{service}"
+def schedule_id(clinic_id: int, service: str, product_id: int) -> str:
+    """One Schedule per clinic and vaccine product (ids: letters, digits, '-' and '.')."""
+    return f"{clinic_id}.{service}.{product_id}"
 
 
-def schedule(clinic: Clinic, service: str) -> dict[str, Any]:
-    """A clinic's calendar for one service."""
+def product_display(product: VaccineProduct) -> str:
+    """The product's name with its vaccine, e.g. "Moderna COVID-19 vaccine"."""
+    return f"{product.name} {SERVICE_TEXT.get(product.service, product.service)} vaccine"
+
+
+def schedule(clinic: Clinic, product: VaccineProduct) -> dict[str, Any]:
+    """A clinic's calendar for one vaccine product, with its CVX code and the doses it offers.
+
+    The spec asks for one Schedule per product ("SHOULD NOT repeat" the product extension).
+    Dose 2 of a course is booked on its product's slots at the same clinic, so a two-dose
+    product's Schedule offers doses 1 and 2.
+    """
+    extension: list[dict[str, Any]] = [
+        {
+            "url": VACCINE_PRODUCT,
+            "valueCoding": {
+                "system": CVX,
+                "code": product.cvx_code,
+                "display": product_display(product),
+            },
+        },
+        *({"url": VACCINE_DOSE, "valueInteger": dose} for dose in range(1, product.doses + 1)),
+    ]
+    service_type = {
+        "coding": [IMMUNIZATION, *SERVICE_TYPES.get(product.service, [])],
+        "text": f"{SERVICE_TEXT.get(product.service, product.service)} immunization",
+    }
     return {
         "resourceType": "Schedule",
-        "id": schedule_id(clinic.id, service),
-        "serviceType": [{"coding": [IMMUNIZATION, *SERVICE_TYPES.get(service, [])]}],
+        "id": schedule_id(clinic.id, product.service, product.id),
+        "serviceType": [service_type],
         "actor": [{"reference": f"Location/{clinic.id}", "display": clinic.name}],
+        "extension": extension,
     }
 
 
@@ -88,7 +124,9 @@ def slots(
     busy = slot.capacity - free
     common = {
         "resourceType": "Slot",
-        "schedule": {"reference": f"Schedule/{schedule_id(clinic.id, slot.service)}"},
+        "schedule": {
+            "reference": f"Schedule/{schedule_id(clinic.id, slot.service, slot.product_id)}"
+        },
         "start": slot.starts_at.astimezone(tz).isoformat(timespec="seconds"),
         "end": slot.ends_at.astimezone(tz).isoformat(timespec="seconds"),
     }

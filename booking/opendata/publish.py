@@ -22,13 +22,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Slot
+from booking.models import Clinic, Slot, VaccineProduct
+from booking.models.vaccines import SERVICE_CODES
 from booking.opendata import fhir
 from booking.services.slot_counts import online_free
 
 log = logging.getLogger(__name__)
 PREFIX = "{fairslot:opendata}"
 LOCK_SECONDS = 60
+# What the default manifest (/$bulk-publish) publishes: the 2021 spec reads it as COVID-19.
+DEFAULT_SERVICE = "covid19"
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,37 @@ def _ndjson(resources: list[dict[str, Any]]) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class File:
+    """One published NDJSON file: the service it belongs to, its resource type and state."""
+
+    service: str
+    kind: str
+    state: str | None
+    body: bytes
+
+
+def file_prefix(service: str) -> str:
+    """COVID-19's files keep their original names; the other services' carry the service."""
+    return "" if service == DEFAULT_SERVICE else f"{service}-"
+
+
 def build_files(
     session: Session, *, now: datetime, base_url: str, phone: str, horizon_days: int
-) -> dict[str, tuple[str, str | None, bytes]]:
-    """Every file: name -> (resource type, state or None, NDJSON body)."""
+) -> dict[str, File]:
+    """Every file of every service's publication, by file name.
+
+    A service's files hold only its own Schedules and Slots, and the Locations that offer it,
+    so each manifest is complete on its own and no file mixes COVID-19 with another vaccine.
+    """
     clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.active.is_(True)))}
-    locations = [fhir.location(c, base_url) for c in sorted(clinics.values(), key=lambda c: c.id)]
-    schedules: dict[str, dict[str, Any]] = {}
-    by_state: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    products = {p.id: p for p in session.scalars(select(VaccineProduct))}
+    schedules: dict[str, dict[str, dict[str, Any]]] = {code: {} for code in SERVICE_CODES}
+    offering: dict[str, set[int]] = {
+        code: {c.id for c in clinics.values() if code in (c.services or [])}
+        for code in SERVICE_CODES
+    }
+    by_state: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     rows = session.execute(
         select(Slot)
         .where(
@@ -70,27 +96,37 @@ def build_files(
     ).scalars()
     for slot in rows:
         clinic = clinics[slot.clinic_id]
-        sid = fhir.schedule_id(clinic.id, slot.service)
-        if sid not in schedules:
-            schedules[sid] = fhir.schedule(clinic, slot.service)
-        by_state[clinic.state].extend(
+        service_schedules = schedules.setdefault(slot.service, {})
+        sid = fhir.schedule_id(clinic.id, slot.service, slot.product_id)
+        if sid not in service_schedules:
+            service_schedules[sid] = fhir.schedule(clinic, products[slot.product_id])
+            offering.setdefault(slot.service, set()).add(clinic.id)
+        by_state[slot.service, clinic.state].extend(
             fhir.slots(slot, clinic, now=now, base_url=base_url, phone=phone)
         )
-    files: dict[str, tuple[str, str | None, bytes]] = {
-        "locations.ndjson": ("Location", None, _ndjson(locations)),
-        "schedules.ndjson": ("Schedule", None, _ndjson(list(schedules.values()))),
-    }
-    for state, resources in sorted(by_state.items()):
-        files[f"slots-{state}.ndjson"] = ("Slot", state, _ndjson(resources))
+    files: dict[str, File] = {}
+    for service, service_schedules in schedules.items():
+        prefix = file_prefix(service)
+        locations = [fhir.location(clinics[i], base_url) for i in sorted(offering[service])]
+        files[f"{prefix}locations.ndjson"] = File(service, "Location", None, _ndjson(locations))
+        files[f"{prefix}schedules.ndjson"] = File(
+            service, "Schedule", None, _ndjson(list(service_schedules.values()))
+        )
+    for (service, state), resources in sorted(by_state.items()):
+        files[f"{file_prefix(service)}slots-{state}.ndjson"] = File(
+            service, "Slot", state, _ndjson(resources)
+        )
     return files
 
 
 def build_summary(session: Session, *, now: datetime, horizon_days: int) -> bytes:
-    """Per clinic, free appointments by local day (for the state's own finder page)."""
+    """Per clinic, free appointments by local day, in all and per service."""
     clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.active.is_(True)))}
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for clinic_id, starts_at, free in session.execute(
-        select(Slot.clinic_id, Slot.starts_at, online_free(now)).where(
+    counts: dict[int, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for clinic_id, service, starts_at, free in session.execute(
+        select(Slot.clinic_id, Slot.service, Slot.starts_at, online_free(now)).where(
             Slot.clinic_id.in_(list(clinics)),
             Slot.is_open.is_(True),
             Slot.starts_at > now,
@@ -98,7 +134,7 @@ def build_summary(session: Session, *, now: datetime, horizon_days: int) -> byte
         )
     ):
         day = starts_at.astimezone(ZoneInfo(clinics[clinic_id].timezone)).date().isoformat()
-        counts[clinic_id][day] += max(0, int(free))
+        counts[clinic_id][day][service] += max(0, int(free))
     body = {
         "generated_at": now.astimezone(UTC).isoformat(timespec="seconds"),
         "clinics": [
@@ -108,7 +144,10 @@ def build_summary(session: Session, *, now: datetime, horizon_days: int) -> byte
                 "city": c.city,
                 "postal_code": c.postal_code,
                 "services": c.services,
-                "days": [{"date": d, "available": n} for d, n in sorted(counts[c.id].items())],
+                "days": [
+                    {"date": d, "available": sum(n.values()), "by_service": dict(sorted(n.items()))}
+                    for d, n in sorted(counts[c.id].items())
+                ],
             }
             for c in sorted(clinics.values(), key=lambda c: c.name)
         ],
@@ -180,4 +219,14 @@ def direct(body: bytes, now: datetime) -> Document:
     return Document(body, _etag(body), now.astimezone(UTC).replace(microsecond=0))
 
 
-__all__ = ["Document", "Publisher", "RedisError", "build_files", "build_summary", "direct"]
+__all__ = [
+    "DEFAULT_SERVICE",
+    "Document",
+    "File",
+    "Publisher",
+    "RedisError",
+    "build_files",
+    "build_summary",
+    "direct",
+    "file_prefix",
+]

@@ -1,9 +1,11 @@
-"""GET /$bulk-publish, its NDJSON files, and the availability summary, with HTTP caching."""
+"""GET /$bulk-publish (COVID-19), /<service>/$bulk-publish, their NDJSON files, and the
+availability summary, with HTTP caching."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -12,8 +14,17 @@ from redis.exceptions import RedisError
 
 from booking.clock import now
 from booking.db import db
+from booking.models.vaccines import SERVICE_CODES
 from booking.opendata import bp
-from booking.opendata.publish import Document, Publisher, build_files, build_summary, direct
+from booking.opendata.publish import (
+    DEFAULT_SERVICE,
+    Document,
+    File,
+    Publisher,
+    build_files,
+    build_summary,
+    direct,
+)
 from booking.redis_client import get_redis
 
 NDJSON = "application/fhir+ndjson"
@@ -28,7 +39,30 @@ def _base_url() -> str:
     return str(current_app.config["PUBLIC_URL"]).rstrip("/")
 
 
+def _manifest(moment: datetime, request_url: str, files: dict[str, File], service: str) -> bytes:
+    output = []
+    for name, file in files.items():
+        if file.service != service:
+            continue
+        entry: dict[str, Any] = {"type": file.kind, "url": f"{_base_url()}/opendata/{name}"}
+        if file.state:
+            entry["extension"] = {"state": [file.state]}  # slot files split per state
+        output.append(entry)
+    manifest = {
+        "transactionTime": moment.isoformat(timespec="seconds"),
+        "request": request_url,
+        "output": output,
+        "error": [],
+    }
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
 def _bulk_documents() -> dict[str, bytes]:
+    """Every service's manifest and files, built in one pass over the slots.
+
+    /$bulk-publish is COVID-19's manifest: the 2021 spec's clients read every Immunization
+    Schedule there as a COVID-19 one. Each service also has its own, /<service>/$bulk-publish.
+    """
     moment = now()
     files = build_files(
         db.session,
@@ -37,20 +71,13 @@ def _bulk_documents() -> dict[str, bytes]:
         phone=current_app.config["HELPLINE_PHONE"],
         horizon_days=current_app.config["BOOKING_DAYS"],
     )
-    output = []
-    for name, (kind, state, _body) in files.items():
-        entry: dict[str, Any] = {"type": kind, "url": f"{_base_url()}/opendata/{name}"}
-        if state:
-            entry["extension"] = {"state": [state]}  # slot files split per state
-        output.append(entry)
-    manifest = {
-        "transactionTime": moment.isoformat(timespec="seconds"),
-        "request": f"{_base_url()}/$bulk-publish",
-        "output": output,
-        "error": [],
-    }
-    documents = {f"file:{name}": body for name, (_k, _s, body) in files.items()}
-    documents["manifest"] = json.dumps(manifest, separators=(",", ":")).encode()
+    documents = {f"file:{name}": file.body for name, file in files.items()}
+    documents["manifest"] = _manifest(
+        moment, f"{_base_url()}/$bulk-publish", files, DEFAULT_SERVICE
+    )
+    for service in SERVICE_CODES:
+        url = f"{_base_url()}/{service}/$bulk-publish"
+        documents[f"manifest:{service}"] = _manifest(moment, url, files, service)
     return documents
 
 
@@ -63,6 +90,8 @@ def _document(publication: str, key: str, build: Any) -> Document | None:
     try:
         publisher = _publisher()
         publisher.refresh(publication, now(), build)
+        if key not in publisher.names(publication):
+            return None  # e.g. a state's slot file from an earlier build, now gone
         return publisher.get(key)
     except RedisError:
         body = build().get(key)
@@ -96,9 +125,13 @@ def _not_modified(document: Document) -> bool:
 
 
 @bp.get("/$bulk-publish")
-def bulk_publish() -> Any:
-    """The SMART Scheduling Links manifest."""
-    document = _document("bulk", "manifest", _bulk_documents)
+@bp.get("/<service>/$bulk-publish")
+def bulk_publish(service: str | None = None) -> Any:
+    """The SMART Scheduling Links manifest: COVID-19's, or one service's."""
+    if service is not None and service not in SERVICE_CODES:
+        abort(404)
+    key = "manifest" if service is None else f"manifest:{service}"
+    document = _document("bulk", key, _bulk_documents)
     assert document is not None
     return _respond(document, "application/json")
 
