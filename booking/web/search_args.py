@@ -77,7 +77,8 @@ def parse_product(
         errors["product"] = products.BAD_VACCINE
     elif service is not None and service in inventory.SERVICES and wanted.service != service:
         errors["product"] = N_(
-            "That product is not a %(vaccine)s.", vaccine=inventory.SERVICES[service]
+            "That product does not match the vaccine you chose: %(vaccine)s.",
+            vaccine=inventory.SERVICES[service],
         )
     return wanted.product
 
