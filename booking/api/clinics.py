@@ -14,7 +14,7 @@ from booking.db import db
 from booking.services import inventory
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
-from booking.web.search_args import parse_day, parse_search, run_search
+from booking.web.search_args import parse_day, parse_product, parse_search, run_search
 
 
 @bp.get("/v1/clinics")
@@ -40,7 +40,18 @@ def list_slots(clinic_id: str) -> Any:
             N_("Unknown service."),
             errors={"service": N_("Choose one of: %(choices)s.", choices=choices)},
         )
+    errors: dict[str, str] = {}
+    product = parse_product(request.args.get("product"), service, errors)
+    if errors:
+        raise InvalidInput(N_("Unknown vaccine product."), errors=errors)
     clinic = inventory.get_clinic(db.session, int(clinic_id))
     moment = now()
-    slots = inventory.slots_for_day(db.session, clinic, day, now=moment, service=service)
+    slots = inventory.slots_for_day(
+        db.session,
+        clinic,
+        day,
+        now=moment,
+        service=service,
+        product_id=product.id if product else None,
+    )
     return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}

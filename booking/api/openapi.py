@@ -21,6 +21,7 @@ from booking.api.openapi_schemas import (
     DATE,
     HEADERS,
     ID,
+    PRODUCT_PARAMETER,
     SCHEMAS,
     SERVER_ERRORS,
     SERVICE,
@@ -62,6 +63,7 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": SERVICE,
                 },
+                PRODUCT_PARAMETER,
             ],
             "responses": {
                 "200": json_response(
@@ -87,6 +89,7 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": SERVICE,
                 },
+                PRODUCT_PARAMETER,
             ],
             "responses": {
                 "200": json_response(

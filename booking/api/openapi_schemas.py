@@ -64,6 +64,13 @@ DATE = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
 ID = {"type": "integer", "minimum": 1}
 TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
 SERVICE = {"type": "string", "enum": SERVICE_NAMES}
+PRODUCT_PARAMETER: dict[str, Any] = {
+    "name": "product",
+    "in": "query",
+    "description": "Only this vaccine product (its key, e.g. moderna-covid19); it must be a "
+    "product of `service` when both are given.",
+    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,79}$"},
+}
 
 HEADERS: dict[str, Any] = {
     "Language": {
@@ -140,14 +147,28 @@ SCHEMAS: dict[str, Any] = {
     },
     "Slot": {
         "type": "object",
-        "required": ["id", "start", "end", "service", "capacity", "available"],
+        "required": ["id", "start", "end", "service", "vaccine", "capacity", "available"],
         "properties": {
             "id": ID,
             "start": TIME,
             "end": TIME,
             "service": {"type": "string"},
+            "vaccine": ref("Vaccine"),
             "capacity": {"type": "integer"},
             "available": {"type": "integer"},
+        },
+    },
+    "Vaccine": {
+        "type": "object",
+        "description": "The vaccine product, with its words in the language of Accept-Language.",
+        "required": ["product", "service", "name", "manufacturer", "cvx_code", "description"],
+        "properties": {
+            "product": {"type": "string", "description": "The product's key"},
+            "service": SERVICE,
+            "name": {"type": "string", "examples": ["Moderna"]},
+            "manufacturer": {"type": "string"},
+            "cvx_code": {"type": "string", "pattern": "^[0-9]{1,3}$", "examples": ["207"]},
+            "description": {"type": "string", "examples": ["COVID-19 vaccine (Moderna)"]},
         },
     },
     "Hold": {
@@ -205,6 +226,7 @@ SCHEMAS: dict[str, Any] = {
                     "clinic_id",
                     "clinic_name",
                     "service",
+                    "vaccine",
                     "start",
                     "end",
                     "first_name",
@@ -217,6 +239,7 @@ SCHEMAS: dict[str, Any] = {
                     "clinic_id": ID,
                     "clinic_name": {"type": "string"},
                     "service": {"type": "string"},
+                    "vaccine": ref("Vaccine"),
                     "start": TIME,
                     "end": TIME,
                     "first_name": {"type": "string"},

@@ -6,8 +6,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from booking.models import Clinic, Reservation, Slot
+from booking.db import db
+from booking.i18n import translate
+from booking.models import Clinic, Reservation, Slot, VaccineProduct
+from booking.services import products
 from booking.services.inventory import ClinicResult
+from booking.services.text import Msg
 
 
 def local_iso(value: datetime, tz: str) -> str:
@@ -45,13 +49,27 @@ def clinic_result_json(result: ClinicResult) -> dict[str, Any]:
     return body
 
 
+def vaccine_json(product: VaccineProduct, words: Msg) -> dict[str, Any]:
+    """A vaccine product: its key, brand, maker and CVX code, and its plain words."""
+    return {
+        "product": product.key,
+        "service": product.service,
+        "name": product.name,
+        "manufacturer": product.manufacturer,
+        "cvx_code": product.cvx_code,
+        "description": str(translate(words)),
+    }
+
+
 def slot_json(slot: Slot, tz: str, now: datetime) -> dict[str, Any]:
     """A slot with its live availability for online booking."""
+    product = products.slot_product(db.session, slot)
     return {
         "id": slot.id,
         "start": local_iso(slot.starts_at, tz),
         "end": local_iso(slot.ends_at, tz),
         "service": slot.service,
+        "vaccine": vaccine_json(product, products.describe(product)),
         "capacity": slot.capacity,
         "available": slot.available_online(now),
     }
@@ -59,12 +77,14 @@ def slot_json(slot: Slot, tz: str, now: datetime) -> dict[str, Any]:
 
 def reservation_json(reservation: Reservation, slot: Slot, clinic: Clinic) -> dict[str, Any]:
     """A reservation as its holder may see it."""
+    product = products.slot_product(db.session, slot)
     return {
         "status": reservation.status,
         "slot_id": slot.id,
         "clinic_id": clinic.id,
         "clinic_name": clinic.name,
         "service": slot.service,
+        "vaccine": vaccine_json(product, products.describe_reservation(product, reservation)),
         "start": local_iso(slot.starts_at, clinic.timezone),
         "end": local_iso(slot.ends_at, clinic.timezone),
         "first_name": reservation.first_name,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
+from booking.i18n import translate
 from booking.messages.policy import notice_policy_from_config
 from booking.models import Clinic, Role, Slot, VaccineProduct
 from booking.services import inventory, products, schedule
@@ -38,6 +39,8 @@ DONE = {
     "capacity": N_("Capacity saved."),
     "closed": N_("Closed. Everyone booked in it was cancelled and is being told."),
 }
+# The columns stay as they were; "service" holds the vaccine in words in the reader's language
+# ("COVID-19 vaccine (Moderna)"), as the roster shows it.
 CSV_COLUMNS = (
     "date",
     "time",
@@ -225,7 +228,9 @@ def export(clinic_id: int) -> Any:
         values = (
             local.date().isoformat(),
             local.strftime("%H:%M"),
-            slot.service,
+            translate(
+                products.describe_reservation(products.slot_product(db.session, slot), reservation)
+            ),
             reservation.confirmation_code,
             reservation.first_name,
             reservation.last_name,

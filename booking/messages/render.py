@@ -22,8 +22,8 @@ from booking.cldr import cldr_locale
 from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when, translate
 from booking.messages.ics import appointment_ics
 from booking.messages.qr import qr_png
-from booking.models import Clinic, MessageKind, OutboxMessage, Reservation, Slot
-from booking.services.inventory import SERVICES
+from booking.models import Clinic, MessageKind, OutboxMessage, Reservation, Slot, VaccineProduct
+from booking.services import products
 from booking.services.tokens import format_code, manage_token_for
 
 CANCELLING = (MessageKind.CANCELLATION.value, MessageKind.CLINIC_CANCELLATION.value)
@@ -38,6 +38,7 @@ class MessageContext:
     reservation: Reservation
     slot: Slot
     clinic: Clinic
+    product: VaccineProduct
     previous_slot: Slot | None = None
     previous_clinic: Clinic | None = None
 
@@ -61,11 +62,14 @@ def load_context(session: Session, message: OutboxMessage) -> MessageContext:
     clinic = session.get(Clinic, payload["clinic_id"])
     if reservation is None or slot is None or clinic is None:
         raise LookupError(f"message {message.id} refers to rows that do not exist")
+    product = products.slot_product(session, slot)
     previous_slot = previous_clinic = None
     if payload.get("previous_slot_id"):
         previous_slot = session.get(Slot, payload["previous_slot_id"])
         previous_clinic = session.get(Clinic, payload["previous_clinic_id"])
-    return MessageContext(message, reservation, slot, clinic, previous_slot, previous_clinic)
+    return MessageContext(
+        message, reservation, slot, clinic, product, previous_slot, previous_clinic
+    )
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -108,7 +112,8 @@ def template_values(ctx: MessageContext) -> dict[str, Any]:
         "channel": message.channel,
         "first_name": reservation.first_name or "",
         "code": format_code(code) if code else "",
-        "service_name": str(translate(SERVICES.get(ctx.slot.service, ctx.slot.service))),
+        # The vaccine in plain words, "COVID-19 vaccine (Moderna)", in every part of the message.
+        "service_name": str(translate(products.describe_reservation(ctx.product, reservation))),
         "clinic": clinic,
         "address": _address(clinic),
         "when": _when(ctx.slot.starts_at, clinic, locale),

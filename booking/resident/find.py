@@ -11,8 +11,9 @@ from flask import abort, current_app, render_template, request
 from booking.clock import now
 from booking.db import db
 from booking.resident import bp
-from booking.services import inventory
+from booking.services import inventory, products
 from booking.services.errors import InvalidInput, NotFound
+from booking.services.products import VaccineFilter
 from booking.web.search_args import (
     RADIUS_CHOICES,
     SEARCH_FIELDS,
@@ -50,7 +51,9 @@ def search() -> Any:
     )
 
 
-def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None) -> dict[str, Any]:
+def clinic_day_context(
+    clinic_id: int, raw_day: str | None, service: str | None, product_id: int | None = None
+) -> dict[str, Any]:
     """Everything a clinic page shows: its days with free counts and the chosen day's slots."""
     try:
         clinic = inventory.get_clinic(db.session, clinic_id)
@@ -60,10 +63,17 @@ def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None)
         service = None
     moment = now()
     days = inventory.clinic_days(
-        db.session, clinic, now=moment, days=current_app.config["BOOKING_DAYS"], service=service
+        db.session,
+        clinic,
+        now=moment,
+        days=current_app.config["BOOKING_DAYS"],
+        service=service,
+        product_id=product_id,
     )
     day = pick_day(days, raw_day)
-    slots = inventory.slots_for_day(db.session, clinic, day, now=moment, service=service)
+    slots = inventory.slots_for_day(
+        db.session, clinic, day, now=moment, service=service, product_id=product_id
+    )
     return {
         "clinic": clinic,
         "days": days,
@@ -78,14 +88,52 @@ def clinic_day_context(clinic_id: int, raw_day: str | None, service: str | None)
     }
 
 
+def _vaccine_filter() -> tuple[VaccineFilter, dict[str, str]]:
+    """The clinic page's vaccine filter (``vaccine``; an older link's ``service`` still works)."""
+    raw = request.args.get("vaccine")
+    if raw is None:
+        legacy = request.args.get("service")
+        return VaccineFilter(service=legacy if legacy in inventory.SERVICES else None), {}
+    try:
+        return products.parse_vaccine_filter(db.session, raw), {}
+    except InvalidInput as exc:
+        return VaccineFilter(), exc.errors
+
+
+def _filter_choices(context: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    """The filter's options: per service the clinic offers, "any" and then its products."""
+    clinic = context["clinic"]
+    offered = inventory.clinic_products(db.session, clinic, now=context["moment"])
+    groups = []
+    for code in inventory.SERVICES:
+        mine = [p for p in offered if p.service == code]
+        if code in (clinic.services or []) or mine:
+            options = [(code, inventory.ANY_OF_SERVICE[code])]
+            options += [(p.key, products.describe(p)) for p in mine]
+            groups.append((inventory.SERVICES[code], options))
+    return groups
+
+
 @bp.get("/clinics/<int(max=2147483647):clinic_id>")
 def clinic(clinic_id: int) -> Any:
     """A clinic's address, its days with free places, and the free times of one day."""
-    context = clinic_day_context(clinic_id, request.args.get("date"), request.args.get("service"))
+    wanted, errors = _vaccine_filter()
+    context = clinic_day_context(
+        clinic_id,
+        request.args.get("date"),
+        wanted.service,
+        wanted.product.id if wanted.product else None,
+    )
+    context.update(
+        vaccine_filter=wanted,
+        vaccine_choices=_filter_choices(context),
+        errors=errors,
+    )
     # A deep link (from an aggregator's listing) names one slot: offer it first if still free.
     chosen = request.args.get("slot", "")
     context["chosen"] = next(
         (slot for slot in context["free"] if chosen.isdigit() and slot.id == int(chosen[:10])),
         None,
     )
-    return render_template("clinic.html", **context)
+    # A vaccine that is not on the list: the page with the reason and every time, not a 500.
+    return render_template("clinic.html", **context), (422 if errors else 200)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Slot
+from booking.models import Clinic, Slot, VaccineProduct
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
 from booking.services.slot_counts import online_free
@@ -19,6 +19,13 @@ SERVICES: dict[str, str] = {
     "covid19": N_("COVID-19 vaccine"),
     "flu": N_("Flu vaccine"),
     "rsv": N_("RSV vaccine"),
+}
+
+# The vaccine filter's "any product of this service", whole sentences for each language.
+ANY_OF_SERVICE: dict[str, str] = {
+    "covid19": N_("Any COVID-19 vaccine"),
+    "flu": N_("Any flu vaccine"),
+    "rsv": N_("Any RSV vaccine"),
 }
 
 
@@ -54,6 +61,7 @@ def search_clinics(
     now: datetime,
     day: date | None = None,
     service: str | None = None,
+    product_id: int | None = None,
     horizon_days: int = 14,
     limit: int = 50,
 ) -> list[ClinicResult]:
@@ -72,13 +80,14 @@ def search_clinics(
         if miles <= radius_miles and (service is None or service in (clinic.services or [])):
             near.append((clinic, miles))
     near.sort(key=lambda pair: (pair[1], pair[0].name))
+    if product_id is not None:
+        near = _offering(session, near, product_id, now)
     near = near[:limit]
     if not near:
         return []
 
     conditions = [Slot.clinic_id.in_([c.id for c, _ in near]), *_bookable(now)]
-    if service:
-        conditions.append(Slot.service == service)
+    conditions += _vaccine_filter(service, product_id)
     if day is None:
         conditions.append(Slot.starts_at < now + timedelta(days=horizon_days))
     rows = session.execute(
@@ -100,6 +109,32 @@ def search_clinics(
     return results
 
 
+def _vaccine_filter(service: str | None, product_id: int | None) -> list[ColumnElement[bool]]:
+    conditions = [Slot.service == service] if service else []
+    if product_id is not None:
+        conditions.append(Slot.product_id == product_id)
+    return conditions
+
+
+def _offering(
+    session: Session, near: list[tuple[Clinic, float]], product_id: int, now: datetime
+) -> list[tuple[Clinic, float]]:
+    """The clinics that run the product at all from now on (full or not): clinics declare
+    services, not products, so their slots say what is in the fridge."""
+    ids = set(
+        session.scalars(
+            select(Slot.clinic_id)
+            .where(
+                Slot.clinic_id.in_([c.id for c, _ in near]),
+                Slot.product_id == product_id,
+                Slot.starts_at > now,
+            )
+            .distinct()
+        )
+    )
+    return [(clinic, miles) for clinic, miles in near if clinic.id in ids]
+
+
 def _day_filter(near: list[tuple[Clinic, float]], day: date | None) -> list[ColumnElement[bool]]:
     if day is None:
         return []
@@ -117,7 +152,13 @@ def get_clinic(session: Session, clinic_id: int) -> Clinic:
 
 
 def clinic_days(
-    session: Session, clinic: Clinic, *, now: datetime, days: int, service: str | None = None
+    session: Session,
+    clinic: Clinic,
+    *,
+    now: datetime,
+    days: int,
+    service: str | None = None,
+    product_id: int | None = None,
 ) -> list[tuple[date, int]]:
     """Return each of the next ``days`` local dates with the number of free places."""
     tz = ZoneInfo(clinic.timezone)
@@ -125,8 +166,7 @@ def clinic_days(
     start, _ = local_day_bounds(today, clinic.timezone)
     _, end = local_day_bounds(today + timedelta(days=days - 1), clinic.timezone)
     conditions = [Slot.clinic_id == clinic.id, *_bookable(now), Slot.starts_at < end]
-    if service:
-        conditions.append(Slot.service == service)
+    conditions += _vaccine_filter(service, product_id)
     rows = session.execute(
         select(Slot.starts_at, online_free(now)).where(*conditions, Slot.starts_at >= start)
     ).all()
@@ -144,7 +184,13 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def slots_for_day(
-    session: Session, clinic: Clinic, day: date, *, now: datetime, service: str | None = None
+    session: Session,
+    clinic: Clinic,
+    day: date,
+    *,
+    now: datetime,
+    service: str | None = None,
+    product_id: int | None = None,
 ) -> list[Slot]:
     """Return the clinic's open slots on a local date that have not started, earliest first."""
     start, end = local_day_bounds(day, clinic.timezone)
@@ -153,10 +199,23 @@ def slots_for_day(
         Slot.is_open.is_(True),
         Slot.starts_at >= max(start, now),
         Slot.starts_at < end,
+        *_vaccine_filter(service, product_id),
     ]
-    if service:
-        conditions.append(Slot.service == service)
     return list(session.scalars(select(Slot).where(*conditions).order_by(Slot.starts_at, Slot.id)))
+
+
+def clinic_products(session: Session, clinic: Clinic, *, now: datetime) -> list[VaccineProduct]:
+    """The products of the clinic's open slots from now on (what its vaccine filter offers)."""
+    ids = select(Slot.product_id).where(
+        Slot.clinic_id == clinic.id, Slot.is_open.is_(True), Slot.starts_at > now
+    )
+    return list(
+        session.scalars(
+            select(VaccineProduct)
+            .where(VaccineProduct.id.in_(ids))
+            .order_by(VaccineProduct.service, VaccineProduct.name)
+        )
+    )
 
 
 def get_slot(session: Session, slot_id: int) -> Slot:

@@ -21,7 +21,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import VaccineProduct
+from booking.models import Reservation, Slot, VaccineProduct
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
 from booking.services.text import N_, Msg
@@ -143,6 +143,70 @@ def describe(product: VaccineProduct | CatalogueProduct, dose: int | None = None
             doses=product.doses,
         )
     return N_("%(vaccine)s (%(product)s)", vaccine=vaccine, product=product.name)
+
+
+def describe_reservation(product: VaccineProduct, reservation: Reservation) -> Msg:
+    """A booking's vaccine in plain words: every page, message and export shows this one."""
+    # Dose numbers come with two-dose courses; then this passes reservation.dose_number.
+    del reservation
+    return describe(product)
+
+
+def slot_product(session: Session, slot: Slot) -> VaccineProduct:
+    """The product a slot is for (from the session's identity map when already loaded)."""
+    return get_product(session, slot.product_id)
+
+
+def reservation_product(session: Session, reservation: Reservation) -> VaccineProduct:
+    """The product of a booking: its slot's."""
+    slot = session.get(Slot, reservation.slot_id)
+    if slot is None:
+        raise NotFound(N_("No slot with that id."))
+    return slot_product(session, slot)
+
+
+def describe_booking(session: Session, reservation: Reservation) -> Msg:
+    """Load a booking's product and describe it with describe_reservation."""
+    return describe_reservation(reservation_product(session, reservation), reservation)
+
+
+def describe_slot(session: Session, slot: Slot) -> Msg:
+    """A slot's vaccine in plain words, where nothing is booked yet."""
+    return describe(slot_product(session, slot))
+
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
+
+
+@dataclass(frozen=True)
+class VaccineFilter:
+    """What a resident asked to see: any vaccine, any of one service, or one product."""
+
+    service: str | None = None
+    product: VaccineProduct | None = None
+
+    @property
+    def value(self) -> str:
+        """The filter as it goes back into a URL: a product key, a service code, or ""."""
+        return self.product.key if self.product else (self.service or "")
+
+
+BAD_VACCINE = N_("Choose a vaccine from the list.")
+
+
+def parse_vaccine_filter(session: Session, raw: object) -> VaccineFilter:
+    """Read "" (any), a service code ("covid19": any COVID-19 vaccine) or a product key."""
+    if raw is None or raw == "":
+        return VaccineFilter()
+    if isinstance(raw, str) and raw in SERVICES:
+        return VaccineFilter(service=raw)
+    # Checked before the database sees it: a NUL byte or a megabyte never reaches a query.
+    if not isinstance(raw, str) or not _KEY.fullmatch(raw):
+        raise InvalidInput(N_("Please correct the search."), errors={"vaccine": BAD_VACCINE})
+    product = session.scalar(select(VaccineProduct).where(VaccineProduct.key == raw))
+    if product is None or not product.active:
+        raise InvalidInput(N_("Please correct the search."), errors={"vaccine": BAD_VACCINE})
+    return VaccineFilter(service=product.service, product=product)
 
 
 # Whole sentences per field, so each language can word them its own way.

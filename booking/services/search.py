@@ -23,6 +23,7 @@ def clinics_near(
     service: str | None,
     now: datetime,
     horizon_days: int,
+    product_id: int | None = None,
 ) -> list[inventory.ClinicResult]:
     """Clinics within ``radius_miles`` of a known ZIP code, nearest first."""
     place = lookup_zip(zip_code)
@@ -36,5 +37,6 @@ def clinics_near(
         now=now,
         day=day,
         service=service,
+        product_id=product_id,
         horizon_days=horizon_days,
     )

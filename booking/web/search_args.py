@@ -9,7 +9,8 @@ from flask import abort, current_app
 
 from booking.clock import now
 from booking.db import db
-from booking.services import inventory, search
+from booking.models import VaccineProduct
+from booking.services import inventory, products, search
 from booking.services.errors import InvalidInput
 from booking.services.geo import lookup_zip
 from booking.services.text import N_
@@ -18,7 +19,7 @@ from booking.services.validation import parse_date, parse_int, parse_zip
 MAX_RADIUS_MILES = 100
 MAX_DAYS_AWAY = 366
 RADIUS_CHOICES = (5, 10, 25, 50)
-SEARCH_FIELDS = ("zip", "radius_miles", "date", "service")
+SEARCH_FIELDS = ("zip", "radius_miles", "date", "service", "product")
 
 
 def parse_day(raw: object) -> date:
@@ -51,11 +52,35 @@ def parse_search(args: Any) -> dict[str, Any]:
     if service is not None and service not in inventory.SERVICES:
         errors["service"] = N_("Choose one of: %(choices)s.", choices=", ".join(inventory.SERVICES))
     parsed["service"] = service
+    product = parse_product(args.get("product"), service, errors)
+    parsed["product_id"] = product.id if product else None
+    if product is not None and service is None:
+        parsed["service"] = product.service
     if "zip" in parsed and lookup_zip(parsed["zip"]) is None:
         errors["zip"] = search.UNKNOWN_ZIP
     if errors:
         raise InvalidInput(N_("Please correct the search."), errors=errors)
     return parsed
+
+
+def parse_product(
+    raw: object, service: str | None, errors: dict[str, str]
+) -> VaccineProduct | None:
+    """A ``product`` argument: the key of an active product of the searched service, if any."""
+    if raw is None or raw == "":
+        return None
+    try:
+        wanted = products.parse_vaccine_filter(db.session, raw)
+    except InvalidInput:
+        wanted = products.VaccineFilter()
+    if wanted.product is None:
+        errors["product"] = products.BAD_VACCINE
+    elif service is not None and service in inventory.SERVICES and wanted.service != service:
+        errors["product"] = N_(
+            "That product does not match the vaccine you chose: %(vaccine)s.",
+            vaccine=inventory.SERVICES[service],
+        )
+    return wanted.product
 
 
 def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
@@ -66,6 +91,7 @@ def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
         radius_miles=params["radius_miles"],
         day=params["date"],
         service=params["service"],
+        product_id=params.get("product_id"),
         now=now(),
         horizon_days=current_app.config["BOOKING_DAYS"],
     )

@@ -6,7 +6,9 @@ Each test walks one journey and checks every page it reaches, so one run lists e
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +81,10 @@ class Audit:
         self.checked.append(name)
         if screenshot:  # first, before the checks below move the focus around
             self._screenshots(name)
+        if os.environ.get("FAIRSLOT_REVIEW_SCREENSHOTS"):
+            # For reviewing a change: every page, in every language, into that directory.
+            folder = Path(os.environ["FAIRSLOT_REVIEW_SCREENSHOTS"])
+            self._screenshots(f"{name}-{self.locale}", folder)
         if page.locator("html").get_attribute("lang") != expected_lang(self.locale):
             self.problems.append(f"{name}: <html lang> is not {expected_lang(self.locale)}")
         if page.locator("h1").count() != 1:
@@ -117,12 +123,12 @@ class Audit:
             self.problems.append(f"{name}: scrolls sideways at 320 CSS px")
         self.page.set_viewport_size(size)
 
-    def _screenshots(self, name: str) -> None:
+    def _screenshots(self, name: str, folder: Path = SCREENSHOTS) -> None:
         size = self.page.viewport_size
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             self.page.set_viewport_size(viewport)
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+            self.page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size(size)
 
     def assert_clean(self) -> None:
