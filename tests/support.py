@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Slot
-from booking.services.products import default_product
+from booking.models import Clinic, Slot, VaccineProduct
+from booking.services.products import list_products
 from booking.services.reservations import Person
 
 _ids = count(1)
@@ -68,11 +68,11 @@ def make_slot(
     minutes: int = 15,
     product_id: int | None = None,
 ) -> Slot:
-    """Add an open slot (for the service's default product unless told otherwise)."""
+    """Add an open slot (for a one-dose product of the service unless told otherwise)."""
     slot = Slot(
         clinic_id=clinic.id,
         service=service,
-        product_id=product_id or default_product(session, service).id,
+        product_id=product_id or one_dose_product(session, service).id,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=minutes),
         capacity=capacity,
@@ -84,6 +84,16 @@ def make_slot(
     session.add(slot)
     session.flush()
     return slot
+
+
+def one_dose_product(session: Session, service: str = "covid19") -> VaccineProduct:
+    """A product of the service given as one dose (a booking of it is one appointment)."""
+    return next(p for p in list_products(session, services=[service]) if p.doses == 1)
+
+
+def two_dose_product(session: Session, key: str = "pfizer-covid19") -> VaccineProduct:
+    """A product given as a course of two doses (Pfizer-BioNTech: 21 to 42 days apart)."""
+    return next(p for p in list_products(session) if p.key == key)
 
 
 def person(n: int = 0, **overrides: Any) -> Person:
