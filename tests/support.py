@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from itertools import count
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +21,7 @@ from booking.services.products import list_products
 from booking.services.reservations import Person
 
 _ids = count(1)
+T = TypeVar("T")
 
 
 class Clock:
@@ -219,3 +224,24 @@ def refuse(session: Any, sql: str, *names: str, **params: Any) -> None:
         session.execute(text(sql), params)
     message = str(refused.value.orig)
     assert any(name in message for name in names), message
+
+
+def run_together(count: int, task: Callable[[int], T]) -> list[T]:
+    """Run ``task(0..count-1)`` on ``count`` threads released at once by a barrier."""
+    barrier = threading.Barrier(count)
+
+    def start(i: int) -> T:
+        barrier.wait(timeout=60)
+        return task(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(start, i) for i in range(count)]
+        # .result() re-raises any exception a thread hit, failing the test with its traceback.
+        return [future.result(timeout=300) for future in futures]
+
+
+def client_for(app: Flask, i: int) -> Any:
+    """A test client of its own, from its own address (each resident has their own limit)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.1.{i // 250}.{i % 250 + 1}"
+    return client

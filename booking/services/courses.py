@@ -17,7 +17,7 @@ lies inside the window. A dose 2 never stands on nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -118,6 +118,7 @@ def default_second_dose(session: Session, first_slot: Slot) -> Slot | None:
     assert product.interval_days is not None
     # The same wall-clock time, across a daylight-saving change too.
     due = (local.replace(tzinfo=None) + timedelta(days=product.interval_days)).replace(tzinfo=tz)
+    due = due.astimezone(UTC)
     return session.scalars(
         select(Slot).where(
             Slot.clinic_id == first_slot.clinic_id,
@@ -293,6 +294,7 @@ def cancel_second_dose(
         )
         second.prior_dose_date = dose_one_given_on
         second.updated_at = now
+        session.flush()
         return None
     second.status = ReservationStatus.CANCELLED.value
     second.cancelled_at = now

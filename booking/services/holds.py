@@ -78,6 +78,7 @@ def place_hold(
         # Given here, not left to the model's defaults: the INSERT ... SELECT does not apply them.
         "eligibility_attested": False,
         "locale": "en",
+        "dose_number": 1,  # "dose 2 only" is set when the hold is confirmed
         "created_at": now,
         "updated_at": now,
     }

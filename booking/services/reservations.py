@@ -215,6 +215,10 @@ def cancel_reservation(
         return reservation
     if reservation.status != CONFIRMED:
         raise Conflict(N_("Only a confirmed appointment can be cancelled."))
+    # A course: dose 2 goes too, or stays as "dose 2 only" (checked before anything changes).
+    second = courses.cancel_second_dose(
+        session, reservation, now=now, dose_one_given_on=dose_one_given_on
+    )
     reservation.status = ReservationStatus.CANCELLED.value
     reservation.cancelled_at = now
     reservation.updated_at = now
@@ -222,9 +226,6 @@ def cancel_reservation(
     adjust(session, reservation.slot_id, Counter.BOOKED, -1)
     slot = session.get(Slot, reservation.slot_id)
     assert slot is not None
-    second = courses.cancel_second_dose(
-        session, reservation, now=now, dose_one_given_on=dose_one_given_on
-    )
     booking_cancelled(session, reservation, slot, now=now, policy=notices, second=second)
     return reservation
 
