@@ -12,9 +12,9 @@ from bench.stack import Stack
 
 SEARCH_ZIP = "02115"
 SERVICE = "covid19"
-# Every bench slot is for the service's default product (see DEFAULT_PRODUCT_KEYS in
-# booking/services/products.py); the catalogue rows come with the migrations.
-PRODUCT = "pfizer-covid19"
+# The single-dose crowd books a one-dose product (a two-dose product books dose 2 too, so
+# needs slots past the horizon); the catalogue rows come with the migrations.
+PRODUCT = "janssen-covid19"
 _TZ = "America/New_York"
 
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from itertools import count
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Slot
-from booking.services.products import default_product
+from booking.models import Clinic, Slot, VaccineProduct
+from booking.services.products import list_products
 from booking.services.reservations import Person
 
 _ids = count(1)
+T = TypeVar("T")
 
 
 class Clock:
@@ -68,11 +73,11 @@ def make_slot(
     minutes: int = 15,
     product_id: int | None = None,
 ) -> Slot:
-    """Add an open slot (for the service's default product unless told otherwise)."""
+    """Add an open slot (for a one-dose product of the service unless told otherwise)."""
     slot = Slot(
         clinic_id=clinic.id,
         service=service,
-        product_id=product_id or default_product(session, service).id,
+        product_id=product_id or one_dose_product(session, service).id,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=minutes),
         capacity=capacity,
@@ -84,6 +89,16 @@ def make_slot(
     session.add(slot)
     session.flush()
     return slot
+
+
+def one_dose_product(session: Session, service: str = "covid19") -> VaccineProduct:
+    """A product of the service given as one dose (a booking of it is one appointment)."""
+    return next(p for p in list_products(session, services=[service]) if p.doses == 1)
+
+
+def two_dose_product(session: Session, key: str = "pfizer-covid19") -> VaccineProduct:
+    """A product given as a course of two doses (Pfizer-BioNTech: 21 to 42 days apart)."""
+    return next(p for p in list_products(session) if p.key == key)
 
 
 def person(n: int = 0, **overrides: Any) -> Person:
@@ -209,3 +224,24 @@ def refuse(session: Any, sql: str, *names: str, **params: Any) -> None:
         session.execute(text(sql), params)
     message = str(refused.value.orig)
     assert any(name in message for name in names), message
+
+
+def run_together(count: int, task: Callable[[int], T]) -> list[T]:
+    """Run ``task(0..count-1)`` on ``count`` threads released at once by a barrier."""
+    barrier = threading.Barrier(count)
+
+    def start(i: int) -> T:
+        barrier.wait(timeout=60)
+        return task(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(start, i) for i in range(count)]
+        # .result() re-raises any exception a thread hit, failing the test with its traceback.
+        return [future.result(timeout=300) for future in futures]
+
+
+def client_for(app: Flask, i: int) -> Any:
+    """A test client of its own, from its own address (each resident has their own limit)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.1.{i // 250}.{i % 250 + 1}"
+    return client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from flask import Response, current_app
@@ -17,7 +18,7 @@ from booking.services import holds, reservations, statements
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import format_code
-from booking.services.validation import parse_int, parse_person
+from booking.services.validation import parse_date, parse_int, parse_person
 from booking.web.gate import gated, leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
@@ -78,13 +79,21 @@ def confirm_hold(hold_id: str) -> Any:
     moment = now()
     tz_today = moment.date()
     person = parse_person(body, today=tz_today, require_attestation=False)
+    second_dose_slot_id, prior_dose_date = _course_fields(body)
     secret = current_app.config["SECRET_KEY"]
     notices = notice_policy()
     consumed: list[str | None] = []
 
     def work(session: Any) -> dict[str, Any]:
         done = reservations.confirm_hold(
-            session, token, person, now=moment, secret_key=secret, notices=notices
+            session,
+            token,
+            person,
+            now=moment,
+            secret_key=secret,
+            notices=notices,
+            second_dose_slot_id=second_dose_slot_id,
+            prior_dose_date=prior_dose_date,
         )
         reservation = done.reservation
         consumed[:] = [reservation.admission_ticket]
@@ -93,7 +102,7 @@ def confirm_hold(hold_id: str) -> Any:
         slot = session.execute(
             statements.confirmation_answer(), {"answer_slot_id": reservation.slot_id}
         ).one()
-        return {
+        answer: dict[str, Any] = {
             "confirmation_code": reservation.confirmation_code,
             "confirmation_code_display": format_code(reservation.confirmation_code or ""),
             "manage_token": done.manage_token,
@@ -104,8 +113,33 @@ def confirm_hold(hold_id: str) -> Any:
                 "start": local_iso(slot.starts_at, slot.timezone),
             },
         }
+        if done.second_dose is not None:
+            second = done.second_dose
+            at = session.execute(
+                statements.confirmation_answer(), {"answer_slot_id": second.slot_id}
+            ).one()
+            answer["second_dose"] = {
+                "confirmation_code": second.confirmation_code,
+                "slot_id": at.id,
+                "clinic_id": at.clinic_id,
+                "start": local_iso(at.starts_at, at.timezone),
+            }
+        return answer
 
     answer = db.transaction(work)
     # Committed: the admission that placed this hold is used up, so its place goes to the next.
     leave_after_booking(consumed[0] if consumed else None)
     return answer, 201
+
+
+def _course_fields(body: dict[str, Any]) -> tuple[int | None, date | None]:
+    """The optional dose-2 slot and "dose 2 only" date of a confirm body."""
+    raw_slot, raw_date = body.get("second_dose_slot_id"), body.get("prior_dose_date")
+    slot_id = None
+    if raw_slot is not None:
+        if not isinstance(raw_slot, int) or isinstance(raw_slot, bool):
+            message = N_("Send second_dose_slot_id as a JSON integer.")
+            raise InvalidInput(N_("Invalid number."), errors={"second_dose_slot_id": message})
+        slot_id = parse_int(raw_slot, field="second_dose_slot_id", low=1, high=MAX_ID)
+    given = None if raw_date is None else parse_date(raw_date, field="prior_dose_date")
+    return slot_id, given

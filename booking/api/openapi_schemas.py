@@ -187,6 +187,15 @@ SCHEMAS: dict[str, Any] = {
             "phone": {"type": "string", "description": "US number, any common format"},
             "email": {"type": "string", "format": "email", "maxLength": 254},
             "eligibility_attested": {"type": "boolean"},
+            "second_dose_slot_id": {
+                **ID,
+                "description": "Two-dose products: the slot for dose 2 (default: the same time "
+                "of day on the first day dose 2 is due, if it has room).",
+            },
+            "prior_dose_date": {
+                **DATE,
+                "description": "Dose 2 only: the date dose 1 was given elsewhere.",
+            },
         },
     },
     "Confirmation": {
@@ -206,6 +215,17 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["status", "slot_id", "clinic_id", "start"],
                 "properties": {
                     "status": _RESERVATION_STATUS,
+                    "slot_id": ID,
+                    "clinic_id": ID,
+                    "start": TIME,
+                },
+            },
+            "second_dose": {
+                "type": "object",
+                "description": "Dose 2, booked with dose 1 of a two-dose product.",
+                "required": ["confirmation_code", "slot_id", "clinic_id", "start"],
+                "properties": {
+                    "confirmation_code": {"type": "string"},
                     "slot_id": ID,
                     "clinic_id": ID,
                     "start": TIME,

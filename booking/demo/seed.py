@@ -70,7 +70,10 @@ def _site_slots(
 ) -> list[dict[str, Any]]:
     tz = ZoneInfo(TZ)
     rows = []
-    for offset in range(days):
+    # Dose 2 of a course is due past the booking horizon: a two-dose product's schedule runs on
+    # until the default dose 2 of the horizon's last day (the clinic schedule page says so too).
+    course_days = days + max((p.interval_days or 0) for p in products) if products else days
+    for offset in range(course_days):
         day = today + timedelta(days=offset)
         if day.weekday() not in site.weekdays:
             continue
@@ -79,6 +82,8 @@ def _site_slots(
         step = timedelta(minutes=site.slot_minutes)
         while start + step <= close:
             for product in products:
+                if offset >= days and product.doses == 1:
+                    continue
                 rows.append(
                     {
                         "clinic_id": clinic_id,

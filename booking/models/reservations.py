@@ -9,7 +9,18 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import LOCALE_CHECK, Base, one_of
@@ -51,6 +62,13 @@ class Reservation(Base):
     slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id", ondelete="RESTRICT"), index=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id", ondelete="RESTRICT"))
     service: Mapped[str] = mapped_column(String(40))
+    # The product and dose of the course this appointment is for (copied from the slot).
+    product_id: Mapped[int] = mapped_column(Integer)
+    dose_number: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    # Dose 2 of a course booked here points at its dose 1 (a course moves and cancels together).
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("reservation.id", ondelete="RESTRICT"))
+    # "Dose 2 only": dose 1 was given elsewhere on this date.
+    prior_dose_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default=ReservationStatus.HELD.value)
     channel: Mapped[str] = mapped_column(String(10), default=Channel.ONLINE.value)
     hold_token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -89,11 +107,24 @@ class Reservation(Base):
             "AND (phone IS NOT NULL OR email IS NOT NULL))",
             name="booked_has_person",
         ),
-        # One confirmed reservation per person and service: residents cannot hoard slots.
+        CheckConstraint("dose_number IN (1, 2)", name="dose_number_known"),
+        # Dose 2 stands on a dose 1 booked here (course_id) or given elsewhere (prior_dose_date).
+        CheckConstraint(
+            "(dose_number = 1 AND course_id IS NULL AND prior_dose_date IS NULL) OR "
+            "(dose_number = 2 AND (course_id IS NOT NULL OR prior_dose_date IS NOT NULL))",
+            name="dose_two_has_dose_one",
+        ),
+        ForeignKeyConstraint(
+            ["product_id", "service"],
+            ["vaccine_product.id", "vaccine_product.service"],
+            ondelete="RESTRICT",
+        ),
+        # One confirmed reservation per person, service and dose: residents cannot hoard slots.
         Index(
-            "uq_reservation_person_key_service_confirmed",
+            "uq_reservation_person_key_service_dose_confirmed",
             "person_key",
             "service",
+            "dose_number",
             unique=True,
             postgresql_where=text("status = 'confirmed'"),
             sqlite_where=text("status = 'confirmed'"),
@@ -106,6 +137,14 @@ class Reservation(Base):
             sqlite_where=text("status = 'held'"),
         ),
         Index("ix_reservation_clinic_id_status", "clinic_id", "status"),
+        # A course has one confirmed dose 2.
+        Index(
+            "uq_reservation_course_id_confirmed",
+            "course_id",
+            unique=True,
+            postgresql_where=text("status = 'confirmed'"),
+            sqlite_where=text("status = 'confirmed'"),
+        ),
         # One admitted waiting-room session holds at most one slot at a time.
         Index(
             "uq_reservation_admission_ticket_held",

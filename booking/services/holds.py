@@ -78,6 +78,7 @@ def place_hold(
         # Given here, not left to the model's defaults: the INSERT ... SELECT does not apply them.
         "eligibility_attested": False,
         "locale": "en",
+        "dose_number": 1,  # "dose 2 only" is set when the hold is confirmed
         "created_at": now,
         "updated_at": now,
     }
@@ -88,7 +89,7 @@ def place_hold(
             slot = take_place_after_miss(
                 session, slot_id, now=now, counter=Counter.HELD, online=online
             )
-            reservation = _insert(session, slot.id, slot.clinic_id, slot.service, values)
+            reservation = _insert(session, slot, values)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key or admission ticket won the race.
         # No savepoint: every caller's transaction rolls back on this error (the place taken
@@ -119,12 +120,14 @@ def _take_and_insert(
     """
     if session.get_bind().dialect.name != "postgresql":
         taken = session.execute(
-            take_statement(slot_id, now=now, online=online).returning(Slot.clinic_id, Slot.service),
+            take_statement(slot_id, now=now, online=online).returning(
+                Slot.id, Slot.clinic_id, Slot.service, Slot.product_id
+            ),
             execution_options=NO_SYNC,
         ).one_or_none()
         if taken is None:
             return None
-        return _insert(session, slot_id, taken.clinic_id, taken.service, values)
+        return _insert(session, taken, values)
     params = {f"v_{name}": value for name, value in values.items()}
     statement = statements.take_and_insert_hold(online, tuple(values))
     # "orm": the parameters bind this one statement (with them, "auto" means a bulk INSERT).
@@ -135,13 +138,17 @@ def _take_and_insert(
     ).one_or_none()
 
 
-def _insert(
-    session: Session, slot_id: int, clinic_id: int, service: str, values: dict[str, Any]
-) -> Reservation:
-    """INSERT ... RETURNING the hold, without the unit of work's flush machinery."""
+def _insert(session: Session, slot: Any, values: dict[str, Any]) -> Reservation:
+    """INSERT ... RETURNING the hold (for ``slot``'s place), without the unit of work's flush."""
     insert_hold = (
         insert(Reservation)
-        .values(slot_id=slot_id, clinic_id=clinic_id, service=service, **values)
+        .values(
+            slot_id=slot.id,
+            clinic_id=slot.clinic_id,
+            service=slot.service,
+            product_id=slot.product_id,
+            **values,
+        )
         .returning(Reservation)
     )
     return session.scalars(insert_hold).one()

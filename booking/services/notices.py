@@ -153,12 +153,31 @@ def _reminders(
     return written
 
 
+def _second_dose_payload(session: Session, second: Reservation) -> dict[str, Any]:
+    """Dose 2 of a course, as dose 1's messages name it (one message covers both)."""
+    slot = session.get(Slot, second.slot_id)
+    assert slot is not None
+    return {**_slot_payload(slot), "confirmation_code": second.confirmation_code}
+
+
 def booking_confirmed(
-    session: Session, reservation: Reservation, slot: Slot, *, now: datetime, policy: NoticePolicy
+    session: Session,
+    reservation: Reservation,
+    slot: Slot,
+    *,
+    now: datetime,
+    policy: NoticePolicy,
+    second: Reservation | None = None,
 ) -> list[OutboxMessage]:
-    """Write the confirmation, due now, and the reminders, due before the appointment."""
+    """Write the confirmation, due now, and the reminders, due before the appointment.
+
+    A course's ``second`` dose is named in dose 1's confirmation and has its own reminders.
+    """
     if not policy.enabled:
         return []
+    payload = _slot_payload(slot)
+    if second is not None:
+        payload["second_dose"] = _second_dose_payload(session, second)
     written = _write(
         session,
         reservation,
@@ -166,13 +185,20 @@ def booking_confirmed(
         key="confirmation",
         revision=0,
         send_after=now,
-        payload=_slot_payload(slot),
+        payload=payload,
         locale=_locale(reservation),
         now=now,
     )
-    return written + _reminders(
+    written += _reminders(
         session, reservation, slot, revision=0, policy=policy, locale=_locale(reservation), now=now
     )
+    if second is not None:
+        second_slot = session.get(Slot, second.slot_id)
+        assert second_slot is not None
+        written += _reminders(
+            session, second, second_slot, revision=0, policy=policy, locale=_locale(second), now=now
+        )
+    return written
 
 
 def cancel_reminders(session: Session, reservation_id: int, *, now: datetime) -> int:
@@ -199,9 +225,16 @@ def booking_moved(
     *,
     now: datetime,
     policy: NoticePolicy,
+    second: tuple[Reservation, Slot, Slot] | None = None,
 ) -> list[OutboxMessage]:
-    """Drop the old reminders; write the reschedule notice and reminders for the new time."""
+    """Drop the old reminders; write the reschedule notice and reminders for the new time.
+
+    ``second``: a course's dose 2 moved with it (dose 2, its old slot, its new slot), named in
+    the same notice, with its reminders rewritten.
+    """
     cancel_reminders(session, reservation.id, now=now)
+    if second is not None:
+        cancel_reminders(session, second[0].id, now=now)
     if not policy.enabled:
         return []
     # The caller holds the reservation's row lock, so concurrent moves number revisions in turn.
@@ -213,6 +246,11 @@ def booking_moved(
         "previous_clinic_id": old_slot.clinic_id,
         "previous_starts_at": old_slot.starts_at.isoformat(),
     }
+    if second is not None:
+        payload["second_dose"] = {
+            **_second_dose_payload(session, second[0]),
+            "previous_starts_at": second[1].starts_at.isoformat(),
+        }
     written = _write(
         session,
         reservation,
@@ -224,9 +262,23 @@ def booking_moved(
         locale=locale,
         now=now,
     )
-    return written + _reminders(
+    written += _reminders(
         session, reservation, new_slot, revision=revision, policy=policy, locale=locale, now=now
     )
+    if second is not None:
+        moved, _, second_slot = second
+        # Dose 2's reminders are its own row's: number them after its own latest revision.
+        second_revision = _latest_revision(session, moved.id) + 1
+        written += _reminders(
+            session,
+            moved,
+            second_slot,
+            revision=second_revision,
+            policy=policy,
+            locale=_locale(moved),
+            now=now,
+        )
+    return written
 
 
 def booking_cancelled(
@@ -238,12 +290,20 @@ def booking_cancelled(
     policy: NoticePolicy,
     by_clinic: bool = False,
     reason: str | None = None,
+    second: Reservation | None = None,
 ) -> list[OutboxMessage]:
-    """Drop the waiting reminders and write the cancellation notice (the clinic's, if it was)."""
+    """Drop the waiting reminders and write the cancellation notice (the clinic's, if it was).
+
+    A course's ``second`` dose cancelled with it is named in the same notice.
+    """
     cancel_reminders(session, reservation.id, now=now)
+    if second is not None:
+        cancel_reminders(session, second.id, now=now)
     if not policy.enabled:
         return []
     payload = _slot_payload(slot)
+    if second is not None:
+        payload["second_dose"] = _second_dose_payload(session, second)
     if reason:
         payload["reason"] = reason
     return _write(

@@ -147,9 +147,7 @@ def describe(product: VaccineProduct | CatalogueProduct, dose: int | None = None
 
 def describe_reservation(product: VaccineProduct, reservation: Reservation) -> Msg:
     """A booking's vaccine in plain words: every page, message and export shows this one."""
-    # Dose numbers come with two-dose courses; then this passes reservation.dose_number.
-    del reservation
-    return describe(product)
+    return describe(product, reservation.dose_number)
 
 
 def slot_product(session: Session, slot: Slot) -> VaccineProduct:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from booking.models import BOOKED_STATUSES, LOCALES, Channel, Reservation, ReservationStatus, Slot
-from booking.services import statements
+from booking.services import courses, statements
 from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
 from booking.services.notices import (
     DEFAULT_NOTICES,
@@ -57,6 +57,7 @@ class Confirmation:
     reservation: Reservation
     manage_token: str
     replayed: bool
+    second_dose: Reservation | None = None
 
 
 def confirm_hold(
@@ -68,11 +69,19 @@ def confirm_hold(
     secret_key: str,
     channel: Channel | None = None,
     notices: NoticePolicy = DEFAULT_NOTICES,
+    second_dose_slot_id: int | None = None,
+    prior_dose_date: date | None = None,
 ) -> Confirmation:
-    """Turn a live hold into a confirmed reservation; confirming again returns the same one."""
+    """Turn a live hold into a confirmed reservation; confirming again returns the same one.
+
+    Dose 1 of a two-dose product books dose 2 with it (``booking.services.courses``): at
+    ``second_dose_slot_id``, or by default at the same time of day on the interval day.
+    ``prior_dose_date`` books the hold as "dose 2 only" (dose 1 given elsewhere that day).
+    """
     # The second-booking check rides on the locking SELECT: one statement, not two.
+    dose = 2 if prior_dose_date is not None else 1
     row = session.execute(
-        statements.lock_hold(), {"hold_token": hold_token, "person_key": person.key}
+        statements.lock_hold(), {"hold_token": hold_token, "person_key": person.key, "dose": dose}
     ).one_or_none()
     if row is None:
         raise NotFound(N_("No hold with that id."))
@@ -81,7 +90,8 @@ def confirm_hold(
     if reservation.status in BOOKED_STATUSES:
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
         if reservation.person_key == person.key:
-            return Confirmation(reservation, manage_token, replayed=True)
+            second = courses.second_dose_of(session, reservation)
+            return Confirmation(reservation, manage_token, replayed=True, second_dose=second)
         raise Conflict(N_("This hold has already been confirmed for someone else."))
     if reservation.status == ReservationStatus.CANCELLED:
         raise Conflict(N_("This hold was released. Please choose a time again."))
@@ -101,10 +111,16 @@ def confirm_hold(
                 reservation.locale = notices.locale if notices.locale in LOCALES else "en"
                 if channel is not None:
                     reservation.channel = channel.value
+                # Two-dose courses: dose 2 with dose 1 in this savepoint, or neither.
+                if prior_dose_date is not None:
+                    courses.as_second_dose_only(session, reservation, prior_dose_date, now=now)
                 session.flush()
+                second = courses.book_second_dose(
+                    session, reservation, slot, second_dose_slot_id, now=now
+                )
             # The confirmation and reminders commit with the booking, or not at all.
-            booking_confirmed(session, reservation, slot, now=now, policy=notices)
-            return Confirmation(reservation, manage_token, replayed=False)
+            booking_confirmed(session, reservation, slot, now=now, policy=notices, second=second)
+            return Confirmation(reservation, manage_token, replayed=False, second_dose=second)
         except IntegrityError as exc:
             session.expire(reservation)
             if "confirmation_code" not in str(exc.orig):
@@ -187,13 +203,22 @@ def cancel_reservation(
     *,
     now: datetime,
     notices: NoticePolicy = DEFAULT_NOTICES,
+    dose_one_given_on: date | None = None,
 ) -> Reservation:
-    """Cancel a confirmed reservation and return its place; cancelling twice is harmless."""
+    """Cancel a confirmed reservation and return its place; cancelling twice is harmless.
+
+    Cancelling dose 1 of a course cancels its dose 2 too, unless ``dose_one_given_on`` says
+    dose 1 is given elsewhere: dose 2 then stays as "dose 2 only" (``courses``).
+    """
     reservation = _lock(session, reservation_id)
     if reservation.status == ReservationStatus.CANCELLED:
         return reservation
     if reservation.status != CONFIRMED:
         raise Conflict(N_("Only a confirmed appointment can be cancelled."))
+    # A course: dose 2 goes too, or stays as "dose 2 only" (checked before anything changes).
+    second = courses.cancel_second_dose(
+        session, reservation, now=now, dose_one_given_on=dose_one_given_on
+    )
     reservation.status = ReservationStatus.CANCELLED.value
     reservation.cancelled_at = now
     reservation.updated_at = now
@@ -201,7 +226,7 @@ def cancel_reservation(
     adjust(session, reservation.slot_id, Counter.BOOKED, -1)
     slot = session.get(Slot, reservation.slot_id)
     assert slot is not None
-    booking_cancelled(session, reservation, slot, now=now, policy=notices)
+    booking_cancelled(session, reservation, slot, now=now, policy=notices, second=second)
     return reservation
 
 
@@ -213,10 +238,12 @@ def reschedule_reservation(
     now: datetime,
     notices: NoticePolicy = DEFAULT_NOTICES,
     online: bool = True,
+    second_dose_slot_id: int | None = None,
 ) -> Reservation:
     """Move a confirmed reservation: take the new place first, then free the old one.
 
-    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings.
+    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings. A course
+    moves together: dose 2 is re-picked inside the new window (``second_dose_slot_id``).
     """
     reservation = _lock(session, reservation_id)
     if reservation.status != CONFIRMED:
@@ -234,14 +261,20 @@ def reschedule_reservation(
             N_("The new time must be for the same vaccine."),
             errors={"slot_id": N_("Choose a time for the same vaccine.")},
         )
+    courses.check_dose_two_move(session, reservation, new_slot)
     old_slot_id = reservation.slot_id
     take_place_or_raise(session, new_slot_id, now=now, counter=Counter.BOOKED, online=online)
     reservation.slot_id = new_slot.id
     reservation.clinic_id = new_slot.clinic_id
+    reservation.product_id = new_slot.product_id
     reservation.updated_at = now
     session.flush()
+    # A course moves together: dose 2 re-picked inside the new window, in this transaction.
+    moved = courses.move_second_dose(
+        session, reservation, new_slot, second_dose_slot_id, now=now, online=online
+    )
     adjust(session, old_slot_id, Counter.BOOKED, -1)
     old_slot = session.get(Slot, old_slot_id)
     assert old_slot is not None
-    booking_moved(session, reservation, old_slot, new_slot, now=now, policy=notices)
+    booking_moved(session, reservation, old_slot, new_slot, now=now, policy=notices, second=moved)
     return reservation

@@ -54,17 +54,18 @@ def take_and_insert_hold(online: bool, names: tuple[str, ...]) -> Insert:
     """
     now = bindparam("now", type_=Slot.starts_at.type)
     take = take_statement(bindparam("slot_id", type_=Slot.id.type), now=now, online=online)
-    cte = take.returning(Slot.id, Slot.clinic_id, Slot.service).cte("taken")
+    cte = take.returning(Slot.id, Slot.clinic_id, Slot.service, Slot.product_id).cte("taken")
     columns = Reservation.__table__.c
     rows = select(
         cte.c.id,
         cte.c.clinic_id,
         cte.c.service,
+        cte.c.product_id,
         *(bindparam(f"v_{name}", type_=columns[name].type) for name in names),
     )
     return (
         insert(Reservation)
-        .from_select(["slot_id", "clinic_id", "service", *names], rows)
+        .from_select(["slot_id", "clinic_id", "service", "product_id", *names], rows)
         .add_cte(cte)  # at the top level: PostgreSQL refuses a data-modifying WITH elsewhere
         .returning(Reservation)
     )
@@ -72,7 +73,8 @@ def take_and_insert_hold(online: bool, names: tuple[str, ...]) -> Insert:
 
 @cache
 def lock_hold() -> Select[Any]:
-    """Lock a hold (``hold_token``) and read another confirmed booking of ``person_key``.
+    """Lock a hold (``hold_token``) and read another confirmed booking of ``person_key``
+    for the same dose (``dose``).
 
     The one-booking-per-service check rides on the locking SELECT as a correlated subquery.
     """
@@ -84,6 +86,7 @@ def lock_hold() -> Select[Any]:
             .where(
                 other.person_key == bindparam("person_key"),
                 other.service == Reservation.service,
+                other.dose_number == bindparam("dose"),
                 other.status == CONFIRMED,
                 other.id != Reservation.id,
             )

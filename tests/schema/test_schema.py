@@ -122,8 +122,8 @@ def test_a_second_confirmed_reservation_for_one_person_and_service_is_refused(se
     refuse(
         session,
         copy_person,
-        "uq_reservation_person_key_service_confirmed",  # PostgreSQL
-        "reservation.person_key, reservation.service",  # SQLite
+        "uq_reservation_person_key_service_dose_confirmed",  # PostgreSQL
+        "reservation.person_key, reservation.service, reservation.dose_number",  # SQLite
         status="confirmed",
         **params,
     )
@@ -241,7 +241,7 @@ def assert_schema_is_the_models(url: str) -> None:
             # Not vacuous: the comparison did see the rules the booking relies on.
             assert "ck_slot_not_overbooked" in expected["slot"]["checks"]
             assert (
-                "uq_reservation_person_key_service_confirmed",
+                "uq_reservation_person_key_service_dose_confirmed",
                 "status='confirmed'",
             ) in expected["reservation"]["partial"]
     finally:

@@ -8,10 +8,8 @@ Every thread uses its own test client; a barrier releases them together so they 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -22,7 +20,7 @@ from sqlalchemy import func, select, text
 from booking.db import db
 from booking.models import Reservation, Slot
 from tests.conftest import TEST_DATABASE_URL
-from tests.support import Clock, make_clinic, make_slot, person_json
+from tests.support import Clock, client_for, make_clinic, make_slot, person_json, run_together
 
 pytestmark = pytest.mark.slow
 
@@ -46,27 +44,6 @@ def repeatable_read_app(committed: Callable[..., Flask]) -> Flask:
     if not TEST_DATABASE_URL:
         pytest.skip("REPEATABLE READ is tested on PostgreSQL (set FAIRSLOT_TEST_DATABASE_URL)")
     return committed(DB_ISOLATION_LEVEL="REPEATABLE READ")
-
-
-def run_together(count: int, task: Callable[[int], T]) -> list[T]:
-    """Run ``task(0..count-1)`` on ``count`` threads released at once by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def start(i: int) -> T:
-        barrier.wait(timeout=60)
-        return task(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(start, i) for i in range(count)]
-        # .result() re-raises any exception a thread hit, failing the test with its traceback.
-        return [future.result(timeout=300) for future in futures]
-
-
-def client_for(app: Flask, i: int) -> Any:
-    """A test client of its own, from its own address (each resident has their own limit)."""
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = f"10.1.{i // 250}.{i % 250 + 1}"
-    return client
 
 
 def new_slot(app: Flask, clock: Clock, *, capacity: int, days: int = 1) -> int:
