@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot, VaccineProduct
-from booking.services.products import list_products
+from booking.services.products import default_product, list_products
 from booking.services.reservations import Person
 
 _ids = count(1)
@@ -92,7 +92,10 @@ def make_slot(
 
 
 def one_dose_product(session: Session, service: str = "covid19") -> VaccineProduct:
-    """A product of the service given as one dose (a booking of it is one appointment)."""
+    """A product of the service given as one dose: its default product when that is one."""
+    default = default_product(session, service)
+    if default.doses == 1:
+        return default
     return next(p for p in list_products(session, services=[service]) if p.doses == 1)
 
 

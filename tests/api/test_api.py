@@ -121,7 +121,8 @@ def test_slot_times_are_local_with_the_right_offset_across_dst(app, client, now)
     summer = client.get(f"/api/v1/clinics/{boston_id}/slots?date=2026-03-09").get_json()["slots"]
     assert summer[0]["start"] == "2026-03-09T10:00:00-04:00"
     assert set(summer[0]) == {"id", "start", "end", "service", "vaccine", "capacity", "available"}
-    assert summer[0]["vaccine"]["description"] == "COVID-19 vaccine (Pfizer-BioNTech)"
+    # make_slot's default is the service's one-dose product (a booking of it is one visit).
+    assert summer[0]["vaccine"]["description"] == "COVID-19 vaccine (Janssen)"
     assert (summer[0]["capacity"], summer[0]["available"], summer[0]["service"]) == (
         3,
         3,

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from tests.support import booking_form, csrf_from, make_clinic, make_slot
 
 MODERNA = "COVID-19 vaccine (Moderna)"
 MODERNA_ES = "Vacuna contra el COVID-19 (Moderna)"
-PFIZER = "COVID-19 vaccine (Pfizer-BioNTech)"
+JANSSEN = "COVID-19 vaccine (Janssen)"
 
 
 def html(response):
@@ -33,21 +34,30 @@ def product_id(key):
 
 @pytest.fixture
 def world(app, now):
-    """A Boston clinic running Moderna at 08:00 and Pfizer at 09:00 tomorrow, and flu at 10:00;
-    a second clinic nearby with Pfizer only."""
+    """A Boston clinic running Moderna at 08:00 and Janssen at 09:00 tomorrow, and flu at 10:00;
+    a second clinic nearby with Janssen only (make_slot's one-dose COVID-19 default)."""
     with app.app_context():
         clinic = make_clinic(db.session, now, name="Fenway Community Health")
         start = now + timedelta(days=1)
         moderna = make_slot(
             db.session, clinic, start, product_id=product_id("moderna-covid19"), capacity=2
         )
-        pfizer = make_slot(db.session, clinic, start + timedelta(hours=1))
+        # Moderna is a course: its dose 2 is booked with dose 1, at the same wall-clock time
+        # 28 days later (across the change to daylight saving time).
+        local = start.astimezone(ZoneInfo("America/New_York"))
+        make_slot(
+            db.session,
+            clinic,
+            (local + timedelta(days=28)).replace(tzinfo=ZoneInfo("America/New_York")),
+            product_id=product_id("moderna-covid19"),
+        )
+        janssen = make_slot(db.session, clinic, start + timedelta(hours=1))
         flu = make_slot(db.session, clinic, start + timedelta(hours=2), service="flu")
-        other = make_clinic(db.session, now, name="Pfizer Only Pharmacy")
+        other = make_clinic(db.session, now, name="Janssen Only Pharmacy")
         make_slot(db.session, other, start)
         db.session.commit()
         return SimpleNamespace(
-            clinic=clinic.id, other=other.id, moderna=moderna.id, pfizer=pfizer.id, flu=flu.id
+            clinic=clinic.id, other=other.id, moderna=moderna.id, janssen=janssen.id, flu=flu.id
         )
 
 
@@ -82,12 +92,12 @@ def test_every_resident_page_names_the_product(client, world, language, words, f
 def test_the_filter_narrows_times_and_carries_in_the_day_links(client, world):
     moderna_only = html(client.get(f"/clinics/{world.clinic}?vaccine=moderna-covid19"))
     times = moderna_only.split('id="times-heading"')[1]
-    assert MODERNA in times and PFIZER not in times and "Fluzone" not in times
+    assert MODERNA in times and JANSSEN not in times and "Fluzone" not in times
     assert "vaccine=moderna-covid19" in moderna_only  # the day picker keeps the choice
     assert '<option value="moderna-covid19" selected>' in moderna_only
     any_covid = html(client.get(f"/clinics/{world.clinic}?vaccine=covid19"))
     times = any_covid.split('id="times-heading"')[1]
-    assert MODERNA in times and PFIZER in times and "Fluzone" not in times
+    assert MODERNA in times and JANSSEN in times and "Fluzone" not in times
     everything = html(client.get(f"/clinics/{world.clinic}")).split('id="times-heading"')[1]
     assert MODERNA in everything and "Fluzone" in everything
 
@@ -172,7 +182,7 @@ def test_messages_name_the_product_in_the_residents_language(app, client, world)
 def test_an_english_sms_stays_within_two_segments(app, now):
     booked = book_directly(app, now)
     sms = rendered(app, booked["reservation_id"], "sms")
-    assert PFIZER in sms.text
+    assert JANSSEN in sms.text
     # Plain GSM text: two concatenated segments carry 306 characters.
     assert sms.text.isascii() and len(sms.text) <= 306, (len(sms.text), sms.text)
 
@@ -201,7 +211,7 @@ def test_the_roster_and_its_csv_name_the_product(app, clock):
     staff = clinic_support.client_for(app, clock, "clinic_manager")
     day = ids["day"].isoformat()
     page = html(staff.get(f"/clinic/{ids['mine']}/roster?date={day}"))
-    assert page.count(PFIZER) >= 2 and ">covid19<" not in page
+    assert page.count(JANSSEN) >= 2 and ">covid19<" not in page
     exported = staff.get(f"/clinic/{ids['mine']}/export.csv?from={day}&to={day}")
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert list(rows[0]) == [
@@ -217,7 +227,7 @@ def test_the_roster_and_its_csv_name_the_product(app, clock):
         "status",
         "channel",
     ]
-    assert {row["service"] for row in rows} == {PFIZER}
+    assert {row["service"] for row in rows} == {JANSSEN}
     staff.set_cookie(COOKIE, "es", domain="fairslot.test")
     spanish = staff.get(f"/clinic/{ids['mine']}/export.csv?from={day}&to={day}")
-    assert "Vacuna contra el COVID-19 (Pfizer-BioNTech)" in spanish.get_data(as_text=True)
+    assert "Vacuna contra el COVID-19 (Janssen)" in spanish.get_data(as_text=True)
