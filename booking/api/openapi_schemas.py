@@ -89,6 +89,11 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "instance": {"type": "string"},
+            "rule": {
+                "type": "string",
+                "enum": ["age", "residency", "condition", "phase", "product_age"],
+                "description": "Not eligible: the rule that refused the person.",
+            },
             "errors": {
                 "type": "array",
                 "items": {
@@ -157,8 +162,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Person": {
         "type": "object",
-        "required": ["first_name", "last_name", "date_of_birth"],
-        "description": "At least one of phone and email is required.",
+        "required": ["first_name", "last_name", "date_of_birth", "resident"],
+        "description": "At least one of phone and email is required. The eligibility rules "
+        "are checked on the appointment's date: age (and the product's ages), `resident`, "
+        "`has_condition`.",
         "properties": {
             "first_name": {"type": "string", "maxLength": 100},
             "last_name": {"type": "string", "maxLength": 100},
@@ -166,6 +173,21 @@ SCHEMAS: dict[str, Any] = {
             "phone": {"type": "string", "description": "US number, any common format"},
             "email": {"type": "string", "format": "email", "maxLength": 254},
             "eligibility_attested": {"type": "boolean"},
+            "resident": {
+                "type": ["boolean", "string"],
+                "enum": [True, False, "yes", "no"],
+                "description": "Lives, works or studies in the state.",
+            },
+            "has_condition": {
+                "type": ["boolean", "string"],
+                "enum": [True, False, "yes", "no"],
+                "description": "Attests a condition that puts them at higher risk (default no).",
+            },
+            "companion": {
+                "type": "boolean",
+                "description": "Where FAIRSLOT_COMPANION_BOOKING is on: this booking is the one "
+                "companion (same clinic and day) of the admission's own booking.",
+            },
         },
     },
     "Confirmation": {
