@@ -146,6 +146,7 @@ def _makers(
             "first_name": "Ceil",
             "last_name": f"P{who}",
             "date_of_birth": "1970-01-01",
+            "resident": True,
             "email": f"ceil{who}@bench.example",
         }
         async with session.post(

@@ -123,6 +123,7 @@ def _person(i: int, rng: random.Random) -> dict[str, Any]:
         "first_name": f"Bench{i}",
         "last_name": f"Resident{i}",
         "date_of_birth": born.isoformat(),
+        "resident": True,
     }
     if i % 5 == 4:
         person["phone"] = f"617{2000000 + i:07d}"[:10]

@@ -121,6 +121,7 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
             "first_name": "Micro",
             "last_name": f"P{who}",
             "date_of_birth": "1970-01-01",
+            "resident": True,
             "email": f"m{who}@bench.example",
         }
         done = client.post(

@@ -115,6 +115,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_HOLD_MINUTES", 10, int,
             "How long a chosen slot is held while the resident fills in the form."),
     Setting("FAIRSLOT_BOOKING_DAYS", 14, int, "How many days ahead residents can search and book."),
+    Setting("FAIRSLOT_COMPANION_BOOKING", False, _bool,
+            "Let one waiting-room admission book one companion (a caregiver, say) at the same "
+            "clinic on the same day, after its own booking. Off: one admission, one booking."),
     Setting("FAIRSLOT_LOOKUP_RATE_LIMIT", "10 per minute;60 per hour", str,
             "Per-client limit on look-ups by confirmation code and date of birth (HTML and API)."),
     Setting("FAIRSLOT_HOLD_RATE_LIMIT", "30 per minute", str, "Per-client limit on placing holds."),

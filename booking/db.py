@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # What a unit of work leaves for the after-commit hooks (messages to enqueue): handed to the
 # hooks once the commit succeeded and dropped when the work rolls back.
+from booking.services.errors import DomainError
 from booking.services.notices import AFTER_COMMIT
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,11 @@ class Database:
             )
 
     def transaction(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
-        """Run ``work(session)`` and commit; retry the whole unit on transient conflicts."""
+        """Run ``work(session)`` and commit; retry the whole unit on transient conflicts.
+
+        A ``DomainError`` rolls the work back, unless it says ``keeps_work``: then the work is
+        committed and the error raised after it (the refusal stands, and so does the release).
+        """
         session = self.session
         for attempt in range(1, attempts + 1):
             try:
@@ -152,6 +157,23 @@ class Database:
                 # request several times in a row (a 200-way race at REPEATABLE READ did 6):
                 # allow many attempts, but cap each wait so the worst case stays under a second.
                 time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))  # noqa: S311
+            except DomainError as exc:
+                if not exc.keeps_work:
+                    session.rollback()
+                    session.info.pop(AFTER_COMMIT, None)
+                    raise
+                # Refused, but what the service did first must stand (a refused confirm
+                # released its hold): commit that, then answer the refusal.
+                try:
+                    session.commit()
+                except DBAPIError as commit_exc:
+                    session.rollback()
+                    session.info.pop(AFTER_COMMIT, None)
+                    if not is_retryable(commit_exc) or attempt == attempts:
+                        raise
+                    continue
+                self._after_commit(session)
+                raise
             except BaseException:
                 session.rollback()
                 session.info.pop(AFTER_COMMIT, None)

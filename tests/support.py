@@ -17,11 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot, VaccineProduct
+from booking.services.eligibility import EligibilityAnswers
 from booking.services.products import default_product, list_products
 from booking.services.reservations import Person
 
 _ids = count(1)
 T = TypeVar("T")
+# A resident of the state with no attested condition: what the default rules let book.
+ANSWERS = EligibilityAnswers(lives_or_works_in_state=True)
+# The date of birth a browser gives before choosing a time (booking_form's, too).
+DOB = "04/27/1950"
 
 
 class Clock:
@@ -127,6 +132,7 @@ def booking_form(csrf: str, **overrides: Any) -> dict[str, str]:
         "date_of_birth": "04/27/1950",
         "phone": "617-555-0123",
         "email": "maria@example.com",
+        "resident": "yes",
         "eligibility_attested": "1",
     }
     form.update(overrides)
@@ -141,6 +147,7 @@ def person_json(n: int = 0, **overrides: Any) -> dict[str, Any]:
         "last_name": p.last_name,
         "date_of_birth": p.date_of_birth.isoformat(),
         "phone": "617-555-0123",
+        "resident": True,
     }
     body.update(overrides)
     return body

@@ -26,8 +26,8 @@ from booking.messages.policy import notice_policy
 from booking.models import Channel, Clinic, Reservation, ReservationStatus, Slot
 from booking.services import agent as agent_service
 from booking.services import eligibility, holds, outbox, reservations
-from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
-from booking.services.reservations import Person
+from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotEligible, NotFound
+from booking.services.people import Person
 from booking.services.validation import parse_person
 from booking.web.access import audit, staff_route
 
@@ -108,20 +108,22 @@ def _parse_caller(values: dict[str, str]) -> tuple[Person | None, dict[str, str]
     return person, errors
 
 
-def _refusal(reservation: Reservation, person: Person, values: dict[str, str]) -> dict[str, str]:
-    """Why the rules refuse this caller (empty if they are eligible)."""
-    today = now().date()
-    answers = eligibility.Answers(
-        reservation.service,
-        person.date_of_birth,
-        values["resident"] == "yes",
-        values["has_condition"] in ("yes", "1", "on"),
+def _answers(values: dict[str, str]) -> eligibility.EligibilityAnswers:
+    return eligibility.EligibilityAnswers(
+        values["resident"] == "yes", values["has_condition"] in ("yes", "1", "on")
     )
+
+
+def _refusal(reservation: Reservation, person: Person, values: dict[str, str]) -> dict[str, str]:
+    """Why the rules refuse this caller (empty if eligible): the same check the booking runs.
+
+    Asked first so the agent can write an override reason while the hold is kept; the booking
+    service checks again, and releases the hold if the rules refuse and no reason was given.
+    """
+    appointment = eligibility.appointment_of(db.session, reservation.slot_id, now=now())
     try:
-        eligibility.check(
-            answers, today=today, rules=eligibility.load_rules(db.session, today=today)
-        )
-    except InvalidInput as exc:
+        eligibility.check_booking(db.session, appointment, person.date_of_birth, _answers(values))
+    except NotEligible as exc:
         return exc.errors or {"service": exc.detail}
     return {}
 
@@ -161,6 +163,9 @@ def details(hold_id: str) -> Any:
             s,
             hold_id,
             eligible,
+            answers=_answers(values),
+            admission_ticket=None,  # agents never queue
+            override_reason=reason,
             now=now(),
             secret_key=current_app.config["SECRET_KEY"],
             channel=Channel.AGENT,
@@ -175,16 +180,30 @@ def details(hold_id: str) -> Any:
             "record_id": booked.id,
             "clinic_id": booked.clinic_id,
         }
-        if refusal:
-            detail = {"reason": reason, "refused": refusal, "service": booked.service}
+        overridden = done.overridden
+        if overridden is not None:
+            refused = overridden.errors or {"service": overridden.detail}
+            detail = {
+                "reason": reason,
+                "rule": overridden.rule,
+                "refused": refused,
+                "service": booked.service,
+            }
             audit("agent.eligibility_override", **where, detail=detail)
-        audit("agent.book", **where, detail={"slot_id": booked.slot_id, "override": bool(refusal)})
+        override = overridden is not None
+        audit("agent.book", **where, detail={"slot_id": booked.slot_id, "override": override})
         return done
 
     try:
         done = db.transaction(work)
     except HoldExpired:
         return _expired(reservation)
+    except NotEligible as exc:
+        # The rules changed between the check and the booking: the hold went back.
+        session.pop(HOLD_KEY, None)
+        return _details_page(
+            reservation, values, {}, 422, refusal=exc.errors or {"form": exc.detail}
+        )
     except InvalidInput as exc:
         return _details_page(reservation, values, exc.errors or {"form": exc.detail}, 422)
     except DomainError as exc:

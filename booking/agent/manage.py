@@ -17,7 +17,7 @@ from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.services import agent as agent_service
 from booking.services import reservations
-from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.errors import DomainError, InvalidInput, NotEligible, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
 from booking.web.access import audit, staff_route
@@ -186,6 +186,7 @@ def reschedule(reservation_id: int) -> Any:
     old_slot_id = found.slot_id
 
     def work(s: Session) -> None:
+        # Agents never queue: a move to another clinic needs no admission from them.
         moved = reservations.reschedule_reservation(
             s, found.id, slot_id, now=now(), notices=notice_policy(), online=False
         )
@@ -203,6 +204,10 @@ def reschedule(reservation_id: int) -> Any:
         return _reschedule_page(
             found, request.form.get("date"), N_("That time does not exist."), 404
         )
+    except NotEligible as exc:
+        # Age on the new date, or the new time's vaccine: say which rule, in its own words.
+        message = next(iter(exc.errors.values()), exc.detail)
+        return _reschedule_page(found, request.form.get("date"), message, exc.status)
     except DomainError as exc:
         return _reschedule_page(found, request.form.get("date"), exc.detail, exc.status)
     return redirect(url_for("agent.reservation", reservation_id=found.id, moved=1), code=303)

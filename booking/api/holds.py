@@ -14,11 +14,12 @@ from booking.api.serializers import local_iso
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
-from booking.services import holds, reservations, statements
+from booking.services import eligibility, holds, reservations, statements
 from booking.services.errors import InvalidInput, NotFound
+from booking.services.people import Person
 from booking.services.text import N_
 from booking.services.tokens import format_code
-from booking.services.validation import parse_date, parse_int, parse_person
+from booking.services.validation import parse_birth_date, parse_date, parse_int
 from booking.web.gate import gated, leave_after_booking, require_admission
 
 _HOLD_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what secrets.token_urlsafe produces
@@ -41,6 +42,9 @@ def create_hold() -> Any:
             N_("Invalid number."), errors={"slot_id": N_("Send slot_id as a JSON integer.")}
         )
     slot_id = parse_int(body.get("slot_id"), field="slot_id", low=1, high=MAX_ID)
+    # Optional: given, a slot whose vaccine or rules exclude that age is refused before holding.
+    raw_born = body.get("date_of_birth")
+    born = None if raw_born is None else parse_birth_date(raw_born, today=now().date())
     key = idempotency_key()
 
     def work(session: Any) -> dict[str, Any]:
@@ -51,6 +55,8 @@ def create_hold() -> Any:
             hold_minutes=current_app.config["HOLD_MINUTES"],
             request_key=key,
             admission_ticket=admission.ticket,
+            date_of_birth=born,
+            companion_allowed=current_app.config["COMPANION_BOOKING"],
         )
         return {
             "hold_id": reservation.hold_token,
@@ -69,16 +75,37 @@ def delete_hold(hold_id: str) -> Any:
     return Response(status=204)
 
 
+def _confirm_body(
+    body: dict[str, Any], *, today: Any
+) -> tuple[Person, eligibility.EligibilityAnswers, bool]:
+    """The person, their eligibility answers and the companion flag, every problem at once."""
+    errors: dict[str, str] = {}
+    person = answers = None
+    try:
+        person, answers = eligibility.parse_booking_details(
+            body, today=today, require_attestation=False
+        )
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    companion = body.get("companion", False)
+    if companion not in (True, False):
+        errors["companion"] = N_("Send companion as true or false.")
+    elif companion and not current_app.config["COMPANION_BOOKING"]:
+        errors["companion"] = N_("Companion bookings are not offered.")
+    if errors or person is None or answers is None:
+        raise InvalidInput(N_("Please correct the highlighted fields."), errors=errors)
+    return person, answers, bool(companion)
+
+
 @bp.post("/v1/holds/<hold_id>/confirm")
 @gated
 def confirm_hold(hold_id: str) -> Any:
     """Confirm a hold with the resident's details; replays return the same reservation."""
     token = _hold_token(hold_id)
-    require_admission(api=True)
+    admission = require_admission(api=True)
     body = json_object()
     moment = now()
-    tz_today = moment.date()
-    person = parse_person(body, today=tz_today, require_attestation=False)
+    person, answers, companion = _confirm_body(body, today=moment.date())
     second_dose_slot_id, prior_dose_date = _course_fields(body)
     secret = current_app.config["SECRET_KEY"]
     notices = notice_policy()
@@ -89,9 +116,12 @@ def confirm_hold(hold_id: str) -> Any:
             session,
             token,
             person,
+            answers=answers,
+            admission_ticket=admission.ticket,
             now=moment,
             secret_key=secret,
             notices=notices,
+            companion=companion,
             second_dose_slot_id=second_dose_slot_id,
             prior_dose_date=prior_dose_date,
         )

@@ -44,6 +44,11 @@ _CODE = {
     "schema": {"type": "string"},
 }
 _INVALID = problem("A field is invalid; `errors` lists each one.")
+_NOT_ELIGIBLE = problem(
+    "A field is invalid (`errors` lists each one), or the rules refuse this person "
+    "(`urn:fairslot:problem:not-eligible`, `rule` names the rule; at confirm, the hold is "
+    "released)."
+)
 
 PATHS: dict[str, Any] = {
     "/api/v1/clinics": {
@@ -117,16 +122,29 @@ PATHS: dict[str, Any] = {
                 }
             ],
             "requestBody": json_body(
-                {"type": "object", "required": ["slot_id"], "properties": {"slot_id": ID}}
+                {
+                    "type": "object",
+                    "required": ["slot_id"],
+                    "properties": {
+                        "slot_id": ID,
+                        "date_of_birth": {
+                            **DATE,
+                            "description": "Optional. Given, a slot whose vaccine product or "
+                            "rules exclude this age on the slot's date is refused (422, "
+                            "`rule`) before any place is held.",
+                        },
+                    },
+                }
             ),
             "responses": {
                 "201": json_response(ref("Hold"), "Held"),
                 "404": problem("Unknown slot."),
                 "409": problem(
-                    "The slot is full, closed or already started, or the Idempotency-Key "
-                    "was used for another slot."
+                    "The slot is full, closed or already started, the Idempotency-Key "
+                    "was used for another slot, or the admission already made its booking "
+                    "(`urn:fairslot:problem:admission-used`: join the line again)."
                 ),
-                "422": _INVALID,
+                "422": _NOT_ELIGIBLE,
             },
         }
     },
@@ -152,11 +170,14 @@ PATHS: dict[str, Any] = {
                 "201": json_response(ref("Confirmation"), "Confirmed"),
                 "404": problem("Unknown hold."),
                 "409": problem(
-                    "The person already has a reservation for this service, or the hold "
-                    "was released or confirmed for someone else."
+                    "The person already has a reservation for this service; the hold was "
+                    "released, confirmed for someone else or placed under another admission; "
+                    "or the admission already made its booking "
+                    "(`urn:fairslot:problem:admission-used`: the hold is released; join the "
+                    "line again)."
                 ),
                 "410": problem("The hold expired."),
-                "422": _INVALID,
+                "422": _NOT_ELIGIBLE,
             },
         }
     },

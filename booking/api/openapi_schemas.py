@@ -96,6 +96,11 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "instance": {"type": "string"},
+            "rule": {
+                "type": "string",
+                "enum": ["age", "residency", "condition", "phase", "product_age"],
+                "description": "Not eligible: the rule that refused the person.",
+            },
             "errors": {
                 "type": "array",
                 "items": {
@@ -178,8 +183,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Person": {
         "type": "object",
-        "required": ["first_name", "last_name", "date_of_birth"],
-        "description": "At least one of phone and email is required.",
+        "required": ["first_name", "last_name", "date_of_birth", "resident"],
+        "description": "At least one of phone and email is required. The eligibility rules "
+        "are checked on the appointment's date: age (and the product's ages), `resident`, "
+        "`has_condition`.",
         "properties": {
             "first_name": {"type": "string", "maxLength": 100},
             "last_name": {"type": "string", "maxLength": 100},
@@ -195,6 +202,21 @@ SCHEMAS: dict[str, Any] = {
             "prior_dose_date": {
                 **DATE,
                 "description": "Dose 2 only: the date dose 1 was given elsewhere.",
+            },
+            "resident": {
+                "type": ["boolean", "string"],
+                "enum": [True, False, "yes", "no"],
+                "description": "Lives, works or studies in the state.",
+            },
+            "has_condition": {
+                "type": ["boolean", "string"],
+                "enum": [True, False, "yes", "no"],
+                "description": "Attests a condition that puts them at higher risk (default no).",
+            },
+            "companion": {
+                "type": "boolean",
+                "description": "Where FAIRSLOT_COMPANION_BOOKING is on: this booking is the one "
+                "companion (same clinic and day) of the admission's own booking.",
             },
         },
     },

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from booking.demo.sites import SITES, DemoSite
 from booking.models import Clinic, Reservation, Slot, VaccineProduct
 from booking.services import holds, reservations
+from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import DomainError
 from booking.services.notices import DEFAULT_NOTICES, SILENT
-from booking.services.reservations import Person
+from booking.services.people import Person
 
 TZ = "America/New_York"
 DEMO_PERSON = Person(
@@ -177,12 +178,14 @@ def _demo_booking(session: Session, *, now: datetime, secret_key: str) -> str | 
                 session,
                 hold.hold_token,
                 person,
+                answers=EligibilityAnswers(lives_or_works_in_state=True),
+                admission_ticket=None,
                 now=now,
                 secret_key=secret_key,
                 # Only the demo booking a visitor can look up sends (to the demo outbox).
                 notices=DEFAULT_NOTICES if index == 0 else SILENT,
             )
-        except DomainError:  # a random name may repeat; skip that one
+        except DomainError:  # a random name may repeat, or be too young for RSV: skip that one
             continue
         if index == 0:
             confirmation = done.reservation.confirmation_code

@@ -1,7 +1,8 @@
 """Reservations: a hold on a slot and, once confirmed, a resident's appointment.
 
 A partial unique index on the normalized person key refuses a second confirmed reservation for
-one person and service, and one admitted waiting-room ticket holds at most one slot at a time.
+one person and service; one admitted waiting-room ticket holds at most one slot at a time and
+makes one booking (plus one companion where the state allows it).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Channel(enum.StrEnum):
     STAFF = "staff"
 
 
+SPENT_WHERE = "admission_ticket IS NOT NULL AND confirmed_at IS NOT NULL"
+
+
 class Reservation(Base):
     """A hold on a slot, and, once confirmed, a resident's appointment."""
 
@@ -86,6 +90,8 @@ class Reservation(Base):
     eligibility_attested: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # The one extra person an admission may book in the same visit, where the state allows it.
+    companion: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The language the resident booked in: their messages and reminders are written in it.
     locale: Mapped[str] = mapped_column(String(16), default="en", server_default=text("'en'"))
     created_at: Mapped[datetime] = mapped_column()
@@ -152,5 +158,15 @@ class Reservation(Base):
             unique=True,
             postgresql_where=text("status = 'held'"),
             sqlite_where=text("status = 'held'"),
+        ),
+        # One admission, one booking (and at most one companion): a confirmed booking spends
+        # its admission for good, a cancelled one included; a released hold spends nothing.
+        Index(
+            "uq_reservation_admission_ticket_spent",
+            "admission_ticket",
+            "companion",
+            unique=True,
+            postgresql_where=text(SPENT_WHERE),
+            sqlite_where=text(SPENT_WHERE),
         ),
     )

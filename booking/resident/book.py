@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
@@ -11,14 +12,22 @@ from booking.db import db
 from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
-from booking.services import holds, reservations
-from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotFound
+from booking.services import eligibility, holds, reservations
+from booking.services.errors import (
+    AdmissionSpent,
+    DomainError,
+    HoldExpired,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+)
 from booking.services.tokens import format_code
-from booking.services.validation import parse_person
+from booking.services.validation import parse_birth_date
 from booking.web.gate import (
     Admission,
     AdmissionRequired,
     QueueUnavailable,
+    forget_spent_admission,
     leave_after_booking,
     require_admission,
     try_auto_admit,
@@ -43,6 +52,32 @@ def _admitted(next_url: str) -> Admission | Any:
 
 
 FORM_FIELDS = ("first_name", "last_name", "date_of_birth", "phone", "email")
+ANSWER_FIELDS = ("resident", "has_condition")
+DOB_KEY = "dob"  # the date of birth asked before choosing a time, ISO, in the session
+
+
+def session_birth_date() -> date | None:
+    """The date of birth this browser gave before choosing a time, if any."""
+    raw = session.get(DOB_KEY)
+    try:
+        return date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def remember_birth_date(raw: object) -> date:
+    """Validate a date of birth and keep it in the session for the hold and the form."""
+    born = parse_birth_date(raw, today=now().date())
+    session[DOB_KEY] = born.isoformat()
+    return born
+
+
+def _refused(message: str, status: int, *, clinic_id: int | None, rejoin: bool) -> Any:
+    """A time that could not be held or booked, why, and where to go next."""
+    if rejoin:
+        forget_spent_admission()
+    page = render_template("not_bookable.html", message=message, clinic_id=clinic_id, rejoin=rejoin)
+    return page, status
 
 
 @bp.post("/slots/<int(max=2147483647):slot_id>/hold")
@@ -54,6 +89,15 @@ def hold_slot(slot_id: int) -> Any:
     admission = _admitted(url_for("resident.clinic", clinic_id=slot.clinic_id))
     if not isinstance(admission, Admission):
         return admission
+    born = session_birth_date()
+    if request.form.get("date_of_birth"):
+        try:
+            born = remember_birth_date(request.form["date_of_birth"][:20])
+        except InvalidInput:
+            born = None
+    if born is None:
+        # Asked first, so nobody holds a place the rules would not let them book.
+        return redirect(url_for("resident.clinic", clinic_id=slot.clinic_id, dob="ask"), code=303)
     current = session.get("hold")
     try:
         reservation = db.transaction(
@@ -64,10 +108,17 @@ def hold_slot(slot_id: int) -> Any:
                 hold_minutes=current_app.config["HOLD_MINUTES"],
                 replace_hold=current,
                 admission_ticket=admission.ticket,
+                date_of_birth=born,
+                companion_allowed=current_app.config["COMPANION_BOOKING"],
             )
         )
     except NotFound:
         abort(404)
+    except NotEligible as exc:
+        message = exc.errors.get("date_of_birth") or exc.detail
+        return _refused(message, exc.status, clinic_id=slot.clinic_id, rejoin=False)
+    except AdmissionSpent as exc:
+        return _refused(exc.detail, exc.status, clinic_id=None, rejoin=True)
     except DomainError as exc:
         return render_template("slot_taken.html", message=exc.detail, slot=slot), exc.status
     session["hold"] = reservation.hold_token
@@ -84,7 +135,14 @@ def _own_hold(hold_id: str) -> Reservation:
         abort(404)
 
 
-def _book_page(reservation: Reservation, values: Any, errors: dict[str, str], status: int) -> Any:
+def _book_page(
+    reservation: Reservation,
+    values: Any,
+    errors: dict[str, str],
+    status: int,
+    *,
+    released: bool = False,
+) -> Any:
     slot = db.session.get(Slot, reservation.slot_id)
     clinic = db.session.get(Clinic, reservation.clinic_id)
     remaining = max(0, int((reservation.hold_expires_at - now()).total_seconds()))
@@ -97,9 +155,17 @@ def _book_page(reservation: Reservation, values: Any, errors: dict[str, str], st
             values=values,
             errors=errors,
             remaining_seconds=remaining,
+            released=released,
         ),
         status,
     )
+
+
+def _is_companion(ticket: str | None) -> bool:
+    """With companions allowed, an admission that has booked books its companion next."""
+    if not ticket or not current_app.config["COMPANION_BOOKING"]:
+        return False
+    return bool(holds.admission_bookings(db.session, ticket))
 
 
 @bp.route("/book/<hold_id>", methods=["GET", "POST"])
@@ -112,27 +178,46 @@ def book(hold_id: str) -> Any:
     if expired:
         return _expired(reservation)
     if request.method == "GET":
-        return _book_page(reservation, {}, {}, 200)
+        born = session_birth_date()
+        # The date of birth given before choosing the time, so it is not asked twice.
+        prefill = {"date_of_birth": born.strftime("%m/%d/%Y")} if born else {}
+        return _book_page(reservation, prefill, {}, 200)
     admission = _admitted(url_for("resident.book", hold_id=hold_id))
     if not isinstance(admission, Admission):
         return admission
 
     values: dict[str, str | None] = {name: request.form.get(name, "") for name in FORM_FIELDS}
     values["eligibility_attested"] = request.form.get("eligibility_attested")
+    for name in ANSWER_FIELDS:
+        values[name] = request.form.get(name)
     try:
-        person = parse_person(values, today=now().date(), require_attestation=True)
+        person, answers = eligibility.parse_booking_details(
+            values, today=now().date(), require_attestation=True
+        )
+        companion = _is_companion(admission.ticket)
         done = db.transaction(
             lambda s: reservations.confirm_hold(
                 s,
                 hold_id,
                 person,
+                answers=answers,
+                admission_ticket=admission.ticket,
                 now=now(),
                 secret_key=current_app.config["SECRET_KEY"],
                 notices=notice_policy(),
+                companion=companion,
             )
         )
+    except AdmissionSpent as exc:
+        session.pop("hold", None)
+        return _refused(exc.detail, exc.status, clinic_id=None, rejoin=True)
     except InvalidInput as exc:
-        return _book_page(reservation, values, exc.errors, 422)
+        if not exc.keeps_work:
+            return _book_page(reservation, values, exc.errors or {"form": exc.detail}, 422)
+        # Refused by the rules: the time went back to the pool, so the form cannot be sent again.
+        session.pop("hold", None)
+        errors = {"form": exc.detail, **exc.errors}
+        return _book_page(reservation, values, errors, 422, released=True)
     except HoldExpired:
         return _expired(reservation)
     except DomainError as exc:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from booking.clock import now
 from booking.db import db
@@ -14,6 +14,7 @@ from booking.resident import bp
 from booking.services import inventory, products
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.products import VaccineFilter
+from booking.services.validation import parse_birth_date
 from booking.web.search_args import (
     RADIUS_CHOICES,
     SEARCH_FIELDS,
@@ -88,11 +89,11 @@ def clinic_day_context(
     }
 
 
-def _vaccine_filter() -> tuple[VaccineFilter, dict[str, str]]:
+def _vaccine_filter(args: Any) -> tuple[VaccineFilter, dict[str, str]]:
     """The clinic page's vaccine filter (``vaccine``; an older link's ``service`` still works)."""
-    raw = request.args.get("vaccine")
+    raw = args.get("vaccine")
     if raw is None:
-        legacy = request.args.get("service")
+        legacy = args.get("service")
         return VaccineFilter(service=legacy if legacy in inventory.SERVICES else None), {}
     try:
         return products.parse_vaccine_filter(db.session, raw), {}
@@ -114,26 +115,59 @@ def _filter_choices(context: dict[str, Any]) -> list[tuple[str, list[Any]]]:
     return groups
 
 
-@bp.get("/clinics/<int(max=2147483647):clinic_id>")
-def clinic(clinic_id: int) -> Any:
-    """A clinic's address, its days with free places, and the free times of one day."""
-    wanted, errors = _vaccine_filter()
+def _clinic_page(clinic_id: int, args: Any, errors: dict[str, str], status: int = 200) -> Any:
+    wanted, filter_errors = _vaccine_filter(args)
     context = clinic_day_context(
         clinic_id,
-        request.args.get("date"),
+        args.get("date"),
         wanted.service,
         wanted.product.id if wanted.product else None,
     )
     context.update(
         vaccine_filter=wanted,
         vaccine_choices=_filter_choices(context),
-        errors=errors,
+        errors=filter_errors,
     )
     # A deep link (from an aggregator's listing) names one slot: offer it first if still free.
-    chosen = request.args.get("slot", "")
+    chosen = args.get("slot", "")
     context["chosen"] = next(
         (slot for slot in context["free"] if chosen.isdigit() and slot.id == int(chosen[:10])),
         None,
     )
+    stored = session.get("dob")
+    dob_value = args.get("date_of_birth")
+    if dob_value is None and isinstance(stored, str) and len(stored) == 10:
+        dob_value = f"{stored[5:7]}/{stored[8:10]}/{stored[:4]}"
+    context.update(
+        dob={"date_of_birth": dob_value or ""},
+        dob_errors=errors,
+        dob_needed=args.get("dob") == "ask" and not stored,
+    )
     # A vaccine that is not on the list: the page with the reason and every time, not a 500.
-    return render_template("clinic.html", **context), (422 if errors else 200)
+    if filter_errors and status == 200:
+        status = 422
+    return render_template("clinic.html", **context), status
+
+
+@bp.get("/clinics/<int(max=2147483647):clinic_id>")
+def clinic(clinic_id: int) -> Any:
+    """A clinic's address, its days with free places, and the free times of one day."""
+    return _clinic_page(clinic_id, request.args, {})
+
+
+@bp.post("/clinics/<int(max=2147483647):clinic_id>/dob")
+def clinic_dob(clinic_id: int) -> Any:
+    """Keep the date of birth of the person to be vaccinated, so only bookable times are held."""
+    raw = request.form.get("date_of_birth", "")[:20]
+    try:
+        born = parse_birth_date(raw, today=now().date())
+    except InvalidInput as exc:
+        args = {**request.form.to_dict(), "date_of_birth": raw}
+        return _clinic_page(clinic_id, args, exc.errors, 422)
+    session["dob"] = born.isoformat()
+    keep: dict[str, Any] = {
+        k: request.form[k][:40]
+        for k in ("date", "service", "vaccine", "slot")
+        if request.form.get(k)
+    }
+    return redirect(url_for("resident.clinic", clinic_id=clinic_id, **keep), code=303)

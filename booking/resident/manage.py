@@ -13,10 +13,17 @@ from booking.models import Clinic, Reservation, Slot
 from booking.resident import bp
 from booking.resident.find import clinic_day_context
 from booking.services import reservations
-from booking.services.errors import DomainError, InvalidInput, NotFound
+from booking.services.errors import (
+    AdmissionNeeded,
+    DomainError,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+)
 from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_date, parse_int
+from booking.web.gate import admission_for_move
 
 
 @bp.get("/manage/<token>")
@@ -112,14 +119,27 @@ def reschedule() -> Any:
     if request.method == "POST":
         try:
             slot_id = _chosen_slot_id()
+            # Within the clinic no admission is needed; another clinic passes the waiting room.
+            gated, ticket = admission_for_move(api=False)
             db.transaction(
                 lambda s: reservations.reschedule_reservation(
-                    s, reservation.id, slot_id, now=now(), notices=notice_policy()
+                    s,
+                    reservation.id,
+                    slot_id,
+                    now=now(),
+                    notices=notice_policy(),
+                    require_admission=gated,
+                    admission_ticket=ticket,
                 )
             )
             return redirect(url_for("resident.manage", moved=1), code=303)
         except NotFound:
             error = N_("That time does not exist. Please choose another.")
+        except AdmissionNeeded:
+            # Through the waiting room, then back here to choose again.
+            return redirect(url_for("waiting.join", next=url_for("resident.reschedule")), code=303)
+        except NotEligible as exc:
+            error = next(iter(exc.errors.values()), exc.detail)
         except DomainError as exc:
             error = exc.detail
     context = clinic_day_context(

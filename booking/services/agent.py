@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from booking.models import Clinic, Reservation, Slot
 from booking.services.errors import NotFound
 from booking.services.inventory import ClinicResult, local_day_bounds
+from booking.services.reservations import MIN_OVERRIDE_REASON as MIN_OVERRIDE_REASON
 from booking.services.reservations import find_by_code
 from booking.services.tokens import person_key
 from booking.services.validation import normalize_phone
 
 NOT_FOUND = "No booking matches those details. Check them with the caller and try again."
-MIN_OVERRIDE_REASON = 10
+
 
 _PHONETIC = {
     "A": "Alfa", "B": "Bravo", "C": "Charlie", "D": "Delta", "E": "Echo", "F": "Foxtrot",

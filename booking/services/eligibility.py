@@ -1,26 +1,31 @@
-"""Who may book what: the short check residents answer before they join the line.
+"""Who may book what: the rules, checked where a booking is made and before joining the line.
 
 State admins manage the rules (phases of the rollout: age thresholds, an attested condition,
 residency, a start date). A service with no rule in the database falls back to the defaults
-below. The check runs before joining the waiting room so nobody reaches the front of the line
-to be turned away.
+below. ``check_booking`` is what decides: ``reservations.confirm_hold`` and
+``reschedule_reservation`` call it for every channel (age on the appointment's local date,
+against the rules in force today and the slot's vaccine product), and ``holds.place_hold`` runs
+its age part when the date of birth is known. ``parse_answers`` is the waiting room's
+pre-check, so nobody reaches the front of the line to be turned away; it decides nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking.models import EligibilityRule
-from booking.services.errors import InvalidInput
+from booking.models import Clinic, EligibilityRule, Slot, VaccineProduct
+from booking.services.errors import InvalidInput, NotEligible
 from booking.services.inventory import SERVICES
+from booking.services.people import Person
 from booking.services.text import N_
-from booking.services.validation import parse_birth_date
+from booking.services.validation import parse_birth_date, parse_person
 
 
 @dataclass(frozen=True)
@@ -156,3 +161,144 @@ def parse_answers(session: Session, values: Mapping[str, Any], *, today: date) -
     answers = Answers(service, born, resident in ("yes", True), condition)
     check(answers, today=today, rules=load_rules(session, today=today))
     return answers
+
+
+# Booking time ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EligibilityAnswers:
+    """What the person answers when booking (the date of birth comes with their details)."""
+
+    lives_or_works_in_state: bool
+    has_condition: bool = False
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """What the rules need to know of a slot: its service, local date and product's ages."""
+
+    service: str
+    day: date
+    today: date
+    product_name: str
+    min_age_years: int
+    max_age_years: int | None
+
+
+_YES = ("yes", "true", "1", "on", True)
+_NO = ("no", "false", "0", "off", False)
+
+
+def parse_booking_answers(values: Mapping[str, Any]) -> EligibilityAnswers:
+    """Read the booking's residency (required, yes or no) and condition (yes if ticked) answers."""
+    resident = values.get("resident")
+    condition = values.get("has_condition")
+    errors: dict[str, str] = {}
+    if resident not in _YES + _NO:
+        errors["resident"] = N_("Choose yes or no.")
+    if condition not in (None, "", *_YES, *_NO):
+        errors["has_condition"] = N_("Choose yes or no.")
+    if errors:
+        raise InvalidInput(N_("Please answer the questions."), errors=errors)
+    return EligibilityAnswers(resident in _YES, condition in _YES)
+
+
+def parse_booking_details(
+    values: Mapping[str, Any], *, today: date, require_attestation: bool
+) -> tuple[Person, EligibilityAnswers]:
+    """The person's details and their eligibility answers, naming every problem at once."""
+    errors: dict[str, str] = {}
+    person = answers = None
+    try:
+        person = parse_person(values, today=today, require_attestation=require_attestation)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    try:
+        answers = parse_booking_answers(values)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if errors or person is None or answers is None:
+        raise InvalidInput(N_("Please correct the highlighted fields."), errors=errors)
+    return person, answers
+
+
+def appointment_of(session: Session, slot_id: int, *, now: datetime) -> Appointment:
+    """The slot's service, its date and today's date at the clinic, and its product's ages."""
+    row = session.execute(
+        select(Slot.service, Slot.starts_at, Clinic.timezone, VaccineProduct)
+        .join(Clinic, Clinic.id == Slot.clinic_id)
+        .join(VaccineProduct, VaccineProduct.id == Slot.product_id)
+        .where(Slot.id == slot_id)
+    ).one()
+    zone = ZoneInfo(row.timezone)
+    product: VaccineProduct = row.VaccineProduct
+    return Appointment(
+        row.service,
+        row.starts_at.astimezone(zone).date(),
+        now.astimezone(zone).date(),
+        product.name,
+        product.min_age_years,
+        product.max_age_years,
+    )
+
+
+_RULE_OF_FIELD = {"date_of_birth": "age", "resident": "residency", "has_condition": "condition"}
+
+
+def check_booking(
+    session: Session,
+    appointment: Appointment,
+    date_of_birth: date,
+    answers: EligibilityAnswers | None,
+) -> None:
+    """Raise NotEligible unless a rule in force today admits the person on the appointment date.
+
+    The age counted is the age on the appointment's own date. Without ``answers`` (a hold,
+    before the questions are asked) only the age parts are checked.
+    """
+    age = age_on(date_of_birth, appointment.day)
+    low, high = appointment.min_age_years, appointment.max_age_years
+    if age < low or (high is not None and age > high):
+        raise NotEligible(
+            N_("You are not eligible for this vaccine."),
+            rule="product_age",
+            errors={"date_of_birth": _product_ages(appointment)},
+        )
+    candidates = load_rules(session, today=appointment.today).get(appointment.service, [])
+    if not candidates:
+        raise NotEligible(
+            N_("Booking for this vaccine has not opened yet."),
+            rule="phase",
+            errors={"service": N_("Booking for this vaccine has not opened yet.")},
+        )
+    # Unasked questions count as answered favourably: the age is all that can be checked yet.
+    given = answers or EligibilityAnswers(lives_or_works_in_state=True, has_condition=True)
+    attempt = Answers(
+        appointment.service, date_of_birth, given.lives_or_works_in_state, given.has_condition
+    )
+    attempts = [_failures(rule, attempt, age) for rule in candidates]
+    if any(not failures for failures in attempts):
+        return
+    closest = min(attempts, key=lambda failures: (len(failures), "date_of_birth" in failures))
+    rule = next(_RULE_OF_FIELD[field] for field in _RULE_OF_FIELD if field in closest)
+    raise NotEligible(
+        N_("You are not eligible to book this vaccine yet."), rule=rule, errors=closest
+    )
+
+
+def _product_ages(appointment: Appointment) -> str:
+    if appointment.max_age_years is None:
+        return N_(
+            "%(product)s is given from age %(low)d. Choose another vaccine or ask your doctor "
+            "or pharmacist.",
+            product=appointment.product_name,
+            low=appointment.min_age_years,
+        )
+    return N_(
+        "%(product)s is given from age %(low)d to %(high)d. Choose another vaccine or ask your "
+        "doctor or pharmacist.",
+        product=appointment.product_name,
+        low=appointment.min_age_years,
+        high=appointment.max_age_years,
+    )

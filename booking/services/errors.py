@@ -15,6 +15,13 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or {}
+        # True when the service wrote something that must stand although the request fails
+        # (a refused confirm releases its hold): db.transaction commits, then re-raises.
+        self.keeps_work = False
+
+    def extensions(self) -> dict[str, str]:
+        """Extra members for the API's problem details (RFC 9457 extension members)."""
+        return {}
 
 
 class NotFound(DomainError):
@@ -64,3 +71,35 @@ class InvalidInput(DomainError):
 
     status = 422
     title = N_("Invalid input")
+
+
+class NotEligible(InvalidInput):
+    """The rules refuse this person for this booking; ``rule`` names the rule that failed.
+
+    Rules: "age", "residency", "condition" (a phase's own terms), "phase" (no phase open
+    today), "product_age" (the vaccine product's licensed ages).
+    """
+
+    title = N_("Not eligible")
+
+    def __init__(self, detail: str, *, rule: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        self.rule = rule
+
+    def extensions(self) -> dict[str, str]:
+        """The failing rule, so API clients can tell the rules apart."""
+        return {"rule": self.rule}
+
+
+class AdmissionSpent(DomainError):
+    """The waiting-room admission already made its booking; the person must join again."""
+
+    status = 409
+    title = N_("Admission used")
+
+
+class AdmissionNeeded(DomainError):
+    """The waiting room is on and this step (a move to another clinic) needs an admission."""
+
+    status = 401
+    title = N_("Admission required")

@@ -5,16 +5,17 @@ The place itself is counted by ``slot_counts``; the hold's statements are in ``s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlalchemy.orm import Session
 
 from booking.models import Channel, Reservation, ReservationStatus, Slot
-from booking.services import statements
-from booking.services.errors import Conflict, NotFound
+from booking.services import eligibility, statements
+from booking.services.errors import AdmissionSpent, Conflict, NotFound
 from booking.services.slot_counts import (
     NO_SYNC,
     Counter,
@@ -49,11 +50,16 @@ def place_hold(
     request_key: str | None = None,
     replace_hold: str | None = None,
     admission_ticket: str | None = None,
+    date_of_birth: date | None = None,
+    companion_allowed: bool = False,
 ) -> Reservation:
     """Hold one place in a slot for ``hold_minutes``; replays of ``request_key`` return it.
 
     With an ``admission_ticket``, any hold that ticket already has is given back first: one
-    admitted session holds at most one slot (a partial unique index enforces it too).
+    admitted session holds at most one slot (a partial unique index enforces it too); a ticket
+    whose booking is confirmed is spent (``AdmissionSpent``), but for one companion booking
+    where ``companion_allowed``. With a ``date_of_birth``, a slot whose product or rules exclude
+    that age on its date is refused (``NotEligible``) before any place is taken.
     """
     key_hash = token_hash(request_key) if request_key else None
     earlier = _earlier_requests(session, key_hash, admission_ticket)
@@ -62,10 +68,19 @@ def place_hold(
             if previous.slot_id != slot_id:
                 raise Conflict(N_("This Idempotency-Key was already used for another slot."))
             return previous
+    if admission_ticket:
+        spent = [r for r in earlier if r.admission_ticket == admission_ticket and r.confirmed_at]
+        refuse_spent_admission(spent, companion_allowed=companion_allowed)
+    if date_of_birth is not None:
+        try:
+            appointment = eligibility.appointment_of(session, slot_id, now=now)
+        except NoResultFound:
+            raise NotFound(N_("No slot with that id.")) from None
+        eligibility.check_booking(session, appointment, date_of_birth, None)
     if replace_hold:
         # One hold per visitor: choosing another time gives the previous place back first.
         release_hold(session, replace_hold, now=now, missing_ok=True)
-    for previous in earlier:
+    for previous in (r for r in earlier if r.status == HELD):
         # Read before replace_hold was released; releasing that one again is a no-op.
         release_hold(session, previous.hold_token, now=now, missing_ok=True)
     values = {
@@ -77,6 +92,7 @@ def place_hold(
         "admission_ticket": admission_ticket,
         # Given here, not left to the model's defaults: the INSERT ... SELECT does not apply them.
         "eligibility_attested": False,
+        "companion": False,
         "locale": "en",
         "dose_number": 1,  # "dose 2 only" is set when the hold is confirmed
         "created_at": now,
@@ -96,6 +112,39 @@ def place_hold(
         # above with it), so nothing of this request is kept, and the visitor may retry.
         raise Conflict(N_("Another hold request for this visitor is in progress.")) from None
     return reservation
+
+
+ADMISSION_SPENT = N_(
+    "This place in line has already been used to book an appointment. To book for someone "
+    "else, join the line again."
+)
+
+
+def refuse_spent_admission(
+    bookings: Sequence[Reservation], *, companion_allowed: bool, companion: bool = True
+) -> None:
+    """Raise AdmissionSpent unless an admission with these confirmed ``bookings`` may book again.
+
+    Unspent: no booking yet. Where companions are allowed, one booking leaves room for exactly
+    one companion (``companion`` says the new booking would be it); never a third.
+    """
+    if not bookings:
+        return
+    has_companion = any(booking.companion for booking in bookings)
+    if companion_allowed and companion and not has_companion and len(bookings) == 1:
+        return
+    raise AdmissionSpent(ADMISSION_SPENT)
+
+
+def admission_bookings(session: Session, ticket: str) -> list[Reservation]:
+    """The confirmed bookings (cancelled ones included) an admission ticket has made."""
+    return list(
+        session.scalars(
+            select(Reservation)
+            .where(Reservation.admission_ticket == ticket, Reservation.confirmed_at.is_not(None))
+            .order_by(Reservation.id)
+        )
+    )
 
 
 def _earlier_requests(

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import BOOKED_STATUSES, LOCALES, Channel, Reservation, ReservationStatus, Slot
-from booking.services import courses, statements
-from booking.services.errors import AlreadyBooked, Conflict, HoldExpired, InvalidInput, NotFound
+from booking.models import (
+    BOOKED_STATUSES,
+    LOCALES,
+    Channel,
+    Clinic,
+    Reservation,
+    ReservationStatus,
+    Slot,
+)
+from booking.services import courses, eligibility, statements
+from booking.services.eligibility import EligibilityAnswers
+from booking.services.errors import (
+    AdmissionNeeded,
+    AdmissionSpent,
+    AlreadyBooked,
+    Conflict,
+    DomainError,
+    HoldExpired,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+)
+from booking.services.holds import (
+    ADMISSION_SPENT,
+    admission_bookings,
+    refuse_spent_admission,
+    release_hold,
+)
 from booking.services.notices import (
     DEFAULT_NOTICES,
     NoticePolicy,
@@ -19,35 +46,19 @@ from booking.services.notices import (
     booking_confirmed,
     booking_moved,
 )
+from booking.services.people import Person as Person  # re-exported: callers import it here
 from booking.services.slot_counts import Counter, adjust, take_place_or_raise
 from booking.services.text import N_
 from booking.services.tokens import (
     manage_token_for,
     new_confirmation_code,
     normalize_code,
-    person_key,
     token_hash,
 )
 
 CONFIRMED = ReservationStatus.CONFIRMED.value
 _CODE_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Person:
-    """Validated details of the resident a reservation is for."""
-
-    first_name: str
-    last_name: str
-    date_of_birth: date
-    phone: str | None = None
-    email: str | None = None
-    eligibility_attested: bool = False
-
-    @property
-    def key(self) -> str:
-        """The normalized person key the one-booking-per-service rule is enforced on."""
-        return person_key(self.first_name, self.last_name, self.date_of_birth)
+MIN_OVERRIDE_REASON = 10  # characters of an agent's reason to book someone the rules refuse
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ class Confirmation:
     manage_token: str
     replayed: bool
     second_dose: Reservation | None = None
+    # The rules' refusal an agent's override set aside (None: the person was eligible).
+    overridden: NotEligible | None = None
 
 
 def confirm_hold(
@@ -65,14 +78,26 @@ def confirm_hold(
     hold_token: str,
     person: Person,
     *,
+    answers: EligibilityAnswers,
+    admission_ticket: str | None,
     now: datetime,
     secret_key: str,
     channel: Channel | None = None,
     notices: NoticePolicy = DEFAULT_NOTICES,
+    override_reason: str | None = None,
+    companion: bool = False,
     second_dose_slot_id: int | None = None,
     prior_dose_date: date | None = None,
 ) -> Confirmation:
     """Turn a live hold into a confirmed reservation; confirming again returns the same one.
+
+    ``admission_ticket`` is the admission the request presented (None: queue off, or staff).
+    A hold placed under an admission is confirmed only under that same admission, once (and
+    once more with ``companion`` where the state allows it: the caller decides that). The
+    rules are checked for every channel; a refusal (``NotEligible``, ``AdmissionSpent``)
+    releases the hold and says ``keeps_work``, so ``db.transaction`` commits the release before
+    answering the error. ``override_reason`` (2-1-1 agents only) books despite the rules; the
+    refusal it overrode comes back in ``Confirmation.overridden`` for the caller's audit.
 
     Dose 1 of a two-dose product books dose 2 with it (``booking.services.courses``): at
     ``second_dose_slot_id``, or by default at the same time of day on the interval day.
@@ -97,9 +122,15 @@ def confirm_hold(
         raise Conflict(N_("This hold was released. Please choose a time again."))
     if reservation.status == ReservationStatus.EXPIRED or reservation.hold_expires_at <= now:
         raise HoldExpired(N_("Your hold on this time ran out. Please choose a time again."))
+    if admission_ticket is not None and admission_ticket != reservation.admission_ticket:
+        # Another client's admission: not this hold's to confirm (nor to release).
+        raise Conflict(N_("This hold was placed by another visitor."))
+    if reservation.admission_ticket:
+        _refuse_unless_unspent(session, reservation, companion=companion, now=now)
     if other_booking is not None:
         # A booking committed meanwhile is caught by the unique index below, to the same answer.
         raise AlreadyBooked(_ALREADY_BOOKED)
+    overridden = _check_rules(session, reservation, person, answers, override_reason, now=now)
 
     for _attempt in range(_CODE_ATTEMPTS):
         try:
@@ -107,6 +138,7 @@ def confirm_hold(
             with session.begin_nested():
                 slot = _book_held_place(session, reservation.slot_id)
                 _fill(reservation, person, now=now, manage_token=manage_token)
+                reservation.companion = companion
                 # Booked in the language of the page (or the caller's, for an agent's booking).
                 reservation.locale = notices.locale if notices.locale in LOCALES else "en"
                 if channel is not None:
@@ -120,14 +152,82 @@ def confirm_hold(
                 )
             # The confirmation and reminders commit with the booking, or not at all.
             booking_confirmed(session, reservation, slot, now=now, policy=notices, second=second)
-            return Confirmation(reservation, manage_token, replayed=False, second_dose=second)
+            return Confirmation(
+                reservation, manage_token, replayed=False, second_dose=second, overridden=overridden
+            )
         except IntegrityError as exc:
             session.expire(reservation)
-            if "confirmation_code" not in str(exc.orig):
+            message = str(exc.orig)
+            if "admission_ticket" in message:
+                # A concurrent confirm under the same admission won: it is spent now.
+                _release_and_raise(session, reservation, AdmissionSpent(ADMISSION_SPENT), now)
+            if "confirmation_code" not in message:
                 raise AlreadyBooked(_ALREADY_BOOKED) from None
     raise Conflict(
         N_("Could not allocate a confirmation code; please try again.")
     )  # pragma: no cover
+
+
+def _release_and_raise(
+    session: Session, reservation: Reservation, error: DomainError, now: datetime
+) -> NoReturn:
+    """Give the hold's place back, then raise ``error`` with the release to be committed."""
+    release_hold(session, reservation.hold_token, now=now, missing_ok=True)
+    error.keeps_work = True
+    raise error
+
+
+def _refuse_unless_unspent(
+    session: Session, reservation: Reservation, *, companion: bool, now: datetime
+) -> None:
+    """One admission, one booking: refuse (releasing the hold) a spent admission's confirm."""
+    assert reservation.admission_ticket is not None
+    bookings = admission_bookings(session, reservation.admission_ticket)
+    try:
+        refuse_spent_admission(bookings, companion_allowed=companion, companion=companion)
+        if companion and not bookings:
+            raise InvalidInput(
+                N_("A companion is booked after the main booking."),
+                errors={"companion": N_("Book the first person without this option.")},
+            )
+        if companion and not _same_visit(session, bookings[0], reservation):
+            raise InvalidInput(
+                N_("A companion is booked at the same clinic on the same day."),
+                errors={"companion": N_("Choose a time at the same clinic on the same day.")},
+            )
+    except DomainError as exc:
+        _release_and_raise(session, reservation, exc, now)
+
+
+def _same_visit(session: Session, first: Reservation, hold: Reservation) -> bool:
+    """Whether a hold is at the first booking's clinic on its local day."""
+    if first.clinic_id != hold.clinic_id:
+        return False
+    clinic = session.get(Clinic, first.clinic_id)
+    old, new = session.get(Slot, first.slot_id), session.get(Slot, hold.slot_id)
+    assert clinic is not None and old is not None and new is not None
+    zone = ZoneInfo(clinic.timezone)
+    return old.starts_at.astimezone(zone).date() == new.starts_at.astimezone(zone).date()
+
+
+def _check_rules(
+    session: Session,
+    reservation: Reservation,
+    person: Person,
+    answers: EligibilityAnswers,
+    override_reason: str | None,
+    *,
+    now: datetime,
+) -> NotEligible | None:
+    """Refuse (releasing the hold) whom the rules exclude, unless an agent overrides them."""
+    appointment = eligibility.appointment_of(session, reservation.slot_id, now=now)
+    try:
+        eligibility.check_booking(session, appointment, person.date_of_birth, answers)
+    except NotEligible as refusal:
+        if override_reason is not None and len(override_reason.strip()) >= MIN_OVERRIDE_REASON:
+            return refusal
+        _release_and_raise(session, reservation, refusal, now)
+    return None
 
 
 _ALREADY_BOOKED = N_(
@@ -239,11 +339,16 @@ def reschedule_reservation(
     notices: NoticePolicy = DEFAULT_NOTICES,
     online: bool = True,
     second_dose_slot_id: int | None = None,
+    require_admission: bool = False,
+    admission_ticket: str | None = None,
 ) -> Reservation:
     """Move a confirmed reservation: take the new place first, then free the old one.
 
-    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings. A course
-    moves together: dose 2 is re-picked inside the new window (``second_dose_slot_id``).
+    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings. A move to
+    another clinic is a new choice of place: with ``require_admission`` (the waiting room is on
+    and the caller is not staff) it needs the ``admission_ticket`` the request presented, else
+    ``AdmissionNeeded``. The person must be eligible on the new date for the new slot's product.
+    A course moves together: dose 2 is re-picked inside the new window (``second_dose_slot_id``).
     """
     reservation = _lock(session, reservation_id)
     if reservation.status != CONFIRMED:
@@ -261,6 +366,15 @@ def reschedule_reservation(
             N_("The new time must be for the same vaccine."),
             errors={"slot_id": N_("Choose a time for the same vaccine.")},
         )
+    if new_slot.clinic_id != reservation.clinic_id and require_admission and not admission_ticket:
+        raise AdmissionNeeded(
+            N_("Moving to another clinic is a new choice of place: join the line first.")
+        )
+    if reservation.date_of_birth is not None:
+        # Age on the new date, for the new slot's product, under the rules in force today.
+        # The residency and condition answers were checked at booking and stand.
+        appointment = eligibility.appointment_of(session, new_slot_id, now=now)
+        eligibility.check_booking(session, appointment, reservation.date_of_birth, None)
     courses.check_dose_two_move(session, reservation, new_slot)
     old_slot_id = reservation.slot_id
     take_place_or_raise(session, new_slot_id, now=now, counter=Counter.BOOKED, online=online)

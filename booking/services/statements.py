@@ -34,13 +34,19 @@ CONFIRMED = ReservationStatus.CONFIRMED.value
 
 @cache
 def earlier_requests(by_key: bool, by_ticket: bool) -> Select[Reservation]:
-    """The hold Idempotency-Key ``key_hash`` replays and/or the live holds of ``ticket``."""
+    """The hold Idempotency-Key ``key_hash`` replays and/or ``ticket``'s live holds and bookings.
+
+    A ticket's confirmed rows say whether its admission is spent (one admission, one booking).
+    """
     matches: list[ColumnElement[bool]] = []
     if by_key:
         matches.append(Reservation.request_key_hash == bindparam("key_hash"))
     if by_ticket:
         matches.append(
-            and_(Reservation.admission_ticket == bindparam("ticket"), Reservation.status == HELD)
+            and_(
+                Reservation.admission_ticket == bindparam("ticket"),
+                or_(Reservation.status == HELD, Reservation.confirmed_at.is_not(None)),
+            )
         )
     return select(Reservation).where(or_(*matches))
 

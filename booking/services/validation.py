@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from booking.services.errors import InvalidInput
-from booking.services.reservations import Person
+from booking.services.people import Person
 from booking.services.text import N_, Msg
 
 NAME_MAX = 100

@@ -111,6 +111,21 @@ def require_admission(*, api: bool) -> Admission:
     return Admission(claims.ticket)
 
 
+def admission_for_move(*, api: bool) -> tuple[bool, str | None]:
+    """For a move: whether the waiting room applies to this caller, and its valid admission.
+
+    Moving within a clinic needs none, so nothing is refused here: the reschedule service
+    refuses a move to another clinic when the room applies and no admission was presented.
+    """
+    settings = current_settings()
+    if not settings.enabled or g.get("staff") is not None:
+        return False, None
+    try:
+        return True, require_admission(api=api).ticket
+    except AdmissionRequired:
+        return True, None
+
+
 GATED = "requires_admission"  # the attribute ``gated`` sets on a view
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -133,6 +148,11 @@ def leave_after_booking(ticket: str | None) -> None:
         get_queue().leave(ticket)
     except RedisError:
         log.warning("Redis unreachable: a booked ticket keeps its active place until idle")
+
+
+def forget_spent_admission() -> None:
+    """After a spent admission is refused: this browser's next join takes a new place in line."""
+    session.pop("qticket", None)
 
 
 def try_auto_admit() -> Admission | None:

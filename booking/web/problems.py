@@ -27,12 +27,14 @@ def problem(
     type_: str = "about:blank",
     errors: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, str] | None = None,
 ) -> Response:
     """Build an application/problem+json response, its marked texts in the client's language."""
     body: dict[str, Any] = {"type": type_, "title": str(translate(title)), "status": status}
     if detail:
         body["detail"] = str(translate(detail))
     body["instance"] = request.path
+    body.update(extensions or {})
     if errors:
         # RFC 9457 section 3's example extension: one entry per field, with a JSON pointer.
         body["errors"] = [
@@ -55,6 +57,7 @@ def from_domain_error(exc: DomainError) -> Response:
         # The type is built from the English title: it names the problem in every language.
         type_=f"urn:fairslot:problem:{_slug(str(exc.title))}",
         errors=exc.errors,
+        extensions=exc.extensions(),
     )
 
 

@@ -1,7 +1,7 @@
 """Two-dose courses: each reservation names its product and dose; dose 2 points at dose 1.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 11:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "0009"
 # Written beside 0008 (rules at booking); the integrator re-chains it onto 0008 when merging.
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -254,7 +254,14 @@ def test_confirm_names_every_bad_field(app, client, world):
     held = hold(client, world.slot_id)
     body = problem(client.post(f"/api/v1/holds/{held['hold_id']}/confirm", json={}), 422)
     pointers = {e["pointer"]: e["detail"] for e in body["errors"]}
-    assert set(pointers) == {"#/first_name", "#/last_name", "#/date_of_birth", "#/phone"}
+    # The residency question is asked at booking, for every channel (issue 17).
+    assert set(pointers) == {
+        "#/first_name",
+        "#/last_name",
+        "#/date_of_birth",
+        "#/phone",
+        "#/resident",
+    }
     assert all(pointers.values())
     bad = confirm(client, held["hold_id"], date_of_birth="2021-02-30", email="not-an-email")
     errors = {e["pointer"]: e["detail"] for e in problem(bad, 422)["errors"]}

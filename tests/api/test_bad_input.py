@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from booking.db import db
 from booking.models import Reservation, Slot
+from tests.support import DOB as BIRTH_DATE
 from tests.support import csrf_from, make_clinic, make_slot, person_json
 
 PROBLEM = "application/problem+json"
@@ -254,7 +255,9 @@ def test_search_ignores_parameters_it_does_not_know(client, world):
 def browser_hold(client, world):
     """The details form of a hold placed by this browser, and its CSRF token."""
     token = csrf_from(client.get(f"/clinics/{world.clinic}").get_data(as_text=True))
-    placed = client.post(f"/slots/{world.slot}/hold", data={"csrf_token": token})
+    placed = client.post(
+        f"/slots/{world.slot}/hold", data={"csrf_token": token, "date_of_birth": BIRTH_DATE}
+    )
     assert placed.status_code == 303
     hold_id = placed.headers["Location"].rsplit("/", 1)[1]
     return SimpleNamespace(id=hold_id, csrf=token)

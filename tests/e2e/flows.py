@@ -40,9 +40,17 @@ def find_clinic(page: Any, server: LiveServer) -> None:
     submit(page, "zip")
     clinic = f"/clinics/{server.clinic_id}"
     page.locator(f'.results a[href="{clinic}"], .results a[href^="{clinic}?"]').click()
+    give_birth_date(page)
     day = server.bookable_day().isoformat()
     page.locator(f'.days a[href^="?date={day}"]').click()
     assert f"date={day}" in page.url
+
+
+def give_birth_date(page: Any, value: str = "04/27/1950") -> None:
+    """On a clinic page: give the date of birth asked before a time is held."""
+    page.fill("#date_of_birth", value)
+    submit(page, "date_of_birth")
+    page.wait_for_url("**/clinics/**")
 
 
 def choose_first_time(page: Any) -> None:
@@ -55,6 +63,7 @@ def fill_details_and_book(page: Any) -> str:
     assert "/book/" in page.url
     for name, value in person().items():
         page.fill(f"#{name}", value)
+    page.check("#resident")
     page.check("#eligibility_attested")
     submit(page, "first_name")
     page.wait_for_url("**/confirmation**")

@@ -183,6 +183,7 @@ def test_resident_pages(new_page: Any, live_server: LiveServer, locale: str):
     assert "first_name-error" in (invalid.get_attribute("aria-describedby") or "")
     for name, value in person().items():
         page.fill(f"#{name}", value)
+    page.check("#resident")
     page.check("#eligibility_attested")
     submit(page, "first_name")
     page.wait_for_url("**/confirmation**")

@@ -22,7 +22,7 @@ from booking.services.text import N_
 from tests.conftest import rolled_back_app
 from tests.jobs.support import book as book_directly
 from tests.staff import agent_support
-from tests.support import booking_form, csrf_from, make_clinic, make_slot
+from tests.support import DOB, booking_form, csrf_from, make_clinic, make_slot
 
 SPANISH = {
     "Enter your first name.": "Escriba su nombre.",
@@ -69,7 +69,7 @@ def world(app, now):
 
 def resident_books(client, slot_id):
     csrf = csrf_from(html(client.get("/lookup")))
-    held = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf})
+    held = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf, "date_of_birth": DOB})
     assert held.status_code == 303, html(held)[:500]
     booked = client.post(held.headers["Location"], data=booking_form(csrf))
     assert booked.status_code == 303, html(booked)[:2000]
@@ -182,7 +182,7 @@ def test_service_errors_are_translated_when_the_page_is_rendered(spanish_app, no
     client = spanish_app.test_client()
     client.set_cookie(COOKIE, "es", domain="fairslot.test")
     csrf = csrf_from(html(client.get("/lookup")))
-    held = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf})
+    held = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf, "date_of_birth": DOB})
     refused = client.post(
         held.headers["Location"],
         data={"csrf_token": csrf, "first_name": "", "last_name": "Lopez", "phone": "6175550123"},
@@ -194,7 +194,7 @@ def test_service_errors_are_translated_when_the_page_is_rendered(spanish_app, no
 
     english = spanish_app.test_client()
     csrf = csrf_from(html(english.get("/lookup")))
-    held = english.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf})
+    held = english.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf, "date_of_birth": DOB})
     refused = english.post(held.headers["Location"], data={"csrf_token": csrf})
     assert "Enter your first name." in html(refused)  # the same error, another reader
 

@@ -22,7 +22,7 @@ from booking.jobs.worker import InProcessWorker
 from booking.models import OutboxMessage
 from booking.redis_client import redis_of
 from booking.services import holds, reservations
-from tests.support import make_clinic, make_slot, person
+from tests.support import ANSWERS, make_clinic, make_slot, person
 
 
 class SmsStub:
@@ -161,6 +161,8 @@ def book(
             person(n, email=email_address, phone=phone),
             now=now,
             secret_key=app.config["SECRET_KEY"],
+            answers=ANSWERS,
+            admission_ticket=None,
         )
         return {
             "reservation_id": done.reservation.id,

@@ -15,7 +15,7 @@ from booking.jobs.tasks import relay_outbox
 from booking.services import closures, holds, reservations
 from booking.services.notices import SILENT, NoticePolicy
 from tests.jobs.support import book, messages, run_jobs
-from tests.support import make_clinic, make_slot, person
+from tests.support import ANSWERS, make_clinic, make_slot, person
 
 SECRET = "outbox-test-secret"
 
@@ -89,7 +89,13 @@ def test_a_rolled_back_booking_writes_and_enqueues_nothing(app, now):
         def work(session):
             hold = holds.place_hold(session, slot_id, now=now, hold_minutes=10)
             reservations.confirm_hold(
-                session, hold.hold_token, person(2), now=now, secret_key=SECRET
+                session,
+                hold.hold_token,
+                person(2),
+                now=now,
+                secret_key=SECRET,
+                answers=ANSWERS,
+                admission_ticket=None,
             )
             session.flush()
             assert session.scalar(text("SELECT count(*) FROM outbox_message")) == 3
@@ -113,7 +119,13 @@ def test_a_retried_transaction_enqueues_only_what_finally_committed(app, now):
         def work(session):
             hold = holds.place_hold(session, slot_id, now=now, hold_minutes=10)
             reservations.confirm_hold(
-                session, hold.hold_token, person(3), now=now, secret_key=SECRET
+                session,
+                hold.hold_token,
+                person(3),
+                now=now,
+                secret_key=SECRET,
+                answers=ANSWERS,
+                admission_ticket=None,
             )
             attempts.append(1)
             if len(attempts) == 1:
@@ -189,7 +201,14 @@ def test_the_resident_language_is_kept_for_later_notices(app, now):
             hold = holds.place_hold(session, slot_id, now=now, hold_minutes=10)
             policy = NoticePolicy(locale="es", reminder_hours=())
             done = reservations.confirm_hold(
-                session, hold.hold_token, person(4), now=now, secret_key=SECRET, notices=policy
+                session,
+                hold.hold_token,
+                person(4),
+                now=now,
+                secret_key=SECRET,
+                notices=policy,
+                answers=ANSWERS,
+                admission_ticket=None,
             )
             return done.reservation.id
 
@@ -208,7 +227,14 @@ def test_silent_bookings_write_no_messages(app, now):
             slot = make_slot(session, make_clinic(session, now), now + timedelta(days=2))
             hold = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
             reservations.confirm_hold(
-                session, hold.hold_token, person(5), now=now, secret_key=SECRET, notices=SILENT
+                session,
+                hold.hold_token,
+                person(5),
+                now=now,
+                secret_key=SECRET,
+                notices=SILENT,
+                answers=ANSWERS,
+                admission_ticket=None,
             )
 
         db.transaction(work)
@@ -227,7 +253,13 @@ def test_a_clinic_cancelling_a_day_notifies_everyone_booked_that_day(app, now):
             for n, slot in enumerate([*slots, slots[0], later]):
                 hold = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
                 done = reservations.confirm_hold(
-                    session, hold.hold_token, person(10 + n), now=now, secret_key=SECRET
+                    session,
+                    hold.hold_token,
+                    person(10 + n),
+                    now=now,
+                    secret_key=SECRET,
+                    answers=ANSWERS,
+                    admission_ticket=None,
                 )
                 ids.append(done.reservation.id)
             holds.place_hold(session, slots[1].id, now=now, hold_minutes=10)  # a live hold too

@@ -17,7 +17,7 @@ from booking.models import OutboxMessage
 from booking.services import holds, outbox, reservations
 from tests.conftest import rolled_back_app
 from tests.jobs.support import book, messages, run_jobs, servers
-from tests.support import RedisServer, make_clinic, make_slot, person, person_json
+from tests.support import ANSWERS, RedisServer, make_clinic, make_slot, person, person_json
 
 LEASE = 300
 
@@ -198,7 +198,15 @@ def test_a_job_run_again_after_the_send_was_recorded_sends_nothing(texting, now)
 def test_a_second_claim_while_a_send_is_under_way_is_refused(session, now):
     slot = make_slot(session, make_clinic(session, now), now + timedelta(days=2))
     hold = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
-    reservations.confirm_hold(session, hold.hold_token, person(1), now=now, secret_key="k")
+    reservations.confirm_hold(
+        session,
+        hold.hold_token,
+        person(1),
+        now=now,
+        secret_key="k",
+        answers=ANSWERS,
+        admission_ticket=None,
+    )
     session.flush()
     message_id = session.scalar(
         select(OutboxMessage.id).where(OutboxMessage.kind == "confirmation")

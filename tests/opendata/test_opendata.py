@@ -15,7 +15,7 @@ from booking.opendata import fhir, publish
 from booking.redis_client import get_redis
 from booking.services import holds, reservations
 from tests.opendata.feed import everything, published
-from tests.support import person
+from tests.support import ANSWERS, person
 
 
 def test_published_state_equals_the_database_after_a_burst(app, client, world, clock):
@@ -27,7 +27,13 @@ def test_published_state_equals_the_database_after_a_burst(app, client, world, c
             hold = holds.place_hold(s, slot_id, now=clock(), hold_minutes=10)
             done.append(
                 reservations.confirm_hold(
-                    s, hold.hold_token, person(n), now=clock(), secret_key="k"
+                    s,
+                    hold.hold_token,
+                    person(n),
+                    now=clock(),
+                    secret_key="k",
+                    answers=ANSWERS,
+                    admission_ticket=None,
                 ).reservation.id
             )
         reservations.cancel_reservation(s, done[3], now=clock())  # one back on the second slot

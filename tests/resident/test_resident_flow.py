@@ -11,7 +11,7 @@ import pytest
 from booking.db import db
 from booking.models import Slot
 from booking.services.tokens import CODE_ALPHABET
-from tests.support import booking_form, csrf_from, make_clinic, make_slot
+from tests.support import DOB, booking_form, csrf_from, make_clinic, make_slot
 
 CODE_RE = re.compile(f'<p class="code"[^>]*>([{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}})</p>')
 ALERT_RE = re.compile(r'<div class="error-summary" role="alert"><p>(.*?)</p></div>')
@@ -50,7 +50,9 @@ def token(client):
 
 
 def hold(client, slot_id):
-    response = client.post(f"/slots/{slot_id}/hold", data={"csrf_token": token(client)})
+    response = client.post(
+        f"/slots/{slot_id}/hold", data={"csrf_token": token(client), "date_of_birth": DOB}
+    )
     assert response.status_code == 303, text(response)[:500]
     assert response.headers["Location"].startswith("/book/")
     return response.headers["Location"].rsplit("/", 1)[1]
@@ -97,7 +99,9 @@ def test_clinic_page_shows_days_and_free_times(client, world):
 
 def test_hold_book_confirm_manage_reschedule_and_cancel(app, client, world):
     csrf = csrf_from(text(client.get(f"/clinics/{world.clinic}?date=2026-03-03")))
-    placed = client.post(f"/slots/{world.slot}/hold", data={"csrf_token": csrf})
+    placed = client.post(
+        f"/slots/{world.slot}/hold", data={"csrf_token": csrf, "date_of_birth": DOB}
+    )
     assert placed.status_code == 303
     hold_id = placed.headers["Location"].rsplit("/", 1)[1]
     assert counters(app, world.slot) == (1, 0)
@@ -255,7 +259,9 @@ def test_a_hold_link_does_not_work_in_another_browser(app, client, world):
 
 def test_a_full_time_shows_the_slot_taken_page(app, client, world):
     hold(client.application.test_client(), world.single)
-    taken = client.post(f"/slots/{world.single}/hold", data={"csrf_token": token(client)})
+    taken = client.post(
+        f"/slots/{world.single}/hold", data={"csrf_token": token(client), "date_of_birth": DOB}
+    )
     assert taken.status_code == 409
     assert "That time was just taken" in text(taken)
     assert f'href="/clinics/{world.clinic}"' in text(taken)

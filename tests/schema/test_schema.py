@@ -19,7 +19,7 @@ from booking.migrate import downgrade, upgrade
 from booking.models import Base
 from booking.services import holds, reservations
 from tests.conftest import TEST_DATABASE_URL
-from tests.support import make_clinic, make_slot, person, refuse
+from tests.support import ANSWERS, make_clinic, make_slot, person, refuse
 
 SECRET = "schema-test-secret"
 TABLES = {"clinic", "slot", "reservation", "vaccine_product"}
@@ -41,7 +41,15 @@ def full_slot(session, now):
     slot = make_slot(session, make_clinic(session, now), now + timedelta(days=1), capacity=2)
     holds.place_hold(session, slot.id, now=now, hold_minutes=10)
     held = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
-    reservations.confirm_hold(session, held.hold_token, person(1), now=now, secret_key=SECRET)
+    reservations.confirm_hold(
+        session,
+        held.hold_token,
+        person(1),
+        now=now,
+        secret_key=SECRET,
+        answers=ANSWERS,
+        admission_ticket=None,
+    )
     session.flush()
     assert counters(session, slot.id) == (2, 1, 1)
     return slot
@@ -110,7 +118,15 @@ def test_a_second_confirmed_reservation_for_one_person_and_service_is_refused(se
     first_slot = make_slot(session, clinic, now + timedelta(days=1))
     second_slot = make_slot(session, clinic, now + timedelta(days=2))
     first = holds.place_hold(session, first_slot.id, now=now, hold_minutes=10)
-    reservations.confirm_hold(session, first.hold_token, person(1), now=now, secret_key=SECRET)
+    reservations.confirm_hold(
+        session,
+        first.hold_token,
+        person(1),
+        now=now,
+        secret_key=SECRET,
+        answers=ANSWERS,
+        admission_ticket=None,
+    )
     second = holds.place_hold(session, second_slot.id, now=now, hold_minutes=10)
     session.flush()
     copy_person = (
@@ -140,7 +156,13 @@ def test_a_booked_reservation_must_name_a_reachable_person(session, now):
     slot = make_slot(session, make_clinic(session, now), now + timedelta(days=1))
     held = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
     done = reservations.confirm_hold(
-        session, held.hold_token, person(1), now=now, secret_key=SECRET
+        session,
+        held.hold_token,
+        person(1),
+        now=now,
+        secret_key=SECRET,
+        answers=ANSWERS,
+        admission_ticket=None,
     )
     other = holds.place_hold(session, slot.id, now=now, hold_minutes=10)
     session.flush()

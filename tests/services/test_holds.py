@@ -18,7 +18,7 @@ from booking.services.errors import (
     SlotFull,
     SlotUnavailable,
 )
-from tests.support import make_clinic, make_slot, person
+from tests.support import ANSWERS, make_clinic, make_slot, person
 
 SECRET = "test-secret"
 
@@ -136,7 +136,9 @@ def test_losing_the_insert_race_is_a_conflict_and_keeps_nothing(app, slot, now, 
 
 
 def confirm(session, h, p, now):
-    return reservations.confirm_hold(session, h.hold_token, p, now=now, secret_key=SECRET)
+    return reservations.confirm_hold(
+        session, h.hold_token, p, now=now, secret_key=SECRET, answers=ANSWERS, admission_ticket=None
+    )
 
 
 def test_confirm_moves_held_to_booked_and_is_idempotent(session, slot, now):

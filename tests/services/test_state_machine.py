@@ -45,7 +45,7 @@ from booking.services.errors import (
     SlotFull,
     SlotUnavailable,
 )
-from tests.support import make_clinic, make_slot, person
+from tests.support import ANSWERS, make_clinic, make_slot, person
 
 pytestmark = pytest.mark.slow
 
@@ -233,7 +233,13 @@ class BookingMachine(RuleBasedStateMachine):
             expected = None
         done, error = self.unit(
             lambda: reservations.confirm_hold(
-                self.session, row.hold_token, resident, now=self.now, secret_key=SECRET
+                self.session,
+                row.hold_token,
+                resident,
+                now=self.now,
+                secret_key=SECRET,
+                answers=ANSWERS,
+                admission_ticket=None,
             )
         )
         self.check(error, expected)

@@ -12,7 +12,7 @@ from booking.db import db
 from booking.models import AuditEntry, OutboxMessage, Reservation, Slot
 from booking.services import holds, reservations, staff
 from tests.staff.support import TOTP, signed_in_client
-from tests.support import csrf_from, make_clinic, make_slot, person
+from tests.support import ANSWERS, csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "clinic password 123"
 BOSTON = ZoneInfo("America/New_York")
@@ -35,7 +35,15 @@ def build_world(app: Any, clock: Any) -> dict[str, Any]:
         for n, target in enumerate([slot, later_slot, other_slot]):
             hold = holds.place_hold(s, target.id, now=clock(), hold_minutes=10)
             who = person(n, last_name=names[n], email=f"r{n}@example.org")
-            done = reservations.confirm_hold(s, hold.hold_token, who, now=clock(), secret_key="k")
+            done = reservations.confirm_hold(
+                s,
+                hold.hold_token,
+                who,
+                now=clock(),
+                secret_key="k",
+                answers=ANSWERS,
+                admission_ticket=None,
+            )
             booked.append(done.reservation.id)
         live_hold = holds.place_hold(s, slot.id, now=clock(), hold_minutes=10)
         users = {}

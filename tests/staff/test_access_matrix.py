@@ -18,7 +18,7 @@ from booking.db import db
 from booking.models import AuditEntry, Clinic, Reservation, Role, Slot, StaffUser
 from booking.services import holds, reservations, staff
 from tests.staff.support import TOTP, signed_in_client
-from tests.support import csrf_from, make_clinic, make_slot, person
+from tests.support import ANSWERS, csrf_from, make_clinic, make_slot, person
 
 PASSWORD = "matrix password 123"
 ROLES = [r.value for r in Role]
@@ -41,6 +41,8 @@ def world(app, clock):
                 person(1 if label == "own" else 2),
                 now=clock(),
                 secret_key="k",
+                answers=ANSWERS,
+                admission_ticket=None,
             )
             ids[f"{label}_slot"] = slot.id
             ids[f"{label}_reservation"] = done.reservation.id

@@ -11,7 +11,7 @@ from booking.db import db
 from booking.models import AuditEntry, Clinic, StaffUser
 from booking.services import holds, reservations
 from tests.staff.support import admin_client, sign_in
-from tests.support import csrf_from, make_clinic, make_slot, person
+from tests.support import ANSWERS, csrf_from, make_clinic, make_slot, person
 
 CLINIC_FORM = {
     "name": "Worcester Senior Center",
@@ -114,7 +114,13 @@ def test_dashboard_counts_bookings_check_ins_and_no_shows(app, admin, clock):
         for n, status in enumerate(["confirmed", "checked_in", "no_show"]):
             hold = holds.place_hold(db.session, slot.id, now=clock(), hold_minutes=10)
             done = reservations.confirm_hold(
-                db.session, hold.hold_token, person(n), now=clock(), secret_key="k"
+                db.session,
+                hold.hold_token,
+                person(n),
+                now=clock(),
+                secret_key="k",
+                answers=ANSWERS,
+                admission_ticket=None,
             )
             done.reservation.status = status
         db.session.commit()
@@ -155,7 +161,13 @@ def test_admin_sees_messages_and_retries_a_failed_one(app, admin, clock):
         slot = make_slot(db.session, clinic, clock() + timedelta(days=2))
         hold = holds.place_hold(db.session, slot.id, now=clock(), hold_minutes=10)
         reservations.confirm_hold(
-            db.session, hold.hold_token, person(7), now=clock(), secret_key="k"
+            db.session,
+            hold.hold_token,
+            person(7),
+            now=clock(),
+            secret_key="k",
+            answers=ANSWERS,
+            admission_ticket=None,
         )
         message = db.session.scalars(select(OutboxMessage)).first()
         message.status, message.attempts, message.last_error = "failed", 3, "provider said 500"

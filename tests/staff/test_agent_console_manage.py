@@ -9,7 +9,7 @@ from booking.models import Channel, OutboxMessage, Reservation
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
 from tests.staff.agent_support import audit_rows, counters, rows, sign_in, text, token
-from tests.support import person
+from tests.support import ANSWERS, person
 
 NOT_FOUND_HTML = NOT_FOUND.replace("'", "&#39;")
 
@@ -27,7 +27,14 @@ def booked(app, clock, slot_id, **who):
             **who,
         )
         done = reservations.confirm_hold(
-            s, held.hold_token, resident, now=clock(), secret_key="k", channel=Channel.ONLINE
+            s,
+            held.hold_token,
+            resident,
+            now=clock(),
+            secret_key="k",
+            channel=Channel.ONLINE,
+            answers=ANSWERS,
+            admission_ticket=None,
         )
         s.commit()
         return done.reservation.id, done.reservation.confirmation_code

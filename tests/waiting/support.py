@@ -17,7 +17,7 @@ from booking.db import db
 from booking.models import Slot
 from booking.web.gate import COOKIE
 from booking.web.queue_state import get_queue
-from tests.support import booking_form, csrf_from, make_clinic, make_slot
+from tests.support import DOB, booking_form, csrf_from, make_clinic, make_slot
 
 HOST = "fairslot.test"
 PROBLEM = "application/problem+json"
@@ -132,7 +132,9 @@ def session_value(client: Any, key: str) -> Any:
 
 
 def html_hold(client: Any, slot_id: int) -> Any:
-    return client.post(f"/slots/{slot_id}/hold", data={"csrf_token": csrf(client)})
+    return client.post(
+        f"/slots/{slot_id}/hold", data={"csrf_token": csrf(client), "date_of_birth": DOB}
+    )
 
 
 def client_confirms(client: Any, book_url: str) -> bool:
