@@ -57,9 +57,7 @@ def test_a_confirmation_email_goes_through_smtp_with_calendar_and_qr_code(delive
     assert mail["To"] == "resident@example.com"
     # Python folds a long subject holding "(...)" onto a continuation line: unfolded, it
     # starts with that line's space, which mail readers drop.
-    assert (
-        mail["Subject"].strip().startswith("You are booked: COVID-19 vaccine (Pfizer-BioNTech), ")
-    )
+    assert mail["Subject"].strip().startswith("You are booked: COVID-19 vaccine (Janssen), ")
     text = mail.get_body(("plain",)).get_content()
     code = booked["code"]
     display = f"{code[:4]}-{code[4:]}"

@@ -40,8 +40,7 @@ def world(app, clock):
             services=["flu"],
         )
         at = {h: clock() + timedelta(hours=h) for h in range(1, 6)}
-        pfizer = product(s, "pfizer-covid19")
-        slots = [make_slot(s, boston, at[h], capacity=3, product_id=pfizer.id) for h in (1, 2, 3)]
+        slots = [make_slot(s, boston, at[h], capacity=3) for h in (1, 2, 3)]  # one-dose COVID-19
         slots.append(make_slot(s, hartford, at[2], capacity=2, service="flu"))
         moderna = product(s, "moderna-covid19")
         slots.append(make_slot(s, boston, at[1], capacity=2, product_id=moderna.id))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import timedelta
 
 import pytest
 
+from booking.db import db
+from booking.models import Clinic
 from booking.opendata import fhir
 from booking.redis_client import get_redis
 from tests.opendata import smart_conformance as check
+from tests.opendata.conftest import product
 from tests.opendata.feed import (
     ID_RULE,
     MANIFESTS,
@@ -22,6 +26,7 @@ from tests.opendata.feed import (
     slot_ids,
 )
 from tests.opendata.smart_conformance import check_feed
+from tests.support import make_slot
 
 
 @pytest.mark.parametrize("path", MANIFESTS)
@@ -75,7 +80,13 @@ def test_the_default_manifest_never_shows_a_flu_or_rsv_place(client, world):
         )
 
 
-def test_a_schedule_per_clinic_and_product_with_its_cvx_code_and_doses(client, world):
+def test_a_schedule_per_clinic_and_product_with_its_cvx_code_and_doses(app, client, world, clock):
+    with app.app_context():  # a two-dose course beside the world's one-dose COVID-19 slots
+        boston = db.session.get(Clinic, world["boston"])
+        pfizer = product(db.session, "pfizer-covid19")
+        make_slot(db.session, boston, clock() + timedelta(hours=6), product_id=pfizer.id)
+        db.session.commit()
+        get_redis().flushdb()  # the feed is rebuilt with it
     resources = everything(client)
     schedules = {r["id"]: r for r in resources["Schedule"]}
     products = {
@@ -99,8 +110,8 @@ def test_a_schedule_per_clinic_and_product_with_its_cvx_code_and_doses(client, w
     assert [c["code"] for c in flu["serviceType"][0]["coding"]] == ["57"]
     assert flu["serviceType"][0]["text"] == "Influenza immunization"
     expected = {
-        world["slots"][0]: "208",
-        world["moderna"]: "207",  # the same hour as Pfizer's, on its own Schedule
+        world["slots"][0]: "212",  # make_slot's one-dose COVID-19 default
+        world["moderna"]: "207",  # the same hour as another product's, on its own Schedule
         world["janssen"]: "212",
         world["flu"]: "150",
         world["rsv"]: "303",

@@ -17,7 +17,7 @@ from booking.messages.render import load_context, render_message
 from booking.models import OutboxMessage, VaccineProduct
 from tests.jobs.support import book as book_directly
 from tests.staff import agent_support, clinic_support
-from tests.support import booking_form, csrf_from, make_clinic, make_slot
+from tests.support import DOB, booking_form, csrf_from, make_clinic, make_slot
 
 MODERNA = "COVID-19 vaccine (Moderna)"
 MODERNA_ES = "Vacuna contra el COVID-19 (Moderna)"
@@ -63,7 +63,9 @@ def world(app, now):
 
 def book_moderna(client, world):
     csrf = csrf_from(html(client.get("/lookup")))
-    held = client.post(f"/slots/{world.moderna}/hold", data={"csrf_token": csrf})
+    held = client.post(
+        f"/slots/{world.moderna}/hold", data={"csrf_token": csrf, "date_of_birth": DOB}
+    )
     assert held.status_code == 303
     form_page = client.get(held.headers["Location"])
     booked = client.post(held.headers["Location"], data=booking_form(csrf))

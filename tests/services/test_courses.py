@@ -11,7 +11,7 @@ from sqlalchemy import select
 from booking.models import OutboxMessage, Reservation, Slot
 from booking.services import courses, holds, reservations
 from booking.services.errors import AlreadyBooked, InvalidInput, SlotFull
-from tests.support import make_clinic, make_slot, person, two_dose_product
+from tests.support import ANSWERS, make_clinic, make_slot, person, two_dose_product
 
 SECRET = "courses-test-secret"
 BOSTON = ZoneInfo("America/New_York")
@@ -40,7 +40,14 @@ def wall_clock(slot, days):
 def book(session, slot_id, now, n=1, **kwargs):
     hold = holds.place_hold(session, slot_id, now=now, hold_minutes=10)
     return reservations.confirm_hold(
-        session, hold.hold_token, person(n), now=now, secret_key=SECRET, **kwargs
+        session,
+        hold.hold_token,
+        person(n),
+        answers=ANSWERS,
+        admission_ticket=None,
+        now=now,
+        secret_key=SECRET,
+        **kwargs,
     )
 
 
@@ -162,12 +169,26 @@ def test_dose_two_only_inside_the_window_from_dose_one_elsewhere(session, now, c
     for bad in (now.date() + timedelta(days=1), now.date() - timedelta(days=16)):
         with pytest.raises(InvalidInput) as refused:
             reservations.confirm_hold(
-                session, hold.hold_token, person(1), now=now, secret_key=SECRET, prior_dose_date=bad
+                session,
+                hold.hold_token,
+                person(1),
+                answers=ANSWERS,
+                admission_ticket=None,
+                now=now,
+                secret_key=SECRET,
+                prior_dose_date=bad,
             )
         assert set(refused.value.errors) <= {"prior_dose_date", "second_dose_slot_id"}
     assert counts(session, slot.id) == (1, 0)  # still held, nothing booked
     done = reservations.confirm_hold(
-        session, hold.hold_token, person(1), now=now, secret_key=SECRET, prior_dose_date=now.date()
+        session,
+        hold.hold_token,
+        person(1),
+        answers=ANSWERS,
+        admission_ticket=None,
+        now=now,
+        secret_key=SECRET,
+        prior_dose_date=now.date(),
     )
     assert (done.reservation.dose_number, done.reservation.prior_dose_date) == (2, now.date())
     assert done.second_dose is None

@@ -213,19 +213,21 @@ def test_reschedule_checks_the_new_place(session, clinic, now):
 
 
 def test_reschedule_refuses_a_product_the_person_is_too_young_for(session, clinic, now):
-    pfizer = make_slot(session, clinic, now + timedelta(days=1))
-    moderna = session.scalars(
-        select(VaccineProduct).where(VaccineProduct.key == "moderna-covid19")
+    standard = make_slot(session, clinic, now + timedelta(days=1), service="flu")
+    high_dose = session.scalars(
+        select(VaccineProduct).where(VaccineProduct.key == "fluzone-high-dose-flu")
     ).one()
-    later = make_slot(session, clinic, now + timedelta(days=2), product_id=moderna.id)
-    hold = holds.place_hold(session, pfizer.id, now=now, hold_minutes=10)
-    teen = person(17, date_of_birth=date(2010, 1, 1))  # 16: Pfizer 12+, Moderna 18+
+    later = make_slot(
+        session, clinic, now + timedelta(days=2), service="flu", product_id=high_dose.id
+    )
+    hold = holds.place_hold(session, standard.id, now=now, hold_minutes=10)
+    teen = person(17, date_of_birth=date(2010, 1, 1))  # 16: standard flu vaccine, not high-dose
     booked = confirm(session, hold, teen, now).reservation
     with pytest.raises(NotEligible) as caught:
         reservations.reschedule_reservation(session, booked.id, later.id, now=now)
     assert caught.value.rule == "product_age"
     assert counters(session, later.id) == (0, 0)
-    assert counters(session, pfizer.id) == (0, 1)
+    assert counters(session, standard.id) == (0, 1)
 
 
 def test_a_refused_confirm_commits_its_release_through_db_transaction(committed, now):
