@@ -165,3 +165,30 @@ def scale_layout(total_slots: int, clinics: int = 1000, days: int = 14) -> tuple
     per_clinic = max(1, math.ceil(total_slots / clinics))
     days = min(days, per_clinic)
     return days, max(1, math.ceil(per_clinic / days))
+
+
+# Correctness of courses, portable SQL (the tests run it on SQLite too): a confirmed dose 1 of
+# a two-dose product without its confirmed dose 2, or a booked dose 2 whose dose 1 is not
+# confirmed (a "dose 2 only" booking, dose 1 given elsewhere, has no dose 1 here).
+HALF_COURSES_SQL = """
+SELECT
+  (SELECT count(*) FROM reservation r JOIN vaccine_product p ON p.id = r.product_id
+   WHERE r.status = 'confirmed' AND r.dose_number = 1 AND p.doses = 2
+     AND NOT EXISTS (SELECT 1 FROM reservation d WHERE d.course_id = r.id
+                     AND d.status = 'confirmed' AND d.dose_number = 2))
+  +
+  (SELECT count(*) FROM reservation d
+   WHERE d.status = 'confirmed' AND d.dose_number = 2 AND d.prior_dose_date IS NULL
+     AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.id = d.course_id
+                     AND r.status = 'confirmed' AND r.dose_number = 1))
+"""
+# Courses booked: confirmed dose 1 of a two-dose product (its dose 2 checked above).
+COURSES_SQL = """
+SELECT count(*) FROM reservation r JOIN vaccine_product p ON p.id = r.product_id
+WHERE r.status = 'confirmed' AND r.dose_number = 1 AND p.doses = 2
+"""
+# One person, one confirmed booking per service and dose (a course is two: dose 1 and 2).
+SAME_PERSON_TWICE_SQL = """
+SELECT count(*) FROM (SELECT person_key FROM reservation WHERE status = 'confirmed'
+GROUP BY person_key, service, dose_number HAVING count(*) > 1) AS d
+"""
