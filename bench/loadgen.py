@@ -50,8 +50,10 @@ class Resident:
     joined_at: float | None = None
     admitted_at: float | None = None
     code: str | None = None
+    second_code: str | None = None  # dose 2's, when the booking was a two-dose course
     contact: str = ""
     slot_id: int | None = None
+    product: str | None = None
 
 
 @dataclass
@@ -204,6 +206,8 @@ async def _book(crowd: Crowd, r: Resident, rng: random.Random, token: str | None
         )
         if got is None:
             return _done(crowd, r, "gave_up")
+        # "Any COVID-19 vaccine": every product's free times; three in four places are of a
+        # two-dose product (bench/data.py), whose dose 2 the confirm books at its default time.
         free = [s for s in got[1].get("slots", []) if s.get("available")]
         rng.shuffle(free)
         for slot in free[:3]:
@@ -220,6 +224,7 @@ async def _book(crowd: Crowd, r: Resident, rng: random.Random, token: str | None
                 return _done(crowd, r, "gave_up")
             if hold[0] == 201:
                 auth = _renewed(auth, hold[2])
+                r.product = (slot.get("vaccine") or {}).get("product")
                 await _fill_in_and_confirm(crowd, r, rng, hold[1]["hold_id"], person, auth)
                 r.slot_id = slot["id"]
                 return None
@@ -250,6 +255,7 @@ async def _fill_in_and_confirm(
     )
     if got is not None and got[0] == 201:
         r.code = got[1]["confirmation_code"]
+        r.second_code = (got[1].get("second_dose") or {}).get("confirmation_code")
         return _done(crowd, r, "booked")
     return _done(crowd, r, "gave_up" if got is None else "sold_out")
 

@@ -26,6 +26,12 @@ from bench import data, scenario
 from bench.bare_app import SCHEMA_SQL
 from bench.stack import Stack, make_workdir, remove_workdir
 
+# The course step books dose 1 of this two-dose product (dose 2 at the default time).
+COURSE_PRODUCT = "moderna-covid19"
+COURSE_CLIENTS = 1 << 20  # the course step's client numbers start here
+# Measured side by side, in interleaved rounds: the course against the single-dose booking.
+PAIRED = ("booking", "course")
+
 
 class Counters:
     """SQL statements (SQLAlchemy cursor executions) and Redis round trips, process-wide."""
@@ -58,13 +64,18 @@ class Counters:
         Connection.send_packed_command = send  # type: ignore[method-assign]
 
 
-def measure(step: Callable[[int], None], n: int, counters: Counters) -> dict[str, float]:
-    """Run ``step`` n times (after a warm-up) and return per-call CPU, wall, SQL and Redis."""
-    for i in range(20):
+def measure(
+    step: Callable[[int], None], n: int, counters: Counters, warm: int = 20, first: int = 0
+) -> dict[str, float]:
+    """Run ``step`` n times (after ``warm`` calls) and return per-call CPU, wall, SQL, Redis.
+
+    Calls are numbered from ``first`` (each number is its own client address).
+    """
+    for i in range(warm):
         step(-1 - i)
     sql0, redis0 = counters.sql, counters.redis
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for i in range(n):
+    for i in range(first, first + n):
         step(i)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return {
@@ -104,18 +115,20 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
     ]
     data.add_clinics(stack, 4, spread_deg=0.2, prefix="micro")
     data.add_slots(stack, prefix="micro", days=1, per_day=40, capacity=100_000)
-    slot_ids = [int(x) for x in stack.psql("SELECT id FROM slot ORDER BY id").split()]
+    data.add_course_slots(
+        stack, prefix="micro", days=1, per_day=40, capacity=100_000, product=COURSE_PRODUCT
+    )
+    slot_ids = _bookable(stack, data.PRODUCT)
+    course_ids = _bookable(stack, COURSE_PRODUCT)
 
     def poll(i: int) -> None:
         r = client.get(f"/api/v1/queue/tickets/{tickets[i % len(tickets)]}", headers=_xff(i))
         assert r.status_code == 200, r.get_data(as_text=True)
 
-    def booking(i: int) -> None:
+    def book(i: int, slot_id: int) -> dict[str, Any]:
         who = uuid.uuid4().hex[:12]
         headers = {**_xff(i), "Idempotency-Key": uuid.uuid4().hex}
-        held = client.post(
-            "/api/v1/holds", json={"slot_id": slot_ids[i % len(slot_ids)]}, headers=headers
-        )
+        held = client.post("/api/v1/holds", json={"slot_id": slot_id}, headers=headers)
         assert held.status_code == 201, held.get_data(as_text=True)
         person = {
             "first_name": "Micro",
@@ -128,6 +141,16 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
             f"/api/v1/holds/{held.get_json()['hold_id']}/confirm", json=person, headers=_xff(i)
         )
         assert done.status_code == 201, done.get_data(as_text=True)
+        answer: dict[str, Any] = done.get_json()
+        return answer
+
+    def booking(i: int) -> None:
+        book(i, slot_ids[i % len(slot_ids)])
+
+    def course(i: int) -> None:
+        # Dose 1 of a two-dose product: dose 2 is booked at its default time, in the same call.
+        # Its own client addresses: the per-client hold limit counts each step's calls apart.
+        assert "second_dose" in book(i + COURSE_CLIENTS, course_ids[i % len(course_ids)])
 
     def hello(_i: int) -> None:
         assert bare.get("/hello").status_code == 200
@@ -150,14 +173,61 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
         "poll": queue_mode("always", poll),
         "bare_booking": bare_booking,
         "booking": queue_mode("off", booking),
+        "course": queue_mode("off", course),
     }, counters
+
+
+def _bookable(stack: Stack, product: str) -> list[int]:
+    """The ids of ``product``'s slots inside the booking horizon (dose 1's, not dose 2's)."""
+    rows = stack.psql(
+        "SELECT s.id FROM slot s JOIN vaccine_product p ON p.id = s.product_id "
+        f"WHERE p.key = '{product}' AND s.{data.BOOKABLE} ORDER BY s.id"
+    )
+    return [int(x) for x in rows.split()]
+
+
+def side_by_side(
+    measured: dict[str, Callable[[int], None]],
+    names: tuple[str, ...],
+    n: int,
+    rounds: int,
+    counters: Counters,
+) -> dict[str, dict[str, float]]:
+    """Measure ``names`` in interleaved rounds (order alternating), n calls each in all.
+
+    The machine's noise then falls on every step alike, so their ratio is steadier than
+    either figure. Returns the per-call figures of each step over all its rounds.
+    """
+    totals = {name: dict.fromkeys(("cpu_us", "wall_us", "sql", "redis"), 0.0) for name in names}
+    per_round = max(1, n // rounds)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else tuple(reversed(names))
+        for name in order:
+            warm = 20 if r == 0 else 0
+            row = measure(measured[name], per_round, counters, warm=warm, first=r * per_round)
+            for key, value in row.items():
+                totals[name][key] += value / rounds
+    return {
+        name: {k: round(v, 2 if k in ("sql", "redis") else None) for k, v in row.items()}
+        for name, row in totals.items()
+    }
+
+
+def ratio_row(rows: dict[str, dict[str, float]], top: str, bottom: str) -> dict[str, float]:
+    """Each figure of ``top`` over the same figure of ``bottom`` (same run)."""
+    return {
+        k: round(rows[top][k] / rows[bottom][k], 2) if rows[bottom][k] else 0.0 for k in rows[top]
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure each step and print a table (and a profile of one step if asked)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=400)
-    parser.add_argument("--profile", choices=["poll", "booking", "hello", "bare_booking"])
+    parser.add_argument("--profile", choices=["poll", "booking", "course", "hello", "bare_booking"])
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="interleaved rounds of booking and course"
+    )
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     parser.add_argument(
         "--port-offset", type=int, default=0, help="move PostgreSQL and Redis off 25432/26379"
@@ -190,15 +260,22 @@ def main(argv: list[str] | None = None) -> int:
         redis = redis_lib.Redis.from_url(stack.redis_url)
         measured, counters = steps(stack, redis)
         print(f"{'step':<14}{'CPU µs':>9}{'wall µs':>9}{'SQL':>7}{'Redis':>7}")
-        for name, step in measured.items():
-            row = measure(step, args.n, counters)
+        rows = {
+            name: measure(step, args.n, counters)
+            for name, step in measured.items()
+            if name not in PAIRED
+        }
+        rows.update(side_by_side(measured, PAIRED, args.n, args.rounds, counters))
+        rows["course/booking"] = ratio_row(rows, "course", "booking")
+        for name, row in rows.items():
             print(
                 f"{name:<14}{row['cpu_us']:>9}{row['wall_us']:>9}{row['sql']:>7}{row['redis']:>7}"
             )
+        for name, step in measured.items():
             if args.trace == name:
                 counters.trace = []
                 step(20_000)
-                print("\n".join(counters.trace))
+                print(f"\n{name}:\n" + "\n".join(counters.trace))
                 counters.trace = None
             if args.profile == name:
                 profiler = cProfile.Profile(time.process_time)  # CPU, not waiting

@@ -72,10 +72,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     )
     checks = _correctness_rows(results)
     if checks:
-        bad = [c for c in checks if c[1] or c[2] or c[3] or c[4]]
+        bad = [c for c in checks if any(c[1:])]
         rows.append(
             (
-                "No double booking, lost acknowledged booking, lost or repeated confirmation",
+                "No double booking, dose 1 without dose 2, lost acknowledged booking, "
+                "lost or repeated confirmation",
                 f"{len(checks)} scenarios checked, {len(bad)} with a failure",
                 not bad,
             )
@@ -83,7 +84,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
-def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
+def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int, int, int]]:
     rows = []
     for label in ("off", "on"):
         c = dig(results, "crowd", label, "correctness")
@@ -95,6 +96,7 @@ def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int,
                     c["acknowledged_lost"],
                     c["confirmations_lost"],
                     c["confirmations_sent_twice"],
+                    c.get("half_courses", 0),  # results from before courses have none
                 )
             )
     for name, drill in (dig(results, "drills") or {}).items():
@@ -107,6 +109,7 @@ def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int,
                     c["acknowledged_lost"],
                     c["confirmations_lost"],
                     c["confirmations_sent_twice"],
+                    c.get("half_courses", 0),  # results from before courses have none
                 )
             )
     return rows

@@ -162,14 +162,16 @@ def _correctness(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Correctness",
         "",
-        "| Scenario | Double bookings | Booked / capacity (live holds) | Sold out exactly | "
+        "| Scenario | Double bookings | Courses (dose 1 without dose 2) | "
+        "Booked / capacity (live holds) | Sold out exactly | "
         "Acknowledged / lost | Messages enqueued = bookings | Confirmations lost (late) | "
         "Sent twice | Kendall tau (n) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, c in rows:
         lines.append(
             f"| {label} | {c['double_bookings']} | "
+            f"{c.get('courses', 'n/a')} ({c.get('half_courses', 'n/a')}) | "
             f"{c['booked']} / {c['capacity']} ({c['live_holds']}) | "
             f"{fmt(c['sold_out_exactly'])} | {c['acknowledged']} / {c['acknowledged_lost']} | "
             f"{fmt(c['messages_equal_bookings'])} ({c['messages_enqueued']}) | "
@@ -179,7 +181,9 @@ def _correctness(results: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "Double bookings count slots over capacity, slots whose counter disagrees with "
-        "their confirmed reservations, and people confirmed twice for one vaccine. Kendall "
+        "their confirmed reservations, and people confirmed twice for one dose of a vaccine; "
+        "courses are the two-dose bookings, and in brackets those whose dose 1 stands "
+        "without its dose 2 (or the reverse) in the database or in the answer. Kendall "
         "tau compares each admitted ticket's place in line (arrival) with its admission "
         "order (1.0 = strictly first come, first served).",
         "",

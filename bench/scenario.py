@@ -140,19 +140,27 @@ def correctness(
             "WHERE r.slot_id = s.id AND r.status = 'confirmed')"
         )
     )
-    same_person_twice = int(
-        q(
-            "SELECT count(*) FROM (SELECT person_key FROM reservation WHERE status = 'confirmed' "
-            "GROUP BY person_key, service HAVING count(*) > 1) AS d"
-        )
-    )
-    booked_total = int(q("SELECT coalesce(sum(booked), 0) FROM slot"))
+    same_person_twice = int(q(data.SAME_PERSON_TWICE_SQL))
+    half_courses = int(q(data.HALF_COURSES_SQL))
+    courses = int(q(data.COURSES_SQL))
+    # Dose 1's places (inside the horizon): dose 2's, past it, are booked with them.
+    booked_total = int(q(f"SELECT coalesce(sum(booked), 0) FROM slot WHERE {data.BOOKABLE}"))
     live_holds = int(q("SELECT count(*) FROM reservation WHERE status = 'held'"))
-    unsold = int(q("SELECT count(*) FROM slot WHERE held + booked < capacity"))
+    unsold = int(q(f"SELECT count(*) FROM slot WHERE held + booked < capacity AND {data.BOOKABLE}"))
+    # One confirmation per booking: a course's names both doses, so its dose 2 has none.
+    bookings = int(
+        q("SELECT count(*) FROM reservation WHERE status = 'confirmed' AND course_id IS NULL")
+    )
     db_codes = set(
         q("SELECT confirmation_code FROM reservation WHERE status = 'confirmed'").split()
     )
-    acked = {r["code"] for r in residents if r.get("code")}
+    acked = {r[k] for r in residents for k in ("code", "second_code") if r.get(k)}
+    # A two-dose booking acknowledged without its dose 2 is a half course too.
+    half_acked = sum(
+        1
+        for r in residents
+        if r.get("code") and r.get("product") in data.COURSE_PRODUCTS and not r.get("second_code")
+    )
     demand = sum(1 for r in residents if r["outcome"] in ("booked", "sold_out"))
     drained_s = wait_for_messages(stack)
     enqueued = int(q("SELECT count(*) FROM outbox_message WHERE kind = 'confirmation'"))
@@ -186,6 +194,8 @@ def correctness(
         "overbooked_slots": overbooked,
         "counter_mismatches": mismatched,
         "same_person_twice": same_person_twice,
+        "half_courses": half_courses + half_acked,
+        "courses": courses,
         "capacity": capacity,
         "booked": booked_total,
         "live_holds": live_holds,
@@ -196,7 +206,7 @@ def correctness(
         "acknowledged_lost": len(acked - db_codes),
         "confirmed_in_db": len(db_codes),
         "messages_enqueued": enqueued,
-        "messages_equal_bookings": enqueued == len(db_codes),
+        "messages_equal_bookings": enqueued == bookings,
         "message_statuses": statuses,
         "messages_drained_s": round(drained_s, 1),
         "confirmations_lost": undelivered - late,

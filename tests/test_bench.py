@@ -1,16 +1,20 @@
-"""The benchmark's pure parts: statistics, the arrival curve, the analysis and the report.
+"""The benchmark's pure parts: statistics, the arrival curve, the generator's product split,
+the analysis and the report; and its course checks' SQL, run on the test database.
 
-Only the standard library and bench's pure modules are imported, so these run in the test
-environment without the benchmark's extra dependencies (aiohttp, matplotlib).
+Only the standard library, the app and bench's pure modules are imported, so these run in the
+test environment without the benchmark's extra dependencies (aiohttp, matplotlib).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
-from bench import analysis, report
+from bench import analysis, data, report
 from bench.stats import (
     ArrivalCurve,
     arrival_times,
@@ -20,6 +24,10 @@ from bench.stats import (
     ratio,
     summarize,
 )
+from booking.models import Reservation
+from booking.services import holds, products, reservations
+from booking.services.eligibility import EligibilityAnswers
+from tests.support import make_clinic, make_slot, person, two_dose_product
 
 
 def test_percentile_interpolates_between_ranks():
@@ -135,7 +143,7 @@ def test_outcomes_and_error_window():
     assert series["waiting"][0] == 2
 
 
-def _scenario(errors: int, p99: float) -> dict:
+def _scenario(errors: int, p99: float, half_courses: int = 0) -> dict:
     return {
         "requests": 100,
         "errors": errors,
@@ -162,6 +170,8 @@ def _scenario(errors: int, p99: float) -> dict:
         "generator_cpu": {"cpu_share_of_one_core": 0.2},
         "correctness": {
             "double_bookings": 0,
+            "courses": 4,
+            "half_courses": half_courses,
             "acknowledged_lost": 0,
             "confirmations_lost": 0,
             "confirmations_sent_twice": 0,
@@ -215,3 +225,81 @@ def test_report_says_not_measured_when_a_part_is_missing():
     text = report.render({"machine": {}, "profile": {"name": "quick"}})
     assert "| Queue-status throughput >= 80% of bare hello | n/a | not measured |" in text
     assert "## Flash crowd" not in text
+
+
+def test_report_fails_the_target_on_a_dose_one_without_its_dose_two():
+    results = {
+        "machine": {},
+        "profile": {"name": "quick"},
+        "crowd": {"off": _scenario(0, 50.0, half_courses=1), "on": _scenario(0, 50.0)},
+    }
+    met = {what: ok for what, _measured, ok in report.targets(results)}
+    target = next(what for what in met if what.startswith("No double booking"))
+    assert "dose 1 without dose 2" in target and met[target] is False
+    assert "| crowd, queue off | 0 | 4 (1) |" in report.render(results)
+    results["crowd"]["off"] = _scenario(0, 50.0)
+    assert all(ok for what, _m, ok in report.targets(results) if what == target)
+
+
+def test_the_crowd_books_mostly_two_dose_courses():
+    for per_day in (1, 2, 5, 12, 20, 40):
+        split = data.product_split(per_day)
+        assert sum(split.values()) == per_day
+        assert split[data.PRODUCT] >= 1
+        if per_day >= 4:
+            courses = sum(n for key, n in split.items() if key in data.COURSE_PRODUCTS)
+            assert courses / per_day >= 0.6
+    assert set(data.product_split(12)) == {data.PRODUCT, *data.COURSE_PRODUCTS}
+
+
+def test_two_dose_slots_reach_past_the_horizon_by_the_latest_interval(session):
+    catalogue = {p.key: p for p in products.list_products(session)}
+    for key, latest in data.COURSE_PRODUCTS.items():
+        product = catalogue[key]
+        assert product.doses == 2 and product.interval_max_days == latest
+        days = data.course_days(1, latest)
+        # Dose 1 on the horizon's last day still finds every day of its dose-2 window.
+        assert days[-1] == data.HORIZON_DAYS + product.interval_max_days
+        assert 1 + product.interval_days in days
+    assert catalogue[data.PRODUCT].doses == 1
+
+
+def _book_course(session, now, n):
+    clinic = make_clinic(session, now)
+    pfizer = two_dose_product(session)
+    first = make_slot(session, clinic, now + timedelta(days=2), product_id=pfizer.id)
+    assert pfizer.interval_days is not None
+    # Dose 2's default: the same wall-clock time (across daylight saving) on the interval day.
+    tz = ZoneInfo(clinic.timezone)
+    local = first.starts_at.astimezone(tz).replace(tzinfo=None)
+    due = (local + timedelta(days=pfizer.interval_days)).replace(tzinfo=tz).astimezone(UTC)
+    make_slot(session, clinic, due, product_id=pfizer.id)
+    hold = holds.place_hold(session, first.id, now=now, hold_minutes=10)
+    return reservations.confirm_hold(
+        session,
+        hold.hold_token,
+        person(n),
+        answers=EligibilityAnswers(True, True),
+        admission_ticket=None,
+        now=now,
+        secret_key="bench-test",
+    )
+
+
+def test_the_course_checks_find_a_dose_one_without_its_dose_two(session, now):
+    def count(sql):
+        session.flush()
+        return session.execute(text(sql)).scalar_one()
+
+    done = _book_course(session, now, 1)
+    assert done.second_dose is not None
+    assert (count(data.COURSES_SQL), count(data.HALF_COURSES_SQL)) == (1, 0)
+    assert count(data.SAME_PERSON_TWICE_SQL) == 0  # dose 1 and dose 2: one person, two doses
+    done.second_dose.status = "cancelled"
+    assert count(data.HALF_COURSES_SQL) == 1
+    done.second_dose.status = "confirmed"
+    done.reservation.status = "cancelled"
+    assert count(data.HALF_COURSES_SQL) == 1  # a dose 2 standing on nothing
+    second = session.get(Reservation, done.second_dose.id)
+    second.prior_dose_date = now.date()  # "dose 2 only": dose 1 given elsewhere
+    assert count(data.HALF_COURSES_SQL) == 0

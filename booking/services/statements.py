@@ -26,7 +26,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
-from booking.services.slot_counts import take_statement
+from booking.services.slot_counts import online_free, take_statement
+
+# How an ORM UPDATE ... RETURNING Slot runs: the parameters bind this one statement (not an
+# UPDATE by primary keys), and the returned row refreshes the slot in the session.
+RETURNING_ONE = {"dml_strategy": "orm", "synchronize_session": False, "populate_existing": True}
 
 HELD = ReservationStatus.HELD.value
 CONFIRMED = ReservationStatus.CONFIRMED.value
@@ -129,4 +133,28 @@ def confirmation_answer() -> Select[int, datetime, int, str]:
         select(Slot.id, Slot.starts_at, Clinic.id.label("clinic_id"), Clinic.timezone)
         .join(Clinic, Clinic.id == Slot.clinic_id)
         .where(Slot.id == bindparam("answer_slot_id"))
+    )
+
+
+@cache
+def take_slot_at(online: bool) -> ReturningUpdate[Slot]:
+    """Book a place in the slot of ``at_product_id`` at clinic ``at_clinic_id`` starting at
+    ``at_starts_at`` (unique), if it is open, after ``now`` and has room; returning it.
+
+    The same conditions as ``take_statement``, the slot found by its unique key.
+    """
+    now = bindparam("now", type_=Slot.starts_at.type)
+    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
+    return (
+        update(Slot)
+        .where(
+            Slot.clinic_id == bindparam("at_clinic_id"),
+            Slot.product_id == bindparam("at_product_id"),
+            Slot.starts_at == bindparam("at_starts_at", type_=Slot.starts_at.type),
+            Slot.is_open.is_(True),
+            Slot.starts_at > now,
+            room,
+        )
+        .values(booked=Slot.booked + 1)
+        .returning(Slot)
     )
