@@ -93,11 +93,12 @@ def _booked_weeks(
 def outlook(
     session: Session, clinic: Clinic, *, now: datetime, booking_days: int
 ) -> DoseTwoOutlook:
-    """The dose-2 outlook of the two-dose products the clinic has slots of from now on."""
+    """The dose-2 outlook of the active two-dose products the clinic has slots of from now on."""
     today = _local_day(now, ZoneInfo(clinic.timezone))
     rows = []
     for product in clinic_products(session, clinic, now=now):
-        if product.doses != 2 or product.interval_max_days is None:
+        # A retired product gets no new slots (the schedule form refuses it): nothing to act on.
+        if not product.active or product.doses != 2 or product.interval_max_days is None:
             continue
         rows.append(
             DoseTwoProduct(

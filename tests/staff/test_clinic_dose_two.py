@@ -96,3 +96,15 @@ def test_a_clinic_without_a_course_shows_no_panel(app, world, clock):
     with app.app_context():
         other = db.session.get(Clinic, world["other"])
         assert dose_two.outlook(db.session, other, now=clock(), booking_days=14).products == []
+
+
+def test_a_retired_product_leaves_the_panel(app, world, clock):
+    from booking.services import products
+
+    with app.app_context():
+        products.set_active(db.session, world["pfizer"], False)
+        db.session.commit()
+        clinic = db.session.get(Clinic, world["mine"])
+        assert dose_two.outlook(db.session, clinic, now=clock(), booking_days=14).products == []
+    manager = client_for(app, clock, "clinic_manager")
+    assert "Places for dose 2" not in manager.get(f"/clinic/{world['mine']}/schedule").text
