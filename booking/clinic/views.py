@@ -24,7 +24,7 @@ from booking.db import db
 from booking.i18n import translate
 from booking.messages.policy import notice_policy_from_config
 from booking.models import Clinic, Role, Slot, VaccineProduct
-from booking.services import inventory, products, schedule
+from booking.services import dose_two, inventory, products, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
 from booking.web.access import audit, current_staff, staff_clinics, staff_route
@@ -261,6 +261,9 @@ def bulk_schedule(clinic_id: int) -> Any:
         "services": inventory.SERVICES,
         "products": products.list_products(db.session, services=clinic.services, active_only=True),
         "describe": products.describe,
+        "dose_two": dose_two.outlook(
+            db.session, clinic, now=now(), booking_days=current_app.config["BOOKING_DAYS"]
+        ),
     }
     if request.method == "GET":
         start = _today(clinic)

@@ -1,11 +1,13 @@
-"""An iCalendar (RFC 5545) event for an appointment, written by hand: it is twenty lines.
+"""iCalendar (RFC 5545) events for appointments, written by hand: it is twenty lines.
 
-The event's UID is the reservation's, and SEQUENCE grows with each change, so a calendar that
-imported the confirmation updates the same entry when a reschedule or cancellation arrives.
+Each event's UID is its reservation's, and SEQUENCE grows with each change, so a calendar that
+imported the confirmation updates the same entry when a reschedule or cancellation arrives. A
+two-dose course is one file with two events, one per dose, each with its own reservation's UID.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
@@ -40,6 +42,54 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+@dataclass(frozen=True)
+class Event:
+    """One appointment in a calendar file."""
+
+    uid: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    location: str
+    description: str
+    url: str | None
+    cancelled: bool
+
+
+def _event_lines(event: Event, now: datetime) -> list[str]:
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{event.uid}",
+        f"SEQUENCE:{event.sequence}",
+        f"DTSTAMP:{_stamp(now)}",
+        f"DTSTART:{_stamp(event.starts_at)}",
+        f"DTEND:{_stamp(event.ends_at)}",
+        f"SUMMARY:{_escape(event.summary)}",
+        f"LOCATION:{_escape(event.location)}",
+        f"DESCRIPTION:{_escape(event.description)}",
+        f"STATUS:{'CANCELLED' if event.cancelled else 'CONFIRMED'}",
+    ]
+    if event.url:
+        lines.append(f"URL:{event.url}")
+    return [*lines, "END:VEVENT"]
+
+
+def calendar_ics(events: list[Event], *, now: datetime) -> str:
+    """Return a VCALENDAR with one VEVENT per appointment, CRLF line endings, ready to attach."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//FairSlot//Appointments//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ]
+    for event in events:
+        lines += _event_lines(event, now)
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
 def appointment_ics(
     *,
     uid: str,
@@ -53,25 +103,6 @@ def appointment_ics(
     cancelled: bool,
     now: datetime,
 ) -> str:
-    """Return a VCALENDAR with one VEVENT, CRLF line endings, ready to attach."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//FairSlot//Appointments//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"SEQUENCE:{sequence}",
-        f"DTSTAMP:{_stamp(now)}",
-        f"DTSTART:{_stamp(starts_at)}",
-        f"DTEND:{_stamp(ends_at)}",
-        f"SUMMARY:{_escape(summary)}",
-        f"LOCATION:{_escape(location)}",
-        f"DESCRIPTION:{_escape(description)}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-    ]
-    if url:
-        lines.append(f"URL:{url}")
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return "".join(_fold(line) + "\r\n" for line in lines)
+    """Return a VCALENDAR with one VEVENT (one appointment)."""
+    event = Event(uid, sequence, starts_at, ends_at, summary, location, description, url, cancelled)
+    return calendar_ics([event], now=now)

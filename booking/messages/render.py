@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from booking.cldr import cldr_locale
 from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when, translate
-from booking.messages.ics import appointment_ics
+from booking.messages.ics import Event, calendar_ics
 from booking.messages.qr import qr_png
 from booking.models import Clinic, MessageKind, OutboxMessage, Reservation, Slot, VaccineProduct
 from booking.services import products
@@ -28,6 +28,19 @@ from booking.services.tokens import format_code, manage_token_for
 
 CANCELLING = (MessageKind.CANCELLATION.value, MessageKind.CLINIC_CANCELLATION.value)
 WITH_CALENDAR = (MessageKind.CONFIRMATION.value, MessageKind.RESCHEDULE.value, *CANCELLING)
+
+
+@dataclass(frozen=True)
+class SecondDose:
+    """A course's dose 2 as dose 1's message names it: booked, moved, cancelled or unchanged."""
+
+    reservation: Reservation
+    slot: Slot
+    clinic: Clinic
+    product: VaccineProduct
+    sequence: int
+    changed: bool  # False: dose 1 moved or ended and dose 2 stays as it was
+    previous_starts_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class MessageContext:
     product: VaccineProduct
     previous_slot: Slot | None = None
     previous_clinic: Clinic | None = None
+    second: SecondDose | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,36 @@ def load_context(session: Session, message: OutboxMessage) -> MessageContext:
         previous_slot = session.get(Slot, payload["previous_slot_id"])
         previous_clinic = session.get(Clinic, payload["previous_clinic_id"])
     return MessageContext(
-        message, reservation, slot, clinic, product, previous_slot, previous_clinic
+        message,
+        reservation,
+        slot,
+        clinic,
+        product,
+        previous_slot,
+        previous_clinic,
+        _second_dose(session, payload),
+    )
+
+
+def _second_dose(session: Session, payload: dict[str, Any]) -> SecondDose | None:
+    """Dose 2 named by dose 1's message (notices.py writes it), or None for one appointment."""
+    named = payload.get("second_dose") or payload.get("second_dose_kept")
+    if not named or not named.get("reservation_id"):
+        return None
+    reservation = session.get(Reservation, named["reservation_id"])
+    slot = session.get(Slot, named["slot_id"])
+    clinic = session.get(Clinic, named["clinic_id"])
+    if reservation is None or slot is None or clinic is None:
+        raise LookupError("a message names a second dose that does not exist")
+    previous = named.get("previous_starts_at")
+    return SecondDose(
+        reservation,
+        slot,
+        clinic,
+        products.slot_product(session, slot),
+        sequence=int(named.get("sequence", 0)),
+        changed="second_dose" in payload,
+        previous_starts_at=datetime.fromisoformat(previous) if previous else None,
     )
 
 
@@ -125,10 +168,45 @@ def template_values(ctx: MessageContext) -> dict[str, Any]:
         "helpline": current_app.config["HELPLINE_PHONE"],
         "previous_when": None,
         "previous_clinic": ctx.previous_clinic,
+        "dose_of_course": ctx.product.doses > 1 and reservation.dose_number is not None,
     }
     if ctx.previous_slot is not None and ctx.previous_clinic is not None:
         values["previous_when"] = _when(ctx.previous_slot.starts_at, ctx.previous_clinic, locale)
+    if ctx.second is not None:
+        second = values["second"] = _second_values(ctx.second, clinic, locale)
+        # Dose 1 ended and dose 2 stays: dose 2's own link manages it from now on.
+        kept = message.kind in CANCELLING and not ctx.second.changed
+        token = ctx.second.reservation.hold_token if kept else reservation.hold_token
+        second["manage_url"] = public_url(
+            "resident.manage_link",
+            token=manage_token_for(current_app.config["SECRET_KEY"], token),
+        )
+    else:
+        values["second"] = None
     return values
+
+
+def _second_values(second: SecondDose, clinic: Clinic, locale: str) -> dict[str, Any]:
+    """What the templates say about dose 2: the same words, time and place as for dose 1."""
+    code = second.reservation.confirmation_code or ""
+    return {
+        "service_name": str(
+            translate(products.describe_reservation(second.product, second.reservation))
+        ),
+        "clinic": second.clinic,
+        "address": _address(second.clinic),
+        "when": _when(second.slot.starts_at, second.clinic, locale),
+        "when_short": _when(second.slot.starts_at, second.clinic, locale, short=True),
+        "code": format_code(code) if code else "",
+        "changed": second.changed,
+        "moved": second.previous_starts_at is not None,
+        "previous_when": (
+            _when(second.previous_starts_at, second.clinic, locale)
+            if second.previous_starts_at
+            else None
+        ),
+        "same_clinic": second.clinic.id == clinic.id,
+    }
 
 
 def _subject(kind: str, values: dict[str, Any]) -> str:
@@ -140,6 +218,12 @@ def _subject(kind: str, values: dict[str, Any]) -> str:
             )
         )
     if kind == MessageKind.REMINDER:
+        if values["dose_of_course"]:  # which dose: the service's words say "dose 2 of 2"
+            return str(
+                gettext(
+                    "Reminder: %(service)s, %(when)s", service=values["service_name"], when=when
+                )
+            )
         return str(gettext("Reminder: your appointment is %(when)s", when=when))
     if kind == MessageKind.RESCHEDULE:
         return str(gettext("Your appointment has moved to %(when)s", when=when))
@@ -151,29 +235,65 @@ def _subject(kind: str, values: dict[str, Any]) -> str:
                 when=when,
             )
         )
+    second = values["second"]
+    if second and second["changed"]:
+        return str(
+            gettext(
+                "Your appointments on %(when)s and %(second_when)s are cancelled",
+                when=when,
+                second_when=second["when_short"],
+            )
+        )
     return str(gettext("Your appointment on %(when)s is cancelled", when=when))
+
+
+def _description(code: str, url: str) -> str:
+    return str(
+        gettext(
+            "Confirmation code %(code)s. Bring this code and a form of identification if you "
+            "have one. Change or cancel: %(url)s",
+            code=code,
+            url=url,
+        )
+    )
+
+
+def _event(
+    reservation: Reservation, slot: Slot, words: dict[str, Any], *, sequence: int, ended: bool
+) -> Event:
+    """One appointment's calendar event; ``words`` are its template values (code, link...)."""
+    return Event(
+        uid=f"reservation-{reservation.id}@{public_host()}",
+        sequence=sequence,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        summary=f"{words['service_name']}, {words['clinic'].name}",
+        location=words["address"],
+        description=_description(words["code"], words["manage_url"]),
+        url=None if ended else words["manage_url"],
+        cancelled=ended,
+    )
 
 
 def _calendar(ctx: MessageContext, values: dict[str, Any], *, now: datetime) -> str:
     cancelled = ctx.message.kind in CANCELLING
-    return appointment_ics(
-        uid=f"reservation-{ctx.reservation.id}@{public_host()}",
-        # Each change must outrank the last: moves raise the revision, a cancellation ends it.
-        sequence=ctx.message.revision + (1 if cancelled else 0),
-        starts_at=ctx.slot.starts_at,
-        ends_at=ctx.slot.ends_at,
-        summary=f"{values['service_name']}, {ctx.clinic.name}",
-        location=values["address"],
-        description=gettext(
-            "Confirmation code %(code)s. Bring this code and a form of identification if you "
-            "have one. Change or cancel: %(url)s",
-            code=values["code"],
-            url=values["manage_url"],
-        ),
-        url=None if cancelled else values["manage_url"],
-        cancelled=cancelled,
-        now=now,
-    )
+    # Each change must outrank the last: moves raise the revision, a cancellation ends it.
+    sequence = ctx.message.revision + (1 if cancelled else 0)
+    events = [_event(ctx.reservation, ctx.slot, values, sequence=sequence, ended=cancelled)]
+    if ctx.second is not None:
+        # Dose 2's own event and UID (its sequence counted on its own revisions, notices.py);
+        # it ends with dose 1 only when it was cancelled too.
+        second = ctx.second
+        events.append(
+            _event(
+                second.reservation,
+                second.slot,
+                values["second"],
+                sequence=second.sequence,
+                ended=cancelled and second.changed,
+            )
+        )
+    return calendar_ics(events, now=now)
 
 
 def message_locale(ctx: MessageContext) -> str:

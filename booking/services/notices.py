@@ -21,6 +21,7 @@ from booking.models import (
     MessageStatus,
     OutboxMessage,
     Reservation,
+    ReservationStatus,
     Slot,
 )
 
@@ -153,11 +154,33 @@ def _reminders(
     return written
 
 
-def _second_dose_payload(session: Session, second: Reservation) -> dict[str, Any]:
-    """Dose 2 of a course, as dose 1's messages name it (one message covers both)."""
+def _second_dose_payload(session: Session, second: Reservation, *, sequence: int) -> dict[str, Any]:
+    """Dose 2 of a course, as dose 1's messages name it (one message covers both).
+
+    ``sequence`` is the SEQUENCE of dose 2's own calendar event in the attached .ics: counted
+    on dose 2's revisions, so a later message about dose 2 alone still outranks it.
+    """
     slot = session.get(Slot, second.slot_id)
     assert slot is not None
-    return {**_slot_payload(slot), "confirmation_code": second.confirmation_code}
+    return {
+        **_slot_payload(slot),
+        "reservation_id": second.id,
+        "confirmation_code": second.confirmation_code,
+        "sequence": sequence,
+    }
+
+
+def _kept_second_dose(session: Session, first: Reservation) -> dict[str, Any] | None:
+    """A course's dose 2 that stays as it was while dose 1 moves or ends (named, unchanged)."""
+    second = session.scalars(
+        select(Reservation).where(
+            Reservation.course_id == first.id,
+            Reservation.status == ReservationStatus.CONFIRMED.value,
+        )
+    ).first()
+    if second is None:
+        return None
+    return _second_dose_payload(session, second, sequence=_latest_revision(session, second.id))
 
 
 def booking_confirmed(
@@ -177,7 +200,7 @@ def booking_confirmed(
         return []
     payload = _slot_payload(slot)
     if second is not None:
-        payload["second_dose"] = _second_dose_payload(session, second)
+        payload["second_dose"] = _second_dose_payload(session, second, sequence=0)
     written = _write(
         session,
         reservation,
@@ -246,11 +269,16 @@ def booking_moved(
         "previous_clinic_id": old_slot.clinic_id,
         "previous_starts_at": old_slot.starts_at.isoformat(),
     }
+    # Dose 2's reminders are its own row's: numbered after its own latest revision, which is
+    # also the SEQUENCE of its calendar event in this notice.
+    second_revision = 0 if second is None else _latest_revision(session, second[0].id) + 1
     if second is not None:
         payload["second_dose"] = {
-            **_second_dose_payload(session, second[0]),
+            **_second_dose_payload(session, second[0], sequence=second_revision),
             "previous_starts_at": second[1].starts_at.isoformat(),
         }
+    elif (kept := _kept_second_dose(session, reservation)) is not None:
+        payload["second_dose_kept"] = kept
     written = _write(
         session,
         reservation,
@@ -267,8 +295,6 @@ def booking_moved(
     )
     if second is not None:
         moved, _, second_slot = second
-        # Dose 2's reminders are its own row's: number them after its own latest revision.
-        second_revision = _latest_revision(session, moved.id) + 1
         written += _reminders(
             session,
             moved,
@@ -303,7 +329,11 @@ def booking_cancelled(
         return []
     payload = _slot_payload(slot)
     if second is not None:
-        payload["second_dose"] = _second_dose_payload(session, second)
+        # Its event ends too: one above the last revision it was published with.
+        sequence = _latest_revision(session, second.id) + 1
+        payload["second_dose"] = _second_dose_payload(session, second, sequence=sequence)
+    elif (kept := _kept_second_dose(session, reservation)) is not None:
+        payload["second_dose_kept"] = kept  # dose 1 given elsewhere: dose 2 stays
     if reason:
         payload["reason"] = reason
     return _write(
