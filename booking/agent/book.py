@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
@@ -29,6 +30,7 @@ from booking.services import eligibility, holds, outbox, reservations
 from booking.services.errors import DomainError, HoldExpired, InvalidInput, NotEligible, NotFound
 from booking.services.people import Person
 from booking.services.validation import parse_person
+from booking.web import courses as course_pages
 from booking.web.access import audit, staff_route
 
 FIELDS = (
@@ -41,6 +43,8 @@ FIELDS = (
     "has_condition",
     "override_reason",
     "caller_language",
+    "second_dose_slot_id",
+    "prior_dose_date",
 )
 
 
@@ -64,11 +68,18 @@ def _details_page(
     status: int = 200,
     refusal: dict[str, str] | None = None,
 ) -> Any:
+    slot = db.session.get(Slot, reservation.slot_id)
+    clinic = db.session.get(Clinic, reservation.clinic_id)
+    assert slot is not None and clinic is not None
+    # Agents see every place, the phone set-aside too (online=False), as for dose 1.
+    choice = course_pages.dose_two_choice(db.session, slot, now=now(), online=False)
     return render_template(
         "agent/details.html",
         reservation=reservation,
-        slot=db.session.get(Slot, reservation.slot_id),
-        clinic=db.session.get(Clinic, reservation.clinic_id),
+        slot=slot,
+        clinic=clinic,
+        dose_two=choice,
+        dose_two_days=course_pages.options_by_day(choice, clinic) if choice else [],
         values=values,
         errors=errors,
         refusal=refusal,
@@ -128,6 +139,13 @@ def _refusal(reservation: Reservation, person: Person, values: dict[str, str]) -
     return {}
 
 
+def _course_choice(values: dict[str, str]) -> tuple[int | None, date | None]:
+    """Dose 2's time, or the date dose 1 was given elsewhere ("dose 2 only"), from the form."""
+    if values["prior_dose_date"].strip():
+        return None, course_pages.parse_prior_date(values["prior_dose_date"])
+    return course_pages.parse_second_dose(values), None
+
+
 @bp.route("/holds/<hold_id>", methods=["GET", "POST"])
 @staff_route(*ROLES)
 def details(hold_id: str) -> Any:
@@ -144,6 +162,10 @@ def details(hold_id: str) -> Any:
     # Not chosen (an older form, a script): the caller speaks the language of this page.
     values["caller_language"] = values["caller_language"] or current_locale()
     person, errors = _parse_caller(values)
+    try:
+        second_dose, prior = _course_choice(values)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
     if person is None or errors:
         return _details_page(reservation, values, errors, 422)
     refusal = _refusal(reservation, person, values)
@@ -171,6 +193,8 @@ def details(hold_id: str) -> Any:
             channel=Channel.AGENT,
             # The caller's messages go out in the language they asked for, not the agent's.
             notices=replace(notice_policy(), locale=values["caller_language"]),
+            second_dose_slot_id=second_dose,
+            prior_dose_date=prior,
         )
         if done.replayed:
             return done
@@ -191,7 +215,9 @@ def details(hold_id: str) -> Any:
             }
             audit("agent.eligibility_override", **where, detail=detail)
         override = overridden is not None
-        audit("agent.book", **where, detail={"slot_id": booked.slot_id, "override": override})
+        second = done.second_dose.slot_id if done.second_dose else None
+        booked_detail = {"slot_id": booked.slot_id, "override": override, "second_slot_id": second}
+        audit("agent.book", **where, detail=booked_detail)
         return done
 
     try:
@@ -207,7 +233,9 @@ def details(hold_id: str) -> Any:
     except InvalidInput as exc:
         return _details_page(reservation, values, exc.errors or {"form": exc.detail}, 422)
     except DomainError as exc:
-        return _details_page(reservation, values, {"form": exc.detail}, exc.status)
+        # e.g. dose 2's time taken meanwhile: nothing booked, the form again with the reason.
+        errors = {"form": exc.detail, **exc.errors}
+        return _details_page(reservation, values, errors, exc.status)
     session.pop(HOLD_KEY, None)
     remember(done.reservation.id)
     return redirect(url_for("agent.booked", reservation_id=done.reservation.id), code=303)

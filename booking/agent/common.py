@@ -11,6 +11,7 @@ from booking.models import Clinic, MessageChannel, MessageKind, OutboxMessage, R
 from booking.services import outbox
 from booking.services.agent import spell_code
 from booking.services.tokens import format_code
+from booking.web import courses as course_pages
 from booking.web.access import audit
 
 ROLES = ("agent", "state_admin")
@@ -71,4 +72,7 @@ def booking_context(reservation: Reservation) -> dict[str, Any]:
         "slot": db.session.get(Slot, reservation.slot_id),
         "clinic": db.session.get(Clinic, reservation.clinic_id),
         "sms": confirmation_sms(reservation.id),
+        "appointments": course_pages.appointments(db.session, reservation),
+        "has_dose_two": course_pages.has_dose_two(db.session, reservation),
+        "values": {},
     }

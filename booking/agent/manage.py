@@ -20,6 +20,7 @@ from booking.services import reservations
 from booking.services.errors import DomainError, InvalidInput, NotEligible, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
+from booking.web import courses as course_pages
 from booking.web.access import audit, staff_route
 from booking.web.search_args import pick_day
 
@@ -115,23 +116,69 @@ def cancel(reservation_id: int) -> Any:
         page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
         return page, 422
 
+    values = {k: request.form.get(k, "")[:20] for k in ("dose_two", "dose_one_given_on")}
+
     def work(s: Session) -> None:
-        done = reservations.cancel_reservation(s, found.id, now=now(), notices=notice_policy())
+        done = reservations.cancel_reservation(
+            s, found.id, now=now(), notices=notice_policy(), dose_one_given_on=given
+        )
         audit(
             "agent.cancel",
             record_type="reservation",
             record_id=done.id,
             clinic_id=done.clinic_id,
-            detail={"slot_id": done.slot_id},
+            detail={"slot_id": done.slot_id, "dose_two": values["dose_two"] or None},
         )
 
     try:
+        given = _dose_one_given_on(found, values)
         db.transaction(work)
+    except InvalidInput as exc:
+        errors = dict(exc.errors) or {"form": exc.detail}
+        if "prior_dose_date" in errors:
+            errors["dose_one_given_on"] = errors.pop("prior_dose_date")
+        context = {**booking_context(found), "values": values}
+        return render_template("agent/reservation.html", errors=errors, **context), 422
     except DomainError as exc:
         errors = {"form": exc.detail}
         page = render_template("agent/reservation.html", errors=errors, **booking_context(found))
         return page, exc.status
     return redirect(url_for("agent.reservation", reservation_id=found.id, cancelled=1), code=303)
+
+
+def _dose_one_given_on(found: Reservation, values: dict[str, str]) -> date | None:
+    """Cancelling dose 1 of a course: None cancels dose 2 too, a date keeps it."""
+    if not course_pages.has_dose_two(db.session, found):
+        return None
+    if values["dose_two"] == "cancel":
+        return None
+    if values["dose_two"] != "keep":
+        message = N_("Choose what happens to dose 2.")
+        raise InvalidInput(message, errors={"dose_two": message})
+    return course_pages.parse_prior_date(values["dose_one_given_on"], field="dose_one_given_on")
+
+
+def _course_step(found: Reservation, slot_id: int, errors: dict[str, str], status: int) -> Any:
+    """The new time for dose 1 and dose 2's times inside the window it opens (every place)."""
+    new_slot = db.session.get(Slot, slot_id)
+    if new_slot is None:
+        raise NotFound(N_("No slot with that id."))
+    appointments = course_pages.appointments(db.session, found)
+    keep = appointments[1].slot if len(appointments) > 1 else None
+    choice = course_pages.dose_two_choice(db.session, new_slot, now=now(), online=False, keep=keep)
+    clinic = db.session.get(Clinic, new_slot.clinic_id)
+    assert clinic is not None
+    page = render_template(
+        "agent/reschedule_course.html",
+        reservation=found,
+        new_slot=new_slot,
+        clinic=clinic,
+        dose_two=choice,
+        dose_two_days=course_pages.options_by_day(choice, clinic) if choice else [],
+        values={course_pages.FIELD: request.form.get(course_pages.FIELD, "")[:20]},
+        errors=errors,
+    )
+    return page, status
 
 
 def _reschedule_page(
@@ -184,11 +231,29 @@ def reschedule(reservation_id: int) -> Any:
             found, request.form.get("date"), N_("Choose one of the times."), 422
         )
     old_slot_id = found.slot_id
+    course = course_pages.has_dose_two(db.session, found)
+    try:
+        if course and request.form.get("step") != "course":
+            # A course: dose 2 is chosen again inside the new window before anything moves.
+            return _course_step(found, slot_id, {}, 200)
+        second = course_pages.parse_second_dose(request.form) if course else None
+    except NotFound:
+        return _reschedule_page(
+            found, request.form.get("date"), N_("That time does not exist."), 404
+        )
+    except InvalidInput as exc:
+        return _course_step(found, slot_id, {"form": exc.detail, **exc.errors}, 422)
 
     def work(s: Session) -> None:
         # Agents never queue: a move to another clinic needs no admission from them.
         moved = reservations.reschedule_reservation(
-            s, found.id, slot_id, now=now(), notices=notice_policy(), online=False
+            s,
+            found.id,
+            slot_id,
+            now=now(),
+            notices=notice_policy(),
+            online=False,
+            second_dose_slot_id=second,
         )
         audit(
             "agent.reschedule",
@@ -209,5 +274,7 @@ def reschedule(reservation_id: int) -> Any:
         message = next(iter(exc.errors.values()), exc.detail)
         return _reschedule_page(found, request.form.get("date"), message, exc.status)
     except DomainError as exc:
+        if course and course_pages.FIELD in exc.errors:
+            return _course_step(found, slot_id, {"form": exc.detail, **exc.errors}, exc.status)
         return _reschedule_page(found, request.form.get("date"), exc.detail, exc.status)
     return redirect(url_for("agent.reservation", reservation_id=found.id, moved=1), code=303)

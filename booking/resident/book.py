@@ -23,6 +23,7 @@ from booking.services.errors import (
 )
 from booking.services.tokens import format_code
 from booking.services.validation import parse_birth_date
+from booking.web import courses as course_pages
 from booking.web.gate import (
     Admission,
     AdmissionRequired,
@@ -54,6 +55,7 @@ def _admitted(next_url: str) -> Admission | Any:
 FORM_FIELDS = ("first_name", "last_name", "date_of_birth", "phone", "email")
 ANSWER_FIELDS = ("resident", "has_condition")
 DOB_KEY = "dob"  # the date of birth asked before choosing a time, ISO, in the session
+DOSE_TWO_KEY = "dose_two_only"  # {"hold": token, "date": ISO}: dose 1 was given elsewhere
 
 
 def session_birth_date() -> date | None:
@@ -122,7 +124,31 @@ def hold_slot(slot_id: int) -> Any:
     except DomainError as exc:
         return render_template("slot_taken.html", message=exc.detail, slot=slot), exc.status
     session["hold"] = reservation.hold_token
+    _remember_dose_one(reservation.hold_token)
     return redirect(url_for("resident.book", hold_id=reservation.hold_token), code=303)
+
+
+def _remember_dose_one(hold_token: str) -> None:
+    """A time chosen on the "dose 2 only" page carries the date of dose 1 to the form."""
+    session.pop(DOSE_TWO_KEY, None)
+    raw = request.form.get(course_pages.PRIOR_FIELD)
+    if raw:
+        try:
+            given = course_pages.parse_prior_date(raw)
+        except InvalidInput:
+            return  # the booking form asks nothing more: this booking is then dose 1
+        session[DOSE_TWO_KEY] = {"hold": hold_token, "date": given.isoformat()}
+
+
+def _dose_one_elsewhere(hold_token: str) -> date | None:
+    """The date dose 1 was given elsewhere, when this hold is "dose 2 only"."""
+    kept = session.get(DOSE_TWO_KEY)
+    if not isinstance(kept, dict) or kept.get("hold") != hold_token:
+        return None
+    try:
+        return date.fromisoformat(str(kept.get("date")))
+    except ValueError:
+        return None
 
 
 def _own_hold(hold_id: str) -> Reservation:
@@ -146,6 +172,9 @@ def _book_page(
     slot = db.session.get(Slot, reservation.slot_id)
     clinic = db.session.get(Clinic, reservation.clinic_id)
     remaining = max(0, int((reservation.hold_expires_at - now()).total_seconds()))
+    assert slot is not None and clinic is not None
+    prior = _dose_one_elsewhere(reservation.hold_token)
+    choice = course_pages.dose_two_choice(db.session, slot, now=now(), first_dose_day=prior)
     return (
         render_template(
             "book.html",
@@ -156,6 +185,9 @@ def _book_page(
             errors=errors,
             remaining_seconds=remaining,
             released=released,
+            prior_dose_date=prior,
+            dose_two=None if prior else choice,
+            dose_two_days=course_pages.options_by_day(choice, clinic) if choice else [],
         ),
         status,
     )
@@ -190,10 +222,13 @@ def book(hold_id: str) -> Any:
     values["eligibility_attested"] = request.form.get("eligibility_attested")
     for name in ANSWER_FIELDS:
         values[name] = request.form.get(name)
+    values[course_pages.FIELD] = request.form.get(course_pages.FIELD, "")[:20]
+    prior = _dose_one_elsewhere(hold_id)
     try:
         person, answers = eligibility.parse_booking_details(
             values, today=now().date(), require_attestation=True
         )
+        second_dose = course_pages.parse_second_dose(request.form)
         companion = _is_companion(admission.ticket)
         done = db.transaction(
             lambda s: reservations.confirm_hold(
@@ -206,6 +241,8 @@ def book(hold_id: str) -> Any:
                 secret_key=current_app.config["SECRET_KEY"],
                 notices=notice_policy(),
                 companion=companion,
+                second_dose_slot_id=None if prior else second_dose,
+                prior_dose_date=prior,
             )
         )
     except AdmissionSpent as exc:
@@ -221,7 +258,9 @@ def book(hold_id: str) -> Any:
     except HoldExpired:
         return _expired(reservation)
     except DomainError as exc:
-        return _book_page(reservation, values, {"form": exc.detail}, exc.status)
+        # e.g. dose 2's time taken meanwhile: nothing was booked, the form again with why.
+        return _book_page(reservation, values, {"form": exc.detail, **exc.errors}, exc.status)
+    session.pop(DOSE_TWO_KEY, None)
     # Committed: the admission that placed this hold is used up, so its place goes to the next.
     leave_after_booking(done.reservation.admission_ticket)
     session["confirmed"] = {"id": done.reservation.id, "manage_token": done.manage_token}
@@ -262,4 +301,5 @@ def confirmation() -> Any:
         slot=slot,
         clinic=clinic,
         manage_url=manage_url,
+        appointments=course_pages.appointments(db.session, reservation),
     )

@@ -11,7 +11,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from booking.clock import now
 from booking.db import db
 from booking.resident import bp
-from booking.services import inventory, products
+from booking.services import courses, inventory, products
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.products import VaccineFilter
 from booking.services.validation import parse_birth_date
@@ -105,6 +105,8 @@ def _filter_choices(context: dict[str, Any]) -> list[tuple[str, list[Any]]]:
     """The filter's options: per service the clinic offers, "any" and then its products."""
     clinic = context["clinic"]
     offered = inventory.clinic_products(db.session, clinic, now=context["moment"])
+    # Someone who had dose 1 elsewhere books "dose 2 only" of a two-dose product here.
+    context["has_courses"] = any(courses.is_course(p) for p in offered)
     groups = []
     for code in inventory.SERVICES:
         mine = [p for p in offered if p.service == code]
