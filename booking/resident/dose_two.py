@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import abort, render_template, request, session
@@ -16,6 +16,7 @@ from booking.services.errors import InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
 from booking.web import courses as course_pages
+from booking.web.search_args import pick_day
 
 
 def course_products(clinic: Clinic) -> list[VaccineProduct]:
@@ -75,6 +76,7 @@ def dose_two_only(clinic_id: int) -> Any:
             )
         except InvalidInput as exc:
             errors = dict(exc.errors) or {"form": exc.detail}
+    days, day, times = _one_day(choice, clinic, args.get("date"))
     page = render_template(
         "dose_two_only.html",
         clinic=clinic,
@@ -83,7 +85,23 @@ def dose_two_only(clinic_id: int) -> Any:
         errors=errors,
         ask_dob=not stored,
         dose_two=choice,
-        dose_two_days=course_pages.options_by_day(choice, clinic) if choice else [],
+        days=days,
+        day=day,
+        times=times,
         moment=now(),
     )
     return page, (422 if errors else 200)
+
+
+def _one_day(
+    choice: course_pages.DoseTwoChoice | None, clinic: Clinic, raw_day: str | None
+) -> tuple[list[tuple[date, int]], date | None, list[Slot]]:
+    """Every day of the window with its free count, the day to show, and that day's times."""
+    if choice is None:
+        return [], None, []
+    by_day = dict(course_pages.options_by_day(choice, clinic))
+    span = (choice.last_day - choice.first_day).days + 1
+    days = [(choice.first_day + timedelta(days=n), 0) for n in range(span)]
+    days = [(d, len(by_day.get(d, []))) for d, _ in days]
+    day = pick_day(days, raw_day)
+    return days, day, by_day.get(day, [])

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.services import courses
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import local_day_bounds
 from booking.services.notices import DEFAULT_NOTICES, NoticePolicy, booking_cancelled
@@ -36,10 +37,15 @@ def cancel_slots(
     reason: str | None = None,
     notices: NoticePolicy = DEFAULT_NOTICES,
 ) -> ClosureReport:
-    """Close the slots, cancel every booking and hold in them, and notify each booked resident."""
+    """Close the slots, cancel every booking and hold in them, and notify each booked resident.
+
+    A course's dose 1 cancelled here takes its dose 2 with it (a dose 2 never stands on
+    nothing), named in the same notice; a dose 2 cancelled here leaves its dose 1 as it is.
+    """
     if not slot_ids:
         return ClosureReport(0, 0, 0)
-    # Reservations are locked before slots, as everywhere, so this cannot deadlock a booking.
+    # Reservations are locked before slots, as everywhere, so this cannot deadlock a booking:
+    # the dose 2 of each course whose dose 1 is here too, though its slot stays open.
     affected = session.scalars(
         select(Reservation)
         .where(Reservation.slot_id.in_(slot_ids), Reservation.status.in_((CONFIRMED, HELD)))
@@ -47,6 +53,14 @@ def cancel_slots(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
+    firsts = [r.id for r in affected if r.status == CONFIRMED and r.dose_number == 1]
+    if firsts:
+        session.scalars(
+            select(Reservation.id)
+            .where(Reservation.course_id.in_(firsts), Reservation.status == CONFIRMED)
+            .order_by(Reservation.id)
+            .with_for_update()
+        ).all()
     slots = {
         slot.id: slot
         for slot in session.scalars(
@@ -56,6 +70,8 @@ def cancel_slots(
     cancelled = released = 0
     for reservation in affected:
         was = reservation.status
+        if was == ReservationStatus.CANCELLED.value:
+            continue  # a dose 2 already cancelled with its dose 1 above
         reservation.status = ReservationStatus.CANCELLED.value
         reservation.cancelled_at = now
         reservation.updated_at = now
@@ -65,6 +81,7 @@ def cancel_slots(
             released += 1
             continue
         adjust(session, reservation.slot_id, Counter.BOOKED, -1)
+        second = courses.cancel_second_dose(session, reservation, now=now, dose_one_given_on=None)
         booking_cancelled(
             session,
             reservation,
@@ -73,8 +90,9 @@ def cancel_slots(
             policy=notices,
             by_clinic=True,
             reason=reason,
+            second=second,
         )
-        cancelled += 1
+        cancelled += 1 + (second is not None)
     session.execute(
         update(Slot).where(Slot.id.in_(slot_ids)).values(is_open=False),
         execution_options={"synchronize_session": False},

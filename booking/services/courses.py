@@ -34,7 +34,9 @@ from booking.services.tokens import new_confirmation_code, new_hold_token
 
 CONFIRMED = ReservationStatus.CONFIRMED.value
 FIELD = "second_dose_slot_id"
-MAX_OPTIONS = 200
+# Every time of a 22-day window at a clinic with 10-minute slots from 8 to 8 is about 1,600;
+# past this many the list stops and the form says so (a product an admin gave a longer window).
+MAX_OPTIONS = 2000
 
 _CHOOSE = N_(
     "A time for dose 2 must be chosen: there is no free place at the same time of day on the "

@@ -36,6 +36,11 @@ class DoseTwoChoice:
     options: list[Slot]
     default_id: int | None
 
+    @property
+    def cut_short(self) -> bool:
+        """Whether more free times exist than the list holds (the last ones are left out)."""
+        return len(self.options) >= courses.MAX_OPTIONS
+
 
 @dataclass(frozen=True)
 class Appointment:
@@ -80,7 +85,7 @@ def dose_two_choice(
 
 
 def options_by_day(choice: DoseTwoChoice, clinic: Clinic) -> list[tuple[date, list[Slot]]]:
-    """The dose-2 times grouped by the clinic's calendar day, for the radio list."""
+    """The dose-2 times grouped by the clinic's calendar day, for the form's list."""
     groups: dict[date, list[Slot]] = {}
     for slot in choice.options:
         groups.setdefault(courses.local_day(slot.starts_at, clinic), []).append(slot)

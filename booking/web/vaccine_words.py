@@ -17,9 +17,15 @@ from booking.services.inventory import SERVICES
 from booking.services.text import Msg
 
 
-def booking_vaccine(reservation: Reservation) -> Msg:
-    """A booking's vaccine, e.g. "COVID-19 vaccine (Moderna)"."""
-    return products.describe_booking(db.session, reservation)
+def booking_vaccine(reservation: Reservation, dose: int | None = None) -> Msg:
+    """A booking's vaccine, e.g. "COVID-19 vaccine (Moderna), dose 1 of 2".
+
+    ``dose`` names the dose a hold will be when it is not yet recorded on it: a hold chosen
+    on the "dose 2 only" page is dose 2 from the start, though it is marked so on confirming.
+    """
+    if dose is None:
+        return products.describe_booking(db.session, reservation)
+    return products.describe(products.reservation_product(db.session, reservation), dose)
 
 
 def slot_vaccine(slot: Slot) -> Msg:

@@ -93,13 +93,11 @@ def test_the_form_offers_dose_two_in_the_window_with_the_default_chosen(client, 
     url, _ = hold(client, world.first)
     page = html(client.get(url))
     assert "between 21 and 42 days after dose 1" in page
-    assert (
-        f'id="dose2-{world.default}" name="second_dose_slot_id" value="{world.default}" checked'
-        in page
-    )
-    assert f'value="{world.later}"' in page
+    assert '<select id="second_dose_slot_id" name="second_dose_slot_id"' in page
+    assert f'<option value="{world.default}" selected>' in page
+    assert f'<option value="{world.later}">' in page
     for absent in (world.outside, world.elsewhere, world.second):
-        assert f'id="dose2-{absent}"' not in page
+        assert f'<option value="{absent}"' not in page
     assert "Book both appointments" in page
 
 
@@ -155,7 +153,7 @@ def test_a_dose_two_taken_meanwhile_books_neither_and_says_why(client, world, ap
     page = html(response)
     assert "was just taken" in page and 'name="first_name"' in page
     assert confirmed(app) == []
-    assert f'id="dose2-{world.later}"' not in page  # no longer offered
+    assert f'<option value="{world.later}"' not in page  # no longer offered
 
 
 def test_cancelling_dose_one_asks_about_dose_two(client, world, app):
@@ -208,7 +206,8 @@ def test_rescheduling_dose_one_re_picks_dose_two(client, world, app):
     assert "Choose a time for dose 2" in page and "between 21 and 42 days after dose 1" in page
     # The current dose 2 (day 21) is still inside the new window (days 23 to 44)? No: it is
     # before it, so it is not offered; day 25 is.
-    assert f'id="dose2-{world.default}"' not in page and f'id="dose2-{world.later}"' in page
+    assert f'<option value="{world.default}"' not in page
+    assert f'<option value="{world.later}"' in page
     form = {"csrf_token": csrf, "slot_id": str(world.second), "step": "course"}
     bad = client.post(
         "/manage/reschedule", data={**form, "second_dose_slot_id": str(world.outside)}
@@ -243,6 +242,8 @@ def test_dose_two_only_from_the_clinic_page(client, world, app, now):
     url, csrf = hold(client, world.first, prior_dose_date=query["prior_dose_date"])
     form_page = html(client.get(url))
     assert "Dose 2 only" in form_page and "second_dose_slot_id" not in form_page
+    # The hold names the dose it will be before it is confirmed, never "dose 1 of 2".
+    assert PFIZER_2 in form_page and PFIZER_1 not in form_page
     assert client.post(url, data=booking_form(csrf)).status_code == 303
     (booked,) = confirmed(app)
     assert (booked.dose_number, booked.prior_dose_date) == (2, given)
@@ -267,3 +268,31 @@ def test_a_hostile_dose_two_only_request_is_the_form_again(client, world, app, q
     response = client.get(f"/clinics/{world.clinic}/dose-two", query_string=query)
     assert response.status_code == 422
     assert field in html(response)
+
+
+def test_dose_two_only_lists_one_day_of_the_window_at_a_time(client, world, app, now):
+    with app.app_context():
+        pfizer = two_dose_product(db.session).id
+    today = now.astimezone(BOSTON).date()
+    # Dose 1 given 17 days ago: the window runs from day 4 (world.second) to day 25 (default).
+    given = today - timedelta(days=17)
+    query = {
+        "product": str(pfizer),
+        "prior_dose_date": given.strftime("%m/%d/%Y"),
+        "date_of_birth": "04/27/1950",
+    }
+    url = f"/clinics/{world.clinic}/dose-two"
+    first_day = html(client.get(url, query_string=query))
+    assert first_day.count('<ul class="days">') == 1
+    assert first_day.count('aria-current="date"') == 1
+    assert f"/slots/{world.second}/hold" in first_day
+    assert f"/slots/{world.default}/hold" not in first_day
+    # Every day of the window is a link; the default's day shows its own time.
+    default_day = (today + timedelta(days=22)).isoformat()
+    assert f"date={default_day}" in first_day and first_day.count("&amp;date=") == 22
+    later = html(client.get(url, query_string={**query, "date": default_day}))
+    assert f"/slots/{world.default}/hold" in later and f"/slots/{world.second}/hold" not in later
+    # A day outside the window falls back to the first day with a free time.
+    outside = (today + timedelta(days=40)).isoformat()
+    fallback = html(client.get(url, query_string={**query, "date": outside}))
+    assert f"/slots/{world.second}/hold" in fallback

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,49 +10,8 @@ from sqlalchemy import select
 from booking.models import OutboxMessage, Reservation, Slot
 from booking.services import courses, holds, reservations
 from booking.services.errors import AlreadyBooked, InvalidInput, SlotFull
+from tests.services.course_world import PFIZER_MAX, PFIZER_MIN, SECRET, book, counts, wall_clock
 from tests.support import ANSWERS, make_clinic, make_slot, person, two_dose_product
-
-SECRET = "courses-test-secret"
-BOSTON = ZoneInfo("America/New_York")
-PFIZER_MIN, PFIZER_MAX = 21, 42
-
-
-@pytest.fixture
-def course(session, now):
-    """A clinic with Pfizer slots on dose 1's day and on every day of dose 2's window."""
-    clinic = make_clinic(session, now)
-    pfizer = two_dose_product(session).id
-    first = make_slot(session, clinic, now + timedelta(days=2), product_id=pfizer, capacity=2)
-    seconds = {
-        days: make_slot(session, clinic, wall_clock(first, days), product_id=pfizer, capacity=2)
-        for days in range(PFIZER_MIN - 1, PFIZER_MAX + 2)
-    }
-    return clinic, first, seconds
-
-
-def wall_clock(slot, days):
-    """The same time of day in Boston ``days`` later (daylight saving starts on March 8)."""
-    local = slot.starts_at.astimezone(BOSTON).replace(tzinfo=None) + timedelta(days=days)
-    return local.replace(tzinfo=BOSTON).astimezone(UTC)
-
-
-def book(session, slot_id, now, n=1, **kwargs):
-    hold = holds.place_hold(session, slot_id, now=now, hold_minutes=10)
-    return reservations.confirm_hold(
-        session,
-        hold.hold_token,
-        person(n),
-        answers=ANSWERS,
-        admission_ticket=None,
-        now=now,
-        secret_key=SECRET,
-        **kwargs,
-    )
-
-
-def counts(session, slot_id):
-    slot = session.get(Slot, slot_id, populate_existing=True)
-    return slot.held, slot.booked
 
 
 def test_dose_one_books_dose_two_on_the_interval_day_by_default(session, now, course):
