@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from booking.agent import bp
@@ -16,7 +17,7 @@ from booking.db import db
 from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.services import agent as agent_service
-from booking.services import reservations
+from booking.services import moves, reservations
 from booking.services.errors import DomainError, InvalidInput, NotEligible, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
@@ -181,6 +182,38 @@ def _course_step(found: Reservation, slot_id: int, errors: dict[str, str], statu
     return page, status
 
 
+def _override_page(
+    found: Reservation,
+    slot_id: int,
+    refusal: NotEligible | None,
+    errors: dict[str, str],
+    status: int = 422,
+) -> Any:
+    """Why the rules refuse the new time, and the agent's form to move the caller anyway."""
+    new_slot = db.session.get(Slot, slot_id)
+    clinic = db.session.get(Clinic, new_slot.clinic_id) if new_slot else None
+    if new_slot is None or clinic is None:
+        return _reschedule_page(found, None, N_("That time does not exist."), 404)
+    reasons = (refusal.errors or {"service": refusal.detail}) if refusal else {}
+    carried = {
+        name: request.form.get(name, "")[:20]
+        for name in ("step", course_pages.FIELD)
+        if request.form.get(name)
+    }
+    page = render_template(
+        "agent/reschedule_override.html",
+        reservation=found,
+        new_slot=new_slot,
+        clinic=clinic,
+        refusal=reasons,
+        carried=carried,
+        errors=errors,
+        values={"override_reason": request.form.get("override_reason", "")[:500]},
+        min_reason=agent_service.MIN_OVERRIDE_REASON,
+    )
+    return page, status
+
+
 def _reschedule_page(
     found: Reservation, raw_day: str | None, error: str | None, status: int
 ) -> Any:
@@ -244,9 +277,20 @@ def reschedule(reservation_id: int) -> Any:
     except InvalidInput as exc:
         return _course_step(found, slot_id, {"form": exc.detail, **exc.errors}, 422)
 
+    raw_reason = request.form.get("override_reason")
+    reason = agent_service.override_reason(raw_reason)
+    if raw_reason is not None and reason is None:
+        message = gettext(
+            "Write at least %(num)d characters on why this caller should be moved anyway.",
+            num=agent_service.MIN_OVERRIDE_REASON,
+        )
+        refusal = moves.move_refusal(db.session, found, slot_id, now=now())
+        return _override_page(found, slot_id, refusal, {"override_reason": message})
+
     def work(s: Session) -> None:
         # Agents never queue: a move to another clinic needs no admission from them.
-        moved = reservations.reschedule_reservation(
+        refusal = moves.move_refusal(s, found, slot_id, now=now()) if reason else None
+        moved = moves.reschedule_reservation(
             s,
             found.id,
             slot_id,
@@ -254,14 +298,19 @@ def reschedule(reservation_id: int) -> Any:
             notices=notice_policy(),
             online=False,
             second_dose_slot_id=second,
+            override_reason=reason,
         )
-        audit(
-            "agent.reschedule",
-            record_type="reservation",
-            record_id=moved.id,
-            clinic_id=moved.clinic_id,
-            detail={"from_slot_id": old_slot_id, "to_slot_id": slot_id},
-        )
+        where = {"record_type": "reservation", "record_id": moved.id, "clinic_id": moved.clinic_id}
+        if refusal is not None:
+            refused = refusal.errors or {"service": refusal.detail}
+            overridden = {"reason": reason, "rule": refusal.rule, "refused": refused, "move": True}
+            audit("agent.eligibility_override", **where, detail=overridden)
+        moved_detail = {
+            "from_slot_id": old_slot_id,
+            "to_slot_id": slot_id,
+            "override": bool(refusal),
+        }
+        audit("agent.reschedule", **where, detail=moved_detail)
 
     try:
         db.transaction(work)
@@ -270,9 +319,8 @@ def reschedule(reservation_id: int) -> Any:
             found, request.form.get("date"), N_("That time does not exist."), 404
         )
     except NotEligible as exc:
-        # Age on the new date, or the new time's vaccine: say which rule, in its own words.
-        message = next(iter(exc.errors.values()), exc.detail)
-        return _reschedule_page(found, request.form.get("date"), message, exc.status)
+        # Age on the new date, or the new time's vaccine: say which rule; the agent may override.
+        return _override_page(found, slot_id, exc, {}, status=exc.status)
     except DomainError as exc:
         if course and course_pages.FIELD in exc.errors:
             return _course_step(found, slot_id, {"form": exc.detail, **exc.errors}, exc.status)

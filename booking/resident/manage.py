@@ -12,7 +12,7 @@ from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, Slot
 from booking.resident import bp
 from booking.resident.find import clinic_day_context
-from booking.services import reservations
+from booking.services import moves, reservations
 from booking.services.errors import (
     AdmissionNeeded,
     DomainError,
@@ -24,7 +24,7 @@ from booking.services.text import N_
 from booking.services.tokens import format_code
 from booking.services.validation import parse_date, parse_int
 from booking.web import courses as course_pages
-from booking.web.gate import admission_for_move
+from booking.web.gate import admission_for_move, leave_after_booking
 
 
 @bp.get("/manage/<token>")
@@ -152,8 +152,8 @@ def reschedule() -> Any:
             second = course_pages.parse_second_dose(request.form) if course else None
             # Within the clinic no admission is needed; another clinic passes the waiting room.
             gated, ticket = admission_for_move(api=False)
-            db.transaction(
-                lambda s: reservations.reschedule_reservation(
+            moved = db.transaction(
+                lambda s: moves.reschedule_reservation(
                     s,
                     reservation.id,
                     slot_id,
@@ -164,6 +164,9 @@ def reschedule() -> Any:
                     second_dose_slot_id=second,
                 )
             )
+            if ticket is not None and moved.admission_ticket == ticket:
+                # Committed: the move to another clinic used the admission, as a booking would.
+                leave_after_booking(ticket)
             return redirect(url_for("resident.manage", moved=1), code=303)
         except NotFound:
             error = N_("That time does not exist. Please choose another.")

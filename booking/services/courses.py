@@ -42,7 +42,7 @@ _CHOOSE = N_(
     "A time for dose 2 must be chosen: there is no free place at the same time of day on the "
     "first day dose 2 is due. Choose one of the times offered for dose 2."
 )
-_NOT_A_DOSE_TWO_TIME = N_("Choose one of the times offered for dose 2.")
+NOT_A_DOSE_TWO_TIME = N_("Choose one of the times offered for dose 2.")
 
 
 def is_course(product: VaccineProduct) -> bool:
@@ -143,7 +143,7 @@ def check_second_dose_slot(
     session: Session, slot_id: object, first_slot: Slot, *, first_dose_day: date | None = None
 ) -> Slot:
     """The chosen dose-2 slot if it is at dose 1's clinic, of its product, inside the window."""
-    invalid = InvalidInput(_NOT_A_DOSE_TWO_TIME, errors={FIELD: _NOT_A_DOSE_TWO_TIME})
+    invalid = InvalidInput(NOT_A_DOSE_TWO_TIME, errors={FIELD: NOT_A_DOSE_TWO_TIME})
     # A bool is an int to Python, and no id is negative or past PostgreSQL's integer.
     if type(slot_id) is not int or not 0 < slot_id <= 2_147_483_647:
         raise invalid
@@ -153,10 +153,10 @@ def check_second_dose_slot(
     if slot.product_id != first_slot.product_id:
         raise InvalidInput(
             N_("Dose 2 must be the same vaccine as dose 1."),
-            errors={FIELD: _NOT_A_DOSE_TWO_TIME},
+            errors={FIELD: NOT_A_DOSE_TWO_TIME},
         )
     clinic = _clinic(session, slot.clinic_id)
-    _check_in_window(
+    check_in_window(
         _product(session, slot.product_id),
         first_dose_day or local_day(first_slot.starts_at, clinic),
         local_day(slot.starts_at, clinic),
@@ -164,7 +164,8 @@ def check_second_dose_slot(
     return slot
 
 
-def _check_in_window(product: VaccineProduct, first_dose_day: date, day: date) -> None:
+def check_in_window(product: VaccineProduct, first_dose_day: date, day: date) -> None:
+    """Refuse a dose-2 day outside the window counted from dose 1's day."""
     first, last = window(product, first_dose_day)
     if not first <= day <= last:
         message = N_(
@@ -176,7 +177,7 @@ def _check_in_window(product: VaccineProduct, first_dose_day: date, day: date) -
         raise InvalidInput(message, errors={FIELD: message})
 
 
-def _take_second_place(
+def take_second_place(
     session: Session, first_slot: Slot, chosen: int | None, *, now: datetime, online: bool
 ) -> Slot:
     """Take dose 2's place: the chosen slot, or the default one if it has room."""
@@ -187,13 +188,13 @@ def _take_second_place(
         # The slow path says why (no such slot, or full) and reclaims expired holds first.
         default = default_second_dose(session, first_slot)
         if default is None:
-            raise InvalidInput(_CHOOSE, errors={FIELD: _NOT_A_DOSE_TWO_TIME})
+            raise InvalidInput(_CHOOSE, errors={FIELD: NOT_A_DOSE_TWO_TIME})
         try:
             return take_place_or_raise(
                 session, default.id, now=now, counter=Counter.BOOKED, online=online
             )
         except (SlotFull, SlotUnavailable):
-            raise InvalidInput(_CHOOSE, errors={FIELD: _NOT_A_DOSE_TWO_TIME}) from None
+            raise InvalidInput(_CHOOSE, errors={FIELD: NOT_A_DOSE_TWO_TIME}) from None
     slot = check_second_dose_slot(session, chosen, first_slot)
     try:
         return take_place_or_raise(session, slot.id, now=now, counter=Counter.BOOKED, online=online)
@@ -245,7 +246,7 @@ def book_second_dose(
             raise InvalidInput(message, errors={FIELD: message})
         return None
     online = first.channel == "online"
-    slot = _take_second_place(session, first_slot, chosen_slot_id, now=now, online=online)
+    slot = take_second_place(session, first_slot, chosen_slot_id, now=now, online=online)
     second = Reservation(
         slot_id=slot.id,
         clinic_id=slot.clinic_id,
@@ -293,7 +294,7 @@ def as_second_dose_only(
     if prior_dose_date > local_day(now, clinic):
         message = N_("The date of dose 1 cannot be in the future.")
         raise InvalidInput(message, errors={"prior_dose_date": message})
-    _check_in_window(product, prior_dose_date, local_day(slot.starts_at, clinic))
+    check_in_window(product, prior_dose_date, local_day(slot.starts_at, clinic))
     hold.dose_number = 2
     hold.prior_dose_date = prior_dose_date
 
@@ -329,7 +330,7 @@ def cancel_second_dose(
         if dose_one_given_on > local_day(now, clinic):
             message = N_("The date of dose 1 cannot be in the future.")
             raise InvalidInput(message, errors={"prior_dose_date": message})
-        _check_in_window(
+        check_in_window(
             _product(session, second.product_id),
             dose_one_given_on,
             local_day(slot.starts_at, clinic),
@@ -346,75 +347,9 @@ def cancel_second_dose(
     return second
 
 
-def move_second_dose(
-    session: Session,
-    first: Reservation,
-    new_first_slot: Slot,
-    chosen_slot_id: int | None,
-    *,
-    now: datetime,
-    online: bool,
-) -> tuple[Reservation, Slot, Slot] | None:
-    """After dose 1 moved: keep dose 2 if it still fits the window, else move it (or raise).
-
-    Returns (dose 2, its old slot, its new slot) when dose 2 moved.
-    """
-    second = second_dose_of(session, first, lock=True)
-    if second is None:
-        if chosen_slot_id is not None:
-            message = N_("This booking has no second dose to choose a time for.")
-            raise InvalidInput(message, errors={FIELD: message})
-        return None
-    if new_first_slot.product_id != second.product_id:
-        raise InvalidInput(
-            N_("The new time must be for the same vaccine."),
-            errors={"slot_id": N_("Choose a time for the same vaccine.")},
-        )
-    old_slot = session.get(Slot, second.slot_id)
-    assert old_slot is not None
-    if chosen_slot_id is None or chosen_slot_id == second.slot_id:
-        try:
-            check_second_dose_slot(session, second.slot_id, new_first_slot)
-            return None  # dose 2 still fits the new window at the new clinic: it stays
-        except InvalidInput:
-            if chosen_slot_id is not None:
-                raise
-    new_slot = _take_second_place(session, new_first_slot, chosen_slot_id, now=now, online=online)
-    second.slot_id = new_slot.id
-    second.clinic_id = new_slot.clinic_id
-    second.updated_at = now
-    session.flush()
-    adjust(session, old_slot.id, Counter.BOOKED, -1)
-    return second, old_slot, new_slot
-
-
 def describe_window(product: VaccineProduct, first_dose_day: date) -> Msg:
     """The days dose 2 is due, in plain words."""
     first, last = window(product, first_dose_day)
     return N_(
         "Dose 2 is due from %(first)s to %(last)s.", first=first.isoformat(), last=last.isoformat()
-    )
-
-
-def check_dose_two_move(session: Session, second: Reservation, new_slot: Slot) -> None:
-    """A dose 2 moves only to a slot of its product inside its window (and dose 1's clinic)."""
-    if second.dose_number != 2:
-        return
-    first = first_dose_of(session, second)
-    if first is not None and first.status == CONFIRMED:
-        first_slot = session.get(Slot, first.slot_id)
-        assert first_slot is not None
-        check_second_dose_slot(session, new_slot.id, first_slot)
-        return
-    if new_slot.product_id != second.product_id:
-        raise InvalidInput(
-            N_("Dose 2 must be the same vaccine as dose 1."),
-            errors={"slot_id": _NOT_A_DOSE_TWO_TIME},
-        )
-    given = second.prior_dose_date
-    if given is None:  # dose 1 was here and is no longer booked: keep dose 2 where it is
-        raise InvalidInput(_NOT_A_DOSE_TWO_TIME, errors={"slot_id": _NOT_A_DOSE_TWO_TIME})
-    clinic = _clinic(session, new_slot.clinic_id)
-    _check_in_window(
-        _product(session, second.product_id), given, local_day(new_slot.starts_at, clinic)
     )

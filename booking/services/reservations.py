@@ -1,4 +1,4 @@
-"""Confirming a hold, cancelling, rescheduling and finding a reservation."""
+"""Confirming a hold, cancelling and finding a reservation (moving one: ``moves``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from booking.models import (
 from booking.services import courses, eligibility, statements
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import (
-    AdmissionNeeded,
     AdmissionSpent,
     AlreadyBooked,
     Conflict,
@@ -44,10 +43,9 @@ from booking.services.notices import (
     NoticePolicy,
     booking_cancelled,
     booking_confirmed,
-    booking_moved,
 )
 from booking.services.people import Person as Person  # re-exported: callers import it here
-from booking.services.slot_counts import Counter, adjust, take_place_or_raise
+from booking.services.slot_counts import Counter, adjust
 from booking.services.text import N_
 from booking.services.tokens import (
     manage_token_for,
@@ -168,6 +166,11 @@ def confirm_hold(
     )  # pragma: no cover
 
 
+def valid_override(reason: str | None) -> bool:
+    """Whether an agent's reason is long enough to set the rules aside."""
+    return reason is not None and len(reason.strip()) >= MIN_OVERRIDE_REASON
+
+
 def _release_and_raise(
     session: Session, reservation: Reservation, error: DomainError, now: datetime
 ) -> NoReturn:
@@ -224,7 +227,7 @@ def _check_rules(
     try:
         eligibility.check_booking(session, appointment, person.date_of_birth, answers)
     except NotEligible as refusal:
-        if override_reason is not None and len(override_reason.strip()) >= MIN_OVERRIDE_REASON:
+        if valid_override(override_reason):
             return refusal
         _release_and_raise(session, reservation, refusal, now)
     return None
@@ -287,7 +290,8 @@ def find_by_manage_token(session: Session, manage_token: str) -> Reservation:
     return reservation
 
 
-def _lock(session: Session, reservation_id: int) -> Reservation:
+def lock_reservation(session: Session, reservation_id: int) -> Reservation:
+    """The reservation, locked for this transaction and read afresh."""
     locked = session.scalars(
         select(Reservation)
         .where(Reservation.id == reservation_id)
@@ -310,7 +314,7 @@ def cancel_reservation(
     Cancelling dose 1 of a course cancels its dose 2 too, unless ``dose_one_given_on`` says
     dose 1 is given elsewhere: dose 2 then stays as "dose 2 only" (``courses``).
     """
-    reservation = _lock(session, reservation_id)
+    reservation = lock_reservation(session, reservation_id)
     if reservation.status == ReservationStatus.CANCELLED:
         return reservation
     if reservation.status != CONFIRMED:
@@ -327,68 +331,4 @@ def cancel_reservation(
     slot = session.get(Slot, reservation.slot_id)
     assert slot is not None
     booking_cancelled(session, reservation, slot, now=now, policy=notices, second=second)
-    return reservation
-
-
-def reschedule_reservation(
-    session: Session,
-    reservation_id: int,
-    new_slot_id: int,
-    *,
-    now: datetime,
-    notices: NoticePolicy = DEFAULT_NOTICES,
-    online: bool = True,
-    second_dose_slot_id: int | None = None,
-    require_admission: bool = False,
-    admission_ticket: str | None = None,
-) -> Reservation:
-    """Move a confirmed reservation: take the new place first, then free the old one.
-
-    ``online=False`` (a 2-1-1 agent) may use places set aside for phone bookings. A move to
-    another clinic is a new choice of place: with ``require_admission`` (the waiting room is on
-    and the caller is not staff) it needs the ``admission_ticket`` the request presented, else
-    ``AdmissionNeeded``. The person must be eligible on the new date for the new slot's product.
-    A course moves together: dose 2 is re-picked inside the new window (``second_dose_slot_id``).
-    """
-    reservation = _lock(session, reservation_id)
-    if reservation.status != CONFIRMED:
-        raise Conflict(N_("Only a confirmed appointment can be moved."))
-    if new_slot_id == reservation.slot_id:
-        raise InvalidInput(
-            N_("That is the time you already have."),
-            errors={"slot_id": N_("Choose a different time.")},
-        )
-    new_slot = session.get(Slot, new_slot_id)
-    if new_slot is None:
-        raise NotFound(N_("No slot with that id."))
-    if new_slot.service != reservation.service:
-        raise InvalidInput(
-            N_("The new time must be for the same vaccine."),
-            errors={"slot_id": N_("Choose a time for the same vaccine.")},
-        )
-    if new_slot.clinic_id != reservation.clinic_id and require_admission and not admission_ticket:
-        raise AdmissionNeeded(
-            N_("Moving to another clinic is a new choice of place: join the line first.")
-        )
-    if reservation.date_of_birth is not None:
-        # Age on the new date, for the new slot's product, under the rules in force today.
-        # The residency and condition answers were checked at booking and stand.
-        appointment = eligibility.appointment_of(session, new_slot_id, now=now)
-        eligibility.check_booking(session, appointment, reservation.date_of_birth, None)
-    courses.check_dose_two_move(session, reservation, new_slot)
-    old_slot_id = reservation.slot_id
-    take_place_or_raise(session, new_slot_id, now=now, counter=Counter.BOOKED, online=online)
-    reservation.slot_id = new_slot.id
-    reservation.clinic_id = new_slot.clinic_id
-    reservation.product_id = new_slot.product_id
-    reservation.updated_at = now
-    session.flush()
-    # A course moves together: dose 2 re-picked inside the new window, in this transaction.
-    moved = courses.move_second_dose(
-        session, reservation, new_slot, second_dose_slot_id, now=now, online=online
-    )
-    adjust(session, old_slot_id, Counter.BOOKED, -1)
-    old_slot = session.get(Slot, old_slot_id)
-    assert old_slot is not None
-    booking_moved(session, reservation, old_slot, new_slot, now=now, policy=notices, second=moved)
     return reservation

@@ -11,7 +11,7 @@ import qrcode
 
 from booking.db import db
 from booking.jobs.queue import get_queue, message_job_id
-from booking.services import reservations
+from booking.services import moves, reservations
 from booking.services.outbox import backoff_seconds
 from tests.conftest import rolled_back_app
 from tests.jobs.support import basic_auth, book, messages, run_jobs, servers
@@ -94,7 +94,7 @@ def test_reschedule_and_cancellation_emails_update_the_same_calendar_entry(deliv
     run_jobs(app)
     with app.app_context():
         db.transaction(
-            lambda s: reservations.reschedule_reservation(
+            lambda s: moves.reschedule_reservation(
                 s, booked["reservation_id"], booked["other_slot"].id, now=now
             )
         )

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from booking.db import db
 from booking.jobs.queue import RELAY_HORIZON, get_queue, message_job_id
 from booking.jobs.tasks import relay_outbox
-from booking.services import closures, holds, reservations
+from booking.services import closures, holds, moves, reservations
 from booking.services.notices import SILENT, NoticePolicy
 from tests.jobs.support import book, messages, run_jobs
 from tests.support import ANSWERS, make_clinic, make_slot, person
@@ -166,13 +166,11 @@ def test_moving_writes_a_notice_and_new_reminders_with_a_new_revision(app, now):
     target = booked["other_slot"]
     with app.app_context():
         db.transaction(
-            lambda s: reservations.reschedule_reservation(
-                s, booked["reservation_id"], target.id, now=now
-            )
+            lambda s: moves.reschedule_reservation(s, booked["reservation_id"], target.id, now=now)
         )
         # And back again: a new revision, so the notices do not collide with the first ones.
         db.transaction(
-            lambda s: reservations.reschedule_reservation(
+            lambda s: moves.reschedule_reservation(
                 s, booked["reservation_id"], booked["slot"].id, now=now
             )
         )

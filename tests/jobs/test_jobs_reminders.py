@@ -16,7 +16,7 @@ from sqlalchemy import text
 from booking.db import db
 from booking.jobs.queue import RELAY_HORIZON, enqueue_message, get_queue, message_job_id
 from booking.jobs.tasks import relay_outbox
-from booking.services import reservations
+from booking.services import moves, reservations
 from tests.conftest import rolled_back_app
 from tests.jobs.support import book, messages, run_jobs, servers
 
@@ -78,7 +78,7 @@ def test_reminders_move_with_the_appointment(texting, clock, now):
         clock.current = old_start - timedelta(hours=24) - RELAY_HORIZON
         assert relay_outbox() == 1  # the 24-hour reminder is on RQ's schedule
         db.transaction(
-            lambda s: reservations.reschedule_reservation(
+            lambda s: moves.reschedule_reservation(
                 s, booked["reservation_id"], booked["other_slot"].id, now=clock.current
             )
         )

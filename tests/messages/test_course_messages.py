@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.db import db
 from booking.messages.render import Rendered, load_context, render_message
 from booking.models import OutboxMessage
-from booking.services import holds, reservations
+from booking.services import holds, moves, reservations
 from booking.services.notices import NoticePolicy
 from tests.support import ANSWERS, make_clinic, make_slot, person, two_dose_product
 
@@ -158,7 +158,7 @@ def test_reminders_say_which_dose(app, course):
 
 def _reschedule(app, ids, slot_id, now, **kwargs):
     with app.app_context():
-        reservations.reschedule_reservation(db.session, ids["first"], slot_id, now=now, **kwargs)
+        moves.reschedule_reservation(db.session, ids["first"], slot_id, now=now, **kwargs)
         db.session.commit()
 
 

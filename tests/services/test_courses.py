@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from booking.models import OutboxMessage, Reservation, Slot
-from booking.services import courses, holds, reservations
+from booking.services import courses, holds, moves, reservations
 from booking.services.errors import AlreadyBooked, InvalidInput, SlotFull
 from tests.services.course_world import PFIZER_MAX, PFIZER_MIN, SECRET, book, counts, wall_clock
 from tests.support import ANSWERS, make_clinic, make_slot, person, two_dose_product
@@ -206,14 +206,14 @@ def test_rescheduling_dose_one_moves_dose_two_into_the_new_window(session, now, 
     pfizer = two_dose_product(session).id
     # Two weeks later: day 21 of the old window is now too early for dose 2.
     later = make_slot(session, clinic, wall_clock(first, 14), product_id=pfizer)
-    reservations.reschedule_reservation(session, done.reservation.id, later.id, now=now)
+    moves.reschedule_reservation(session, done.reservation.id, later.id, now=now)
     second = session.get(Reservation, done.second_dose.id, populate_existing=True)
     assert second.slot_id == seconds[14 + PFIZER_MIN].id
     assert counts(session, seconds[PFIZER_MIN].id) == (0, 0)
     assert counts(session, seconds[14 + PFIZER_MIN].id) == (0, 1)
     # A small move keeps dose 2 where it is while it still fits the window.
     nearby = make_slot(session, clinic, later.starts_at + timedelta(days=1), product_id=pfizer)
-    reservations.reschedule_reservation(session, done.reservation.id, nearby.id, now=now)
+    moves.reschedule_reservation(session, done.reservation.id, nearby.id, now=now)
     assert session.get(Reservation, second.id, populate_existing=True).slot_id == second.slot_id
 
 
@@ -227,7 +227,7 @@ def test_rescheduling_dose_one_without_room_for_dose_two_moves_neither(session, 
     )
     with session.begin_nested() as attempt:
         with pytest.raises(InvalidInput):
-            reservations.reschedule_reservation(session, done.reservation.id, later.id, now=now)
+            moves.reschedule_reservation(session, done.reservation.id, later.id, now=now)
         attempt.rollback()  # what db.transaction does with the error
     assert session.get(Reservation, done.reservation.id, populate_existing=True).slot_id == first.id
     assert counts(session, later.id) == (0, 0)
@@ -237,10 +237,10 @@ def test_dose_two_moves_only_inside_its_window(session, now, course):
     _, first, seconds = course
     done = book(session, first.id, now)
     with pytest.raises(InvalidInput):
-        reservations.reschedule_reservation(
+        moves.reschedule_reservation(
             session, done.second_dose.id, seconds[PFIZER_MAX + 1].id, now=now
         )
-    reservations.reschedule_reservation(session, done.second_dose.id, seconds[30].id, now=now)
+    moves.reschedule_reservation(session, done.second_dose.id, seconds[30].id, now=now)
     assert counts(session, seconds[30].id) == (0, 1)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from booking.db import db
 from booking.models import Reservation, Slot
-from booking.services import holds, reservations, sweep
+from booking.services import holds, moves, reservations, sweep
 from booking.services.errors import (
     AlreadyBooked,
     Conflict,
@@ -210,7 +210,7 @@ def test_cancel_returns_capacity_and_is_idempotent(session, slot, now):
 def test_reschedule_takes_new_place_before_freeing_old(session, slot, now):
     target = make_slot(session, make_clinic(session, now), now + timedelta(days=4), capacity=1)
     done = confirm(session, hold(session, slot, now), person(1), now)
-    moved = reservations.reschedule_reservation(session, done.reservation.id, target.id, now=now)
+    moved = moves.reschedule_reservation(session, done.reservation.id, target.id, now=now)
     assert moved.slot_id == target.id
     assert refresh(session, slot).booked == 0
     assert refresh(session, target).booked == 1
@@ -222,7 +222,7 @@ def test_reschedule_into_a_full_slot_keeps_the_old_time(session, slot, now):
     confirm(session, hold(session, full, now), person(2), now)
     done = confirm(session, hold(session, slot, now), person(1), now)
     with pytest.raises(SlotFull):
-        reservations.reschedule_reservation(session, done.reservation.id, full.id, now=now)
+        moves.reschedule_reservation(session, done.reservation.id, full.id, now=now)
     assert refresh(session, slot).booked == 1
     assert refresh(session, full).booked == 1
 

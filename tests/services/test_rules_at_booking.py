@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from booking.db import db
 from booking.models import EligibilityRule, Reservation, Slot, VaccineProduct
-from booking.services import holds, reservations
+from booking.services import holds, moves, reservations
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import AdmissionNeeded, AdmissionSpent, Conflict, NotEligible
 from tests.support import ANSWERS, make_clinic, make_slot, person
@@ -199,17 +199,50 @@ def test_reschedule_checks_the_new_place(session, clinic, now):
     hold = holds.place_hold(session, here.id, now=now, hold_minutes=10)
     booked = confirm(session, hold, person(16), now).reservation
     with pytest.raises(AdmissionNeeded):
-        reservations.reschedule_reservation(
-            session, booked.id, there.id, now=now, require_admission=True
-        )
+        moves.reschedule_reservation(session, booked.id, there.id, now=now, require_admission=True)
     # Within the clinic: no admission needed.
-    reservations.reschedule_reservation(
-        session, booked.id, later_here.id, now=now, require_admission=True
-    )
-    moved = reservations.reschedule_reservation(
+    moves.reschedule_reservation(session, booked.id, later_here.id, now=now, require_admission=True)
+    moved = moves.reschedule_reservation(
         session, booked.id, there.id, now=now, require_admission=True, admission_ticket="t9"
     )
     assert moved.clinic_id == other.id
+
+
+def test_a_move_to_another_clinic_spends_its_admission(session, clinic, now):
+    other = make_clinic(session, now, services=["covid19"])
+    here = make_slot(session, clinic, now + timedelta(days=1), capacity=5)
+    there = make_slot(session, other, now + timedelta(days=2), capacity=5)
+    back = make_slot(session, clinic, now + timedelta(days=3), capacity=5)
+    first = confirm(session, holds.place_hold(session, here.id, now=now, hold_minutes=10),
+                    person(20), now).reservation  # fmt: skip
+    second = confirm(session, holds.place_hold(session, here.id, now=now, hold_minutes=10),
+                     person(21), now).reservation  # fmt: skip
+    moved = moves.reschedule_reservation(
+        session, first.id, there.id, now=now, require_admission=True, admission_ticket="t-move"
+    )
+    assert moved.admission_ticket == "t-move"
+    # The admission that moved one booking moves no other, and books nobody new.
+    with pytest.raises(AdmissionSpent):
+        moves.reschedule_reservation(
+            session, second.id, there.id, now=now, require_admission=True, admission_ticket="t-move"
+        )
+    assert session.get(Reservation, second.id).clinic_id == clinic.id
+    with pytest.raises(AdmissionSpent):
+        holds.place_hold(session, back.id, now=now, hold_minutes=10, admission_ticket="t-move")
+    # An admission that already booked someone cannot move another booking elsewhere either.
+    booked = confirm(
+        session,
+        holds.place_hold(session, back.id, now=now, hold_minutes=10, admission_ticket="t-book"),
+        person(23),
+        now,
+        admission_ticket="t-book",
+    ).reservation
+    with pytest.raises(AdmissionSpent):
+        moves.reschedule_reservation(
+            session, second.id, there.id, now=now, require_admission=True, admission_ticket="t-book"
+        )
+    assert booked.admission_ticket == "t-book"
+    assert session.get(Reservation, second.id).admission_ticket is None
 
 
 def test_reschedule_refuses_a_product_the_person_is_too_young_for(session, clinic, now):
@@ -224,7 +257,7 @@ def test_reschedule_refuses_a_product_the_person_is_too_young_for(session, clini
     teen = person(17, date_of_birth=date(2010, 1, 1))  # 16: standard flu vaccine, not high-dose
     booked = confirm(session, hold, teen, now).reservation
     with pytest.raises(NotEligible) as caught:
-        reservations.reschedule_reservation(session, booked.id, later.id, now=now)
+        moves.reschedule_reservation(session, booked.id, later.id, now=now)
     assert caught.value.rule == "product_age"
     assert counters(session, later.id) == (0, 0)
     assert counters(session, standard.id) == (0, 1)

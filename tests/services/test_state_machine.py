@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from booking.db import make_engine
 from booking.models import BOOKED_STATUSES, Reservation, Slot
-from booking.services import holds, reservations, sweep
+from booking.services import holds, moves, reservations, sweep
 from booking.services.errors import (
     AlreadyBooked,
     Conflict,
@@ -273,9 +273,7 @@ class BookingMachine(RuleBasedStateMachine):
         else:
             expected = self.taking_outcome(slot)
         _, error = self.unit(
-            lambda: reservations.reschedule_reservation(
-                self.session, reservation, slot, now=self.now
-            )
+            lambda: moves.reschedule_reservation(self.session, reservation, slot, now=self.now)
         )
         self.check(error, expected)
         after = self.reservation_row(reservation)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+
+from sqlalchemy import select
 
 from booking.db import db
-from booking.models import Channel, OutboxMessage, Reservation
+from booking.models import Channel, Clinic, OutboxMessage, Reservation, VaccineProduct
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
 from tests.staff.agent_support import audit_rows, counters, rows, sign_in, text, token
-from tests.support import ANSWERS, person
+from tests.support import ANSWERS, make_slot, person
 
 NOT_FOUND_HTML = NOT_FOUND.replace("'", "&#39;")
 
@@ -19,13 +21,8 @@ def booked(app, clock, slot_id, **who):
     with app.app_context():
         s = db.session
         held = holds.place_hold(s, slot_id, now=clock(), hold_minutes=10)
-        resident = person(
-            first_name="José",
-            last_name="O'Neil",
-            date_of_birth=date(1950, 4, 27),
-            phone="+16175550123",
-            **who,
-        )
+        who = {"date_of_birth": date(1950, 4, 27), **who}
+        resident = person(first_name="José", last_name="O'Neil", phone="+16175550123", **who)
         done = reservations.confirm_hold(
             s,
             held.hold_token,
@@ -177,7 +174,7 @@ def test_reschedule_for_the_caller(app, ids, agent, clock):
     assert counters(app, old) == (0, 0)
     assert counters(app, new) == (0, 1)
     (entry,) = audit_rows(app, "agent.reschedule")
-    assert entry.detail == {"from_slot_id": old, "to_slot_id": new}
+    assert entry.detail == {"from_slot_id": old, "to_slot_id": new, "override": False}
     assert (entry.actor_role, entry.record_id, entry.request_id) == (
         "agent",
         str(reservation_id),
@@ -242,3 +239,41 @@ def test_lookups_are_limited_per_agent_not_per_shared_address(app, ids, clock):
     assert statuses[3] == 429
     # Another agent at the same call-center address still has a bucket of their own.
     assert by_code(second, "ZZZZZZZZ", "1950-04-27").status_code != 429
+
+
+def test_a_move_the_rules_refuse_needs_an_agents_written_reason(app, ids, agent, clock):
+    # A 16-year-old booked for the standard flu vaccine; the high-dose one is for 65 and over.
+    with app.app_context():
+        s = db.session
+        clinic = s.get(Clinic, ids["clinic"])
+        high_dose = s.scalars(
+            select(VaccineProduct).where(VaccineProduct.key == "fluzone-high-dose-flu")
+        ).one()
+        target = make_slot(
+            s, clinic, clock() + timedelta(days=2), service="flu", product_id=high_dose.id
+        ).id
+        s.commit()
+    reservation_id, code = booked(app, clock, ids["flu_slot"], date_of_birth=date(2010, 1, 1))
+    by_code(agent, code, "2010-01-01")
+    url = f"/agent/reservations/{reservation_id}/reschedule"
+    refused = agent.post(url, data={"slot_id": target, "csrf_token": token(agent)})
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "The rules do not allow this move" in page and 'name="override_reason"' in page
+    assert counters(app, target) == (0, 0)
+    short = agent.post(
+        url, data={"slot_id": target, "override_reason": "ok", "csrf_token": token(agent)}
+    )
+    assert short.status_code == 422 and 'id="override_reason-error"' in text(short)
+    assert counters(app, target) == (0, 0)
+    assert audit_rows(app, "agent.eligibility_override") == []
+    reason = "Clinician approved the high-dose vaccine by phone"
+    moved = agent.post(
+        url, data={"slot_id": target, "override_reason": reason, "csrf_token": token(agent)}
+    )
+    assert moved.status_code == 303
+    assert counters(app, target) == (0, 1) and counters(app, ids["flu_slot"]) == (0, 0)
+    (override,) = audit_rows(app, "agent.eligibility_override")
+    assert override.detail["reason"] == reason and override.detail["rule"] == "product_age"
+    (entry,) = audit_rows(app, "agent.reschedule")
+    assert entry.detail["override"] is True

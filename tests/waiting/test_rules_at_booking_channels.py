@@ -233,6 +233,10 @@ def test_reschedule_to_another_clinic_passes_the_waiting_room(build, now):
     moved = fresh.post("/manage/reschedule", data={"csrf_token": csrf(fresh), "slot_id": there})
     assert moved.headers["Location"] == "/manage?moved=1"
     assert counters(app, there) == (0, 1)
+    # The move spent that admission, as a booking would: it books nobody else.
+    again = html_hold(fresh, covid)
+    assert again.status_code == 409 and 'href="/waiting-room"' in text(again)
+    assert counters(app, covid) == (0, 0)
 
 
 @pytest.mark.parametrize("override", [None, "Referred by her cardiologist today"])
