@@ -24,6 +24,7 @@ from admission.queue import PollLimit
 LIMITED_ENDPOINTS = {
     "api.get_reservation": ("LOOKUP_RATE_LIMIT", ["GET"]),
     "api.cancel_reservation": ("LOOKUP_RATE_LIMIT", ["POST"]),
+    "api.reschedule_reservation": ("LOOKUP_RATE_LIMIT", ["POST"]),
     "resident.lookup": ("LOOKUP_RATE_LIMIT", ["POST"]),
     "api.create_hold": ("HOLD_RATE_LIMIT", ["POST"]),
     "resident.hold_slot": ("HOLD_RATE_LIMIT", ["POST"]),

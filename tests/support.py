@@ -8,15 +8,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from itertools import count
+from types import SimpleNamespace
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Slot, VaccineProduct
+from booking.db import db
+from booking.models import Clinic, Reservation, Slot, VaccineProduct
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.products import default_product, list_products
 from booking.services.reservations import Person
@@ -255,3 +258,27 @@ def client_for(app: Flask, i: int) -> Any:
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = f"10.1.{i // 250}.{i % 250 + 1}"
     return client
+
+
+# Two-dose courses: the demo's zone, Pfizer's words per dose, and the booked doses.
+BOSTON = ZoneInfo("America/New_York")
+PFIZER_1 = "COVID-19 vaccine (Pfizer-BioNTech), dose 1 of 2"
+PFIZER_2 = "COVID-19 vaccine (Pfizer-BioNTech), dose 2 of 2"
+
+
+def boston_wall(moment: datetime, days: int, hours: int = 0) -> datetime:
+    """The same Boston wall-clock time ``days`` later (across daylight saving time)."""
+    local = moment.astimezone(BOSTON).replace(tzinfo=None)
+    return (local + timedelta(days=days, hours=hours)).replace(tzinfo=BOSTON)
+
+
+def confirmed_doses(app: Flask) -> list[SimpleNamespace]:
+    """The confirmed bookings, dose 1 first, as plain values."""
+    with app.app_context():
+        rows = db.session.scalars(
+            select(Reservation)
+            .where(Reservation.status == "confirmed")
+            .order_by(Reservation.dose_number, Reservation.id)
+        )
+        fields = ("id", "slot_id", "dose_number", "course_id", "prior_dose_date")
+        return [SimpleNamespace(**{f: getattr(r, f) for f in fields}) for r in rows]

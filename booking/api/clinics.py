@@ -7,12 +7,12 @@ from typing import Any
 from flask import request
 
 from booking.api import bp
-from booking.api.common import MAX_ID
+from booking.api.common import path_id
 from booking.api.serializers import clinic_result_json, slot_json
 from booking.clock import now
 from booking.db import db
 from booking.services import inventory
-from booking.services.errors import InvalidInput, NotFound
+from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.web.search_args import parse_day, parse_product, parse_search, run_search
 
@@ -27,9 +27,7 @@ def list_clinics() -> Any:
 @bp.get("/v1/clinics/<clinic_id>/slots")
 def list_slots(clinic_id: str) -> Any:
     """A clinic's slots on one local date."""
-    digits = clinic_id.isascii() and clinic_id.isdigit() and len(clinic_id) <= 10
-    if not digits or not 1 <= int(clinic_id) <= MAX_ID:
-        raise NotFound(N_("No clinic with that id."))
+    clinic_key = path_id(clinic_id, N_("No clinic with that id."))
     if not request.args.get("date"):
         raise InvalidInput(N_("Missing date."), errors={"date": N_("Give a date as YYYY-MM-DD.")})
     day = parse_day(request.args["date"])
@@ -44,7 +42,7 @@ def list_slots(clinic_id: str) -> Any:
     product = parse_product(request.args.get("product"), service, errors)
     if errors:
         raise InvalidInput(N_("Unknown vaccine product."), errors=errors)
-    clinic = inventory.get_clinic(db.session, int(clinic_id))
+    clinic = inventory.get_clinic(db.session, clinic_key)
     moment = now()
     slots = inventory.slots_for_day(
         db.session,

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from booking.services.errors import DomainError
+from booking.services.errors import DomainError, NotFound
 from booking.services.text import N_
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database; larger ones cannot exist
@@ -39,6 +39,13 @@ def json_object(*, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest(N_("The body must be a JSON object."))
     return body
+
+
+def path_id(raw: str, missing: str) -> int:
+    """An id from the URL path; anything that cannot be one is the unknown thing (404)."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= MAX_ID:
+        raise NotFound(missing)
+    return int(raw)
 
 
 def idempotency_key() -> str | None:

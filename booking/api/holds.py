@@ -10,7 +10,7 @@ from flask import Response, current_app
 
 from booking.api import bp
 from booking.api.common import MAX_ID, idempotency_key, json_object
-from booking.api.serializers import local_iso
+from booking.api.serializers import booking_vaccine_json, local_iso
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
@@ -141,6 +141,7 @@ def confirm_hold(hold_id: str) -> Any:
                 "slot_id": slot.id,
                 "clinic_id": slot.clinic_id,
                 "start": local_iso(slot.starts_at, slot.timezone),
+                "vaccine": booking_vaccine_json(reservation),
             },
         }
         if done.second_dose is not None:
@@ -153,6 +154,7 @@ def confirm_hold(hold_id: str) -> Any:
                 "slot_id": at.id,
                 "clinic_id": at.clinic_id,
                 "start": local_iso(at.starts_at, at.timezone),
+                "vaccine": booking_vaccine_json(second),
             }
         return answer
 

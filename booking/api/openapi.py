@@ -181,6 +181,22 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/slots/{slot_id}/second-dose-slots": {
+        "get": {
+            "operationId": "listSecondDoseSlots",
+            "summary": "Dose 2's free times for dose 1 at this slot (a two-dose product)",
+            "description": "The clinic's free slots of the same product on the days dose 2 is "
+            "due (from `min_days` to `max_days` after dose 1's day), and the default: the same "
+            "time of day on the first day due, if it has room. Send one as "
+            "`second_dose_slot_id` when confirming dose 1.",
+            "parameters": [{"name": "slot_id", "in": "path", "required": True, "schema": ID}],
+            "responses": {
+                "200": json_response(ref("SecondDoseSlots"), "Dose 2's times"),
+                "404": problem("Unknown slot."),
+                "422": problem("The slot's vaccine is given as one dose."),
+            },
+        }
+    },
     "/api/v1/reservations/{code}": {
         "get": {
             "operationId": "getReservation",
@@ -196,6 +212,47 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/reservations/{code}/reschedule": {
+        "post": {
+            "operationId": "rescheduleReservation",
+            "summary": "Move a booking to another time; a course moves together",
+            "description": "The new place is taken before the old one is freed. Within the "
+            "clinic no admission is needed; a move to another clinic is a new choice of place "
+            "and, while the waiting room is on, needs the admission token (and spends it, as a "
+            "booking does). The person must be eligible on the new date for the new slot's "
+            "product. Dose 1 of a course: dose 2 stays if it still lies inside the new window, "
+            "else `second_dose_slot_id` chooses it (see listSecondDoseSlots).",
+            "security": [{}, {"admission": []}],
+            "parameters": [_CODE],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["date_of_birth", "slot_id"],
+                    "properties": {
+                        "date_of_birth": DATE,
+                        "slot_id": ID,
+                        "second_dose_slot_id": {
+                            **ID,
+                            "description": "Dose 1 of a course: dose 2's new slot.",
+                        },
+                    },
+                }
+            ),
+            "responses": {
+                "200": json_response(ref("Reservation"), "Moved"),
+                "401": problem(
+                    "The waiting room is on and the move is to another clinic: join the line."
+                ),
+                "404": problem("No reservation matches this code and date of birth, or no slot."),
+                "409": problem(
+                    "The new slot is full or closed, the booking cannot be moved in its state, "
+                    "or the admission already made its booking "
+                    "(`urn:fairslot:problem:admission-used`)."
+                ),
+                "422": _NOT_ELIGIBLE,
+            },
+        }
+    },
     "/api/v1/reservations/{code}/cancel": {
         "post": {
             "operationId": "cancelReservation",
@@ -205,7 +262,16 @@ PATHS: dict[str, Any] = {
                 {
                     "type": "object",
                     "required": ["date_of_birth"],
-                    "properties": {"date_of_birth": DATE},
+                    "properties": {
+                        "date_of_birth": DATE,
+                        "dose_one_given_on": {
+                            **DATE,
+                            "description": "Dose 1 of a two-dose course: the date dose 1 was "
+                            '(or will be) given elsewhere, to keep dose 2 as "dose 2 only" '
+                            "(inside its window from that date). Left out, dose 2 is cancelled "
+                            "too.",
+                        },
+                    },
                 }
             ),
             "responses": {

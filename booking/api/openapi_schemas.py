@@ -234,25 +234,66 @@ SCHEMAS: dict[str, Any] = {
             "manage_token": {"type": "string"},
             "reservation": {
                 "type": "object",
-                "required": ["status", "slot_id", "clinic_id", "start"],
+                "required": ["status", "slot_id", "clinic_id", "start", "vaccine"],
                 "properties": {
                     "status": _RESERVATION_STATUS,
                     "slot_id": ID,
                     "clinic_id": ID,
                     "start": TIME,
+                    "vaccine": ref("Vaccine"),
                 },
             },
             "second_dose": {
                 "type": "object",
                 "description": "Dose 2, booked with dose 1 of a two-dose product.",
-                "required": ["confirmation_code", "slot_id", "clinic_id", "start"],
+                "required": ["confirmation_code", "slot_id", "clinic_id", "start", "vaccine"],
                 "properties": {
                     "confirmation_code": {"type": "string"},
                     "slot_id": ID,
                     "clinic_id": ID,
                     "start": TIME,
+                    "vaccine": ref("Vaccine"),
                 },
             },
+        },
+    },
+    "SecondDoseSlots": {
+        "type": "object",
+        "required": ["window", "default_slot_id", "complete", "slots"],
+        "properties": {
+            "window": {
+                "type": "object",
+                "required": ["first_day", "last_day", "min_days", "max_days"],
+                "properties": {
+                    "first_day": DATE,
+                    "last_day": DATE,
+                    "min_days": {"type": "integer", "minimum": 1},
+                    "max_days": {"type": "integer", "minimum": 1},
+                },
+            },
+            "default_slot_id": {
+                "oneOf": [ID, {"type": "null"}],
+                "description": "Booked when dose 1 is confirmed without second_dose_slot_id; "
+                "null: there is no free place at that time, so one must be chosen.",
+            },
+            "complete": {
+                "type": "boolean",
+                "description": "False when the list stops before the window ends.",
+            },
+            "slots": {"type": "array", "items": ref("Slot")},
+        },
+    },
+    "Dose": {
+        "type": "object",
+        "description": "The other appointment of a two-dose course booked here.",
+        "required": ["confirmation_code", "status", "slot_id", "clinic_id", "start", "vaccine"],
+        "properties": {
+            "confirmation_code": {"type": "string"},
+            "status": _RESERVATION_STATUS,
+            "slot_id": ID,
+            "clinic_id": ID,
+            "start": TIME,
+            "vaccine": ref("Vaccine"),
         },
     },
     "Reservation": {
@@ -260,6 +301,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["confirmation_code", "reservation"],
         "properties": {
             "confirmation_code": {"type": "string"},
+            "first_dose": {**ref("Dose"), "description": "Looking up dose 2: its dose 1."},
+            "second_dose": {**ref("Dose"), "description": "Looking up dose 1: its dose 2."},
             "reservation": {
                 "type": "object",
                 "required": [
@@ -274,6 +317,8 @@ SCHEMAS: dict[str, Any] = {
                     "first_name",
                     "last_name",
                     "channel",
+                    "dose_number",
+                    "prior_dose_date",
                 ],
                 "properties": {
                     "status": _RESERVATION_STATUS,
@@ -287,6 +332,11 @@ SCHEMAS: dict[str, Any] = {
                     "first_name": {"type": "string"},
                     "last_name": {"type": "string"},
                     "channel": {"type": "string", "enum": CHANNELS},
+                    "dose_number": {"type": "integer", "enum": [1, 2]},
+                    "prior_dose_date": {
+                        "oneOf": [DATE, {"type": "null"}],
+                        "description": "Dose 2 only: the date dose 1 was given elsewhere.",
+                    },
                 },
             },
         },

@@ -75,6 +75,24 @@ def slot_json(slot: Slot, tz: str, now: datetime) -> dict[str, Any]:
     }
 
 
+def booking_vaccine_json(reservation: Reservation) -> dict[str, Any]:
+    """A booking's vaccine with its dose in words ("..., dose 1 of 2")."""
+    product = products.get_product(db.session, reservation.product_id)
+    return vaccine_json(product, products.describe_reservation(product, reservation))
+
+
+def dose_json(reservation: Reservation, slot: Slot, clinic: Clinic) -> dict[str, Any]:
+    """The other appointment of a course, as the booking's holder may see it."""
+    return {
+        "confirmation_code": reservation.confirmation_code,
+        "status": reservation.status,
+        "slot_id": slot.id,
+        "clinic_id": clinic.id,
+        "start": local_iso(slot.starts_at, clinic.timezone),
+        "vaccine": booking_vaccine_json(reservation),
+    }
+
+
 def reservation_json(reservation: Reservation, slot: Slot, clinic: Clinic) -> dict[str, Any]:
     """A reservation as its holder may see it."""
     product = products.slot_product(db.session, slot)
@@ -90,4 +108,8 @@ def reservation_json(reservation: Reservation, slot: Slot, clinic: Clinic) -> di
         "first_name": reservation.first_name,
         "last_name": reservation.last_name,
         "channel": reservation.channel,
+        "dose_number": reservation.dose_number,
+        "prior_dose_date": (
+            reservation.prior_dose_date.isoformat() if reservation.prior_dose_date else None
+        ),
     }

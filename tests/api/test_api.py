@@ -153,6 +153,14 @@ def test_hold_confirm_look_up_and_cancel(app, client, world, now):
         "slot_id": world.slot_id,
         "clinic_id": world.clinic_id,
         "start": "2026-03-03T08:00:00-05:00",
+        "vaccine": {
+            "product": "janssen-covid19",
+            "service": "covid19",
+            "name": "Janssen",
+            "manufacturer": "Janssen Biotech",
+            "cvx_code": "212",
+            "description": "COVID-19 vaccine (Janssen)",
+        },
     }
     assert counters(app, world.slot_id) == (0, 1)
 

@@ -8,28 +8,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from booking.db import db
-from booking.models import Reservation, Slot
-from tests.support import booking_form, csrf_from, make_clinic, make_slot, two_dose_product
-
-BOSTON = ZoneInfo("America/New_York")
-PFIZER_1 = "COVID-19 vaccine (Pfizer-BioNTech), dose 1 of 2"
-PFIZER_2 = "COVID-19 vaccine (Pfizer-BioNTech), dose 2 of 2"
+from booking.models import Slot
+from tests.support import (
+    BOSTON,
+    PFIZER_1,
+    PFIZER_2,
+    booking_form,
+    confirmed_doses,
+    csrf_from,
+    make_clinic,
+    make_slot,
+    two_dose_product,
+)
+from tests.support import boston_wall as wall
 
 
 def html(response):
     return response.get_data(as_text=True)
-
-
-def wall(moment, days, hours=0):
-    """The same Boston wall-clock time ``days`` later (across daylight saving time)."""
-    local = moment.astimezone(BOSTON).replace(tzinfo=None)
-    return (local + timedelta(days=days, hours=hours)).replace(tzinfo=BOSTON)
 
 
 @pytest.fixture
@@ -69,16 +68,7 @@ def hold(client, slot_id, **extra):
     return held.headers["Location"], csrf
 
 
-def confirmed(app):
-    """The confirmed bookings, dose 1 first, as plain values."""
-    with app.app_context():
-        rows = db.session.scalars(
-            select(Reservation)
-            .where(Reservation.status == "confirmed")
-            .order_by(Reservation.dose_number)
-        )
-        fields = ("id", "slot_id", "dose_number", "course_id", "prior_dose_date")
-        return [SimpleNamespace(**{f: getattr(r, f) for f in fields}) for r in rows]
+confirmed = confirmed_doses
 
 
 def book_course(client, world, dose_two=None):

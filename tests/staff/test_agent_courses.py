@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from booking.db import db
 from booking.models import Clinic, Reservation
 from tests.staff.agent_support import audit_rows, book, hold, rows, text, token
-from tests.support import make_clinic, make_slot, two_dose_product
-
-BOSTON = ZoneInfo("America/New_York")
-PFIZER_1 = "COVID-19 vaccine (Pfizer-BioNTech), dose 1 of 2"
-PFIZER_2 = "COVID-19 vaccine (Pfizer-BioNTech), dose 2 of 2"
-
-
-def wall(moment, days, hours=0):
-    local = moment.astimezone(BOSTON).replace(tzinfo=None)
-    return (local + timedelta(days=days, hours=hours)).replace(tzinfo=BOSTON)
+from tests.support import BOSTON, PFIZER_1, PFIZER_2, make_clinic, make_slot, two_dose_product
+from tests.support import boston_wall as wall
 
 
 @pytest.fixture

@@ -88,13 +88,20 @@ def test_api_hold_with_a_birth_date_refuses_before_holding(room, now):
     assert counters(room, rsv) == (0, 0)
 
 
+def api_booked(client, slot_id, token):
+    """Hold and confirm ``slot_id`` for person 1 under ``token``; the confirm's answer."""
+    held = api_hold(client, slot_id, token).get_json()
+    confirmed = api_confirm(client, held["hold_id"], person_json(1), token)
+    assert confirmed.status_code == 201, confirmed.get_json()
+    return confirmed.get_json()
+
+
 def test_one_api_ticket_books_once_then_is_told_to_join_again(build, now):
     app = build()
     _, covid, _ = rsv_and_covid(app, now)
     client = app.test_client()
     token = api_token(client)
-    held = api_hold(client, covid, token).get_json()
-    assert api_confirm(client, held["hold_id"], person_json(1), token).status_code == 201
+    api_booked(client, covid, token)
     body = problem(api_hold(client, covid, token), 409)
     assert body["type"] == "urn:fairslot:problem:admission-used"
     assert "join the line again" in body["detail"]
@@ -257,3 +264,27 @@ def test_agent_rsv_for_a_young_caller_needs_a_reasoned_override(room, now, overr
     else:
         assert answer.status_code == 303
         assert counters(room, rsv) == (0, 1)
+
+
+def test_api_move_to_another_clinic_needs_and_spends_an_admission(build, now):
+    app = build()
+    _, covid, there = rsv_and_covid(app, now)
+    booker = app.test_client()
+    token = api_token(booker)
+    done = api_booked(booker, covid, token)
+    url = f"/api/v1/reservations/{done['confirmation_code']}/reschedule"
+    dob = person_json(1)["date_of_birth"]
+    fresh = app.test_client()  # no admission
+    problem(fresh.post(url, json={"date_of_birth": dob, "slot_id": there}), 401)
+    assert counters(app, there) == (0, 0) and counters(app, covid) == (0, 1)
+    # The admission the booking was made with may still move that booking (nothing new).
+    own = booker.post(url, json={"date_of_birth": dob, "slot_id": there}, headers=bearer(token))
+    assert own.status_code == 200
+    assert counters(app, there) == (0, 1) and counters(app, covid) == (0, 0)
+    # Another admission moves it back to the first clinic, and is spent by it.
+    second = api_token(fresh)
+    back = {"date_of_birth": dob, "slot_id": covid}
+    moved = fresh.post(url, json=back, headers=bearer(second))
+    assert moved.status_code == 200, moved.get_json()
+    assert counters(app, there) == (0, 0) and counters(app, covid) == (0, 1)
+    assert problem(api_hold(fresh, covid, second), 409)["type"].endswith("admission-used")
