@@ -19,8 +19,9 @@ from booking.models import (
     Reservation,
     ReservationStatus,
     Slot,
+    VaccineProduct,
 )
-from booking.services import courses, eligibility, statements
+from booking.services import courses, eligibility, products, statements
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import (
     AdmissionSpent,
@@ -69,6 +70,8 @@ class Confirmation:
     second_dose: Reservation | None = None
     # The rules' refusal an agent's override set aside (None: the person was eligible).
     overridden: NotEligible | None = None
+    # Held here so the session's (weak) identity map keeps it for whatever the caller shows.
+    product: VaccineProduct | None = None
 
 
 def confirm_hold(
@@ -134,6 +137,7 @@ def confirm_hold(
         try:
             # A savepoint: losing a race on a unique index leaves the hold exactly as it was.
             with session.begin_nested():
+                product = products.get_product(session, reservation.product_id)
                 slot = _book_held_place(session, reservation.slot_id)
                 _fill(reservation, person, now=now, manage_token=manage_token)
                 reservation.companion = companion
@@ -151,7 +155,12 @@ def confirm_hold(
             # The confirmation and reminders commit with the booking, or not at all.
             booking_confirmed(session, reservation, slot, now=now, policy=notices, second=second)
             return Confirmation(
-                reservation, manage_token, replayed=False, second_dose=second, overridden=overridden
+                reservation,
+                manage_token,
+                replayed=False,
+                second_dose=second,
+                overridden=overridden,
+                product=product,
             )
         except IntegrityError as exc:
             session.expire(reservation)
