@@ -61,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from booking.resident import bp as resident_bp
     from booking.staff.views import bp as staff_bp
     from booking.waiting import bp as waiting_bp
-    from booking.web import access, gate, queue_state, vaccine_words
+    from booking.web import access, formats, gate, queue_state, vaccine_words
 
     i18n.init_app(app)
     app.register_blueprint(health_bp)
@@ -78,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     queue_state.init_app(app)
     gate.init_app(app)
     vaccine_words.init_app(app)
+    formats.init_app(app)
     csrf.exempt(api_bp)  # the API takes no cookies for authority, so there is nothing to forge
     csrf.exempt(health_bp)
     errors.register(app)

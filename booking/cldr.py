@@ -1,8 +1,10 @@
-"""CLDR locales for date formatting, with the Haitian Creole day and month names CLDR lacks.
+"""CLDR locales for dates, times and numbers: the readers' territory, and Kreyòl names.
 
-CLDR has no date names for Haitian Creole: Babel falls back to French ("vendredi 4 décembre"),
-which a Kreyòl reader should not be shown. We keep CLDR's patterns for ``ht`` (day before
-month, 24-hour clock) and give it the names from standard Kreyòl orthography.
+Each shipped language is formatted the way its readers here expect: Spanish as in the United
+States (``es_US``: 12-hour times, "1,234"), Portuguese as in Brazil. CLDR has no date names for
+Haitian Creole: Babel falls back to French ("vendredi 4 décembre"), which a Kreyòl reader should
+not be shown, and to a 24-hour clock; we keep its day-before-month order, give it the names from
+standard Kreyòl orthography, and the 12-hour clock of the US, where FairSlot's readers live.
 """
 
 from __future__ import annotations
@@ -48,12 +50,19 @@ def _kreyol_data() -> localedata.LocaleDataDict:
     data = copy.deepcopy(localedata.load("ht"))  # a copy: Babel's own cache stays untouched
     data["days"] = _names(_KREYOL_DAYS, _KREYOL_DAYS_SHORT, 0)
     data["months"] = _names(_KREYOL_MONTHS, _KREYOL_MONTHS_SHORT, 1)
+    us = localedata.load("en_US")
+    data["time_formats"] = copy.deepcopy(us["time_formats"])
+    data["day_periods"] = copy.deepcopy(us["day_periods"])
     return localedata.LocaleDataDict(cast(Any, data))
+
+
+# The territory each catalog's readers are formatted for (the rest: the language's default).
+_TERRITORY = {"en": "en_US", "es": "es_US", "pt": "pt_BR"}
 
 
 @cache
 def cldr_locale(code: str) -> Locale:
-    """The Babel locale to format dates for a shipped catalog code (``ht`` with Kreyòl names)."""
+    """The Babel locale that formats dates, times and numbers for a shipped catalog code."""
     if code == "ht":
         return _KreyolLocale("ht")
-    return Locale.parse(code)
+    return Locale.parse(_TERRITORY.get(code, code))

@@ -8,6 +8,7 @@ from flask import abort, session
 
 from booking.db import db
 from booking.models import Clinic, MessageChannel, MessageKind, OutboxMessage, Reservation, Slot
+from booking.services import agent as agent_service
 from booking.services import outbox
 from booking.services.agent import spell_code
 from booking.services.tokens import format_code
@@ -74,5 +75,7 @@ def booking_context(reservation: Reservation) -> dict[str, Any]:
         "sms": confirmation_sms(reservation.id),
         "appointments": course_pages.appointments(db.session, reservation),
         "has_dose_two": course_pages.has_dose_two(db.session, reservation),
+        "others": agent_service.other_bookings(db.session, reservation),
+        "messages": agent_service.booking_messages(db.session, reservation.id),
         "values": {},
     }

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from booking.clinic import bp, forms
 from booking.clock import now
 from booking.db import db
-from booking.i18n import translate
+from booking.i18n import status_label, translate
 from booking.messages.policy import notice_policy_from_config
-from booking.models import Clinic, Role, Slot, VaccineProduct
+from booking.models import Clinic, ReservationStatus, Role, Slot, VaccineProduct
 from booking.services import dose_two, inventory, products, schedule
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.text import N_
+from booking.web import formats
 from booking.web.access import audit, current_staff, staff_clinics, staff_route
 
 ALL = (Role.CLINIC_STAFF, Role.CLINIC_MANAGER, Role.STATE_ADMIN)
@@ -36,11 +37,13 @@ ID = "int(max=2147483647)"
 DONE = {
     "checked_in": N_("Checked in."),
     "no_show": N_("Marked as a no-show."),
+    "confirmed": N_("Undone: the resident is booked again."),
     "capacity": N_("Capacity saved."),
     "closed": N_("Closed. Everyone booked in it was cancelled and is being told."),
 }
 # The columns stay as they were; "service" holds the vaccine in words in the reader's language
-# ("COVID-19 vaccine (Moderna)"), as the roster shows it.
+# ("COVID-19 vaccine (Moderna)"), as the roster shows it; the code, phone and status as the page
+# writes them ("ABCD-2345", "(617) 555-0111", "Booked").
 CSV_COLUMNS = (
     "date",
     "time",
@@ -121,6 +124,7 @@ def _roster_page(
         errors=errors or [],
         done=DONE.get(request.args.get("done", "")) if request.method == "GET" else None,
         is_manager=manager,
+        moment=now(),
     )
     return page, status
 
@@ -171,8 +175,9 @@ def attendance(clinic_id: int, reservation_id: int) -> Any:
 
     def work(s: Session) -> None:
         before = schedule.mark_attendance(s, clinic_id, reservation_id, status, now=now())
+        undone = status == ReservationStatus.CONFIRMED.value
         audit(
-            f"clinic.{status}",
+            "clinic.attendance_undone" if undone else f"clinic.{status}",
             record_type="reservation",
             record_id=reservation_id,
             clinic_id=clinic_id,
@@ -231,13 +236,13 @@ def export(clinic_id: int) -> Any:
             translate(
                 products.describe_reservation(products.slot_product(db.session, slot), reservation)
             ),
-            reservation.confirmation_code,
+            formats.code(reservation.confirmation_code),
             reservation.first_name,
             reservation.last_name,
             reservation.date_of_birth,
-            reservation.phone,
+            formats.phone(reservation.phone),
             reservation.email,
-            reservation.status,
+            status_label(reservation.status),
             reservation.channel,
         )
         writer.writerow([_csv_cell(v) for v in values])

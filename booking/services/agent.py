@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic, OutboxMessage, Reservation, ReservationStatus, Slot
 from booking.services.errors import NotFound
 from booking.services.inventory import ClinicResult, local_day_bounds
 from booking.services.reservations import MIN_OVERRIDE_REASON as MIN_OVERRIDE_REASON
@@ -185,3 +185,40 @@ def override_reason(raw: object) -> str | None:
 def spell_code(code: str) -> list[tuple[str, str]]:
     """Each character of a code with the word to read it by ("K", "Kilo")."""
     return [(ch, _PHONETIC.get(ch, ch)) for ch in code if ch != "-"]
+
+
+def other_bookings(session: Session, reservation: Reservation) -> list[tuple[Reservation, Slot]]:
+    """The person's other confirmed bookings (any vaccine, any clinic), soonest first.
+
+    The same person key as the booking (name and date of birth), so the agent sees what else
+    the caller has before changing anything; this booking's own course doses are left out
+    (the page shows them as "Both doses").
+    """
+    if not reservation.person_key:
+        return []
+    same_course = {reservation.id, reservation.course_id or 0}
+    rows = session.execute(
+        select(Reservation, Slot)
+        .join(Slot, Slot.id == Reservation.slot_id)
+        .where(
+            Reservation.person_key == reservation.person_key,
+            Reservation.status == ReservationStatus.CONFIRMED.value,
+            Reservation.id.not_in(same_course),
+            or_(Reservation.course_id.is_(None), Reservation.course_id != reservation.id),
+        )
+        .order_by(Slot.starts_at)
+        .limit(20)
+    ).all()
+    return [(booking, slot) for booking, slot in rows]
+
+
+def booking_messages(session: Session, reservation_id: int) -> list[OutboxMessage]:
+    """The messages written for a booking, newest first: what the caller should have received."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.reservation_id == reservation_id)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(30)
+        )
+    )

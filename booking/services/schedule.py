@@ -31,7 +31,12 @@ MAX_SLOTS = 20_000
 MAX_CAPACITY = 1000
 MAX_EXPORT_DAYS = 31
 BOOKED = tuple(status.value for status in BOOKED_STATUSES)
-ATTENDANCE = (ReservationStatus.CHECKED_IN.value, ReservationStatus.NO_SHOW.value)
+# Check in, mark a no-show, or undo either (back to booked).
+ATTENDANCE = (
+    ReservationStatus.CHECKED_IN.value,
+    ReservationStatus.NO_SHOW.value,
+    ReservationStatus.CONFIRMED.value,
+)
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement and a slot row has 11.
 _INSERT_CHUNK = 1000
 
@@ -275,10 +280,10 @@ def roster(
 def mark_attendance(
     session: Session, clinic_id: int, reservation_id: int, status: str, *, now: datetime
 ) -> str:
-    """Check a resident in or mark them a no-show, and return the status it had before.
+    """Check a resident in, mark them a no-show, or undo either; return the status before.
 
-    A mistake can be corrected by marking the other. All three booked statuses count as
-    booked, so the slot's counters do not move.
+    A mistake can be corrected by marking the other, or undone (``confirmed``: booked again).
+    All three booked statuses count as booked, so the slot's counters do not move.
     """
     reservation = session.scalars(
         select(Reservation)
@@ -291,7 +296,7 @@ def mark_attendance(
         raise NotFound(N_("No such reservation at this clinic."))
     if status not in ATTENDANCE:
         raise InvalidInput(
-            N_("Unknown state."), errors={"status": N_("Choose check-in or no-show.")}
+            N_("Unknown state."), errors={"status": N_("Choose check-in, no-show or undo.")}
         )
     if reservation.status not in BOOKED:
         raise Conflict(N_("Only a booked appointment can be checked in or marked a no-show."))

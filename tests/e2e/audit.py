@@ -1,6 +1,7 @@
 """The page audit every browser test can run: axe-core (WCAG 2.1 A and AA, serious and
 critical), one h1, the skip link, heading order, 44 px targets, visible focus, reflow at 320 CSS
-pixels, and screenshots at phone and desktop widths into docs/screenshots/."""
+pixels, the layout at phone and desktop widths (no word split across lines in a table cell or a
+button, nothing wider than its box), and screenshots at both widths into docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -34,6 +35,54 @@ HEADING_JUMPS = """() => {
   for (let i = 1; i < levels.length; i++)
     if (levels[i] > levels[i - 1] + 1) bad.push('h' + levels[i - 1] + ' then h' + levels[i]);
   return bad;
+}"""
+# Words split across two lines inside a table cell or a button ("Clos / e", "9:00 A / M"), and
+# boxes whose content sticks out sideways (a scroll region that says so is exempt). A hyphen
+# is a fair place to break; Chinese has no spaces between words, so its runs are not checked.
+LAYOUT_PROBLEMS = r"""() => {
+  const problems = [];
+  const visible = el => el.offsetParent !== null || getComputedStyle(el).position === 'fixed';
+  const cjk = /[\u3000-\u9fff\uac00-\ud7af]/;
+  const inClip = el => {  // inside a scroll region or a clipped box: sticking out is by design
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const broken = el => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('.visually-hidden')) continue;
+      const re = /[^\s\-\u2010\u2011]+/g;
+      for (let m = re.exec(node.textContent); m; m = re.exec(node.textContent)) {
+        if (m[0].length < 2 || cjk.test(m[0])) continue;
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
+          .map(r => Math.round(r.top)));
+        if (tops.size > 1) return m[0];
+      }
+    }
+    return null;
+  };
+  for (const el of document.querySelectorAll('td, th, button, .button, .slot-button, .days a')) {
+    if (!visible(el)) continue;
+    const word = broken(el);
+    if (word) problems.push(`word split across lines in <${el.tagName.toLowerCase()}>: "${word}"`);
+  }
+  for (const el of document.querySelectorAll('main *')) {
+    if (!visible(el) || el.clientWidth === 0) continue;
+    if (['SELECT', 'TEXTAREA', 'INPUT', 'svg'].includes(el.tagName)) continue;
+    if (getComputedStyle(el).overflowX !== 'visible' || inClip(el)) continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      problems.push('content wider than its box: ' + el.outerHTML.slice(0, 70));
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) {
+    problems.push('the page scrolls sideways');
+  }
+  return problems.slice(0, 8);
 }"""
 FOCUS_SHOWN = """() => {
   const el = document.activeElement;
@@ -87,6 +136,7 @@ class Audit:
             self.problems.append(f"{name}: headings out of order: {jump}")
         for small in page.evaluate(SMALL_TARGETS, TARGETS):
             self.problems.append(f"{name}: target smaller than 44 px: {small}")
+        self._check_layout(name)
         self._check_focus(name)
         if self.reflow:
             self._check_reflow(name)
@@ -98,6 +148,15 @@ class Audit:
             hidden = self.page.evaluate(FOCUS_SHOWN)
             if hidden:
                 self.problems.append(f"{name}: no visible focus on {hidden}")
+
+    def _check_layout(self, name: str) -> None:
+        """At a phone's and a desktop's width: no word split in a cell or button, no overflow."""
+        size = self.page.viewport_size
+        for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+            self.page.set_viewport_size(viewport)
+            for problem in self.page.evaluate(LAYOUT_PROBLEMS):
+                self.problems.append(f"{name} ({label}): {problem}")
+        self.page.set_viewport_size(size)
 
     def _check_reflow(self, name: str) -> None:
         size = self.page.viewport_size

@@ -23,11 +23,16 @@ from tests.e2e.flows import choose_first_time, find_clinic, person, sign_in, sub
 
 
 def test_axe_reports_a_known_problem(new_page: Any):
-    # The checks can fail: a page with an unlabelled field and tiny controls is caught.
+    # The checks can fail: a page with an unlabelled field and tiny controls is caught, and so
+    # are a cell too narrow for its word (split mid-word, as the staff tables were) and a box
+    # narrower than its content, at each width.
     page = new_page()
     page.set_content(
         "<html><head><title>x</title></head><body><h1>x</h1><h3>y</h3><main>"
-        '<input type="text"><button style="height:20px">go</button></main></body></html>'
+        '<input type="text"><button style="height:20px">go</button>'
+        '<table><tr><td style="width:2rem;overflow-wrap:anywhere">Vaccine</td></tr></table>'
+        '<div style="width:100px"><div style="width:300px">wide</div></div>'
+        "</main></body></html>"
     )
     audit = Audit(page, "en-US")
     audit("broken")
@@ -36,6 +41,9 @@ def test_axe_reports_a_known_problem(new_page: Any):
     assert "headings out of order: h1 then h3" in found
     assert "target smaller than 44 px" in found
     assert "no skip link" in found
+    assert 'broken (phone): word split across lines in <td>: "Vaccine"' in found
+    assert 'broken (desktop): word split across lines in <td>: "Vaccine"' in found
+    assert "content wider than its box: <div" in found
 
 
 @pytest.mark.parametrize("locale", ["en-US", "es-ES"])

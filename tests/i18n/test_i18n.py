@@ -174,11 +174,25 @@ def test_dates_on_a_resident_page_are_in_the_readers_language(app, client, now):
 def test_format_when_follows_each_locale():
     moment = datetime(2026, 3, 5, 13, 0, tzinfo=UTC)  # 08:00 in Boston
     assert format_when(moment, "America/New_York", "en") == "Thursday, March 5, 2026, 8:00 AM"
-    assert format_when(moment, "America/New_York", "es") == "jueves, 5 de marzo de 2026, 8:00"
+    # US Spanish: a 12-hour clock, as the state's Spanish-speaking residents read the time.
+    assert format_when(moment, "America/New_York", "es") == "jueves, 5 de marzo de 2026, 8:00 a.m."
     assert format_when(moment, "America/New_York", "en", short=True) == "Thu, Mar 5, 8:00 AM"
     assert "2026年3月5日" in format_when(moment, "America/New_York", "zh_Hans")
     assert "Thứ Năm" in format_when(moment, "America/New_York", "vi")
     assert "quinta-feira" in format_when(moment, "America/New_York", "pt")
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("en", "294,597"), ("es", "294,597"), ("pt", "294.597"), ("vi", "294.597")],
+)
+def test_numbers_carry_the_readers_digit_grouping(app, locale, expected):
+    from flask_babel import force_locale
+
+    from booking.web.formats import number
+
+    with app.test_request_context(), force_locale(locale):
+        assert number(294597) == expected
 
 
 def test_a_missing_compiled_catalog_falls_back_to_english(database_url, clock, tmp_path):
@@ -203,7 +217,8 @@ def test_haitian_creole_dates_use_kreyol_names_not_french():
     moment = datetime(2026, 12, 4, 16, 15, tzinfo=UTC)  # a Friday
     long = format_when(moment, "America/New_York", "ht")
     short = format_when(moment, "America/New_York", "ht", short=True)
-    assert long == "vandredi 4 desanm 2026, 11:15"
-    assert short == "van 4 des, 11:15"
+    # Day before month as in CLDR's ht; the 12-hour clock of the US, where its readers live.
+    assert long == "vandredi 4 desanm 2026, 11:15 AM"
+    assert short == "van 4 des, 11:15 AM"
     # CLDR's own French, which Babel gives "ht" by default, is left as it was for French.
     assert format_date(moment.date(), "full", locale="fr") == "vendredi 4 décembre 2026"

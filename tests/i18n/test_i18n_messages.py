@@ -103,7 +103,7 @@ def test_a_resident_booking_keeps_the_page_language_for_its_messages(app, client
     sms, locale = rendered(app, reservation_id, "sms")
     assert locale == "es"
     # Babel's calendar data words the day: proof of the locale before any translation exists.
-    assert "mar, 3 mar" in sms.text and "Tue" not in sms.text
+    assert "mar, 3 de mar, 8:00 a.m." in sms.text and "Tue" not in sms.text
     email, _ = rendered(app, reservation_id, "email")
     assert "martes, 3 de marzo de 2026" in email.text
     assert '<html lang="es">' in email.html

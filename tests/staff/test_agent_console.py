@@ -71,7 +71,7 @@ def test_a_whole_call_for_a_phone_only_caller(app, ids, agent):
     # The text with the code was written with the booking and goes out by itself.
     sms = rows(app, OutboxMessage, reservation_id=reservation.id, kind="confirmation")
     assert [(m.channel, m.recipient) for m in sms] == [("sms", "+16175550142")]
-    assert "texted to +16175550142 automatically" in page
+    assert "texted to (617) 555-0142 automatically" in page
     assert "Send by SMS again" not in page  # only offered when sending failed
 
     entries = audit_rows(app)

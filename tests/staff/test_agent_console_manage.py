@@ -64,7 +64,7 @@ def test_look_up_by_code_and_date_of_birth_is_audited(app, ids, agent, clock):
     page = agent.get(found.headers["Location"], headers={"X-Request-ID": "lookup-view-01"})
     assert page.status_code == 200
     assert "José O&#39;Neil" in text(page)
-    assert "+16175550123" in text(page)
+    assert "(617) 555-0123" in text(page)
     (view,) = audit_rows(app, "agent.view_reservation")
     assert (view.actor_id, view.actor_role) == (ids["agent"], "agent")
     assert (view.record_type, view.record_id) == ("reservation", str(reservation_id))
@@ -277,3 +277,19 @@ def test_a_move_the_rules_refuse_needs_an_agents_written_reason(app, ids, agent,
     assert override.detail["reason"] == reason and override.detail["rule"] == "product_age"
     (entry,) = audit_rows(app, "agent.reschedule")
     assert entry.detail["override"] is True
+
+
+def test_the_booking_page_reads_well_to_a_caller(app, ids, agent, clock):
+    # The caller has a COVID-19 and a flu booking: each page shows the other, and the messages.
+    covid_id, code = booked(app, clock, ids["slots"][0])
+    flu_id, flu_code = booked(app, clock, ids["flu_slot"])
+    by_code(agent, code, "1950-04-27")
+    page = text(agent.get(f"/agent/reservations/{covid_id}"))
+    assert "born April 27, 1950 (age 75)" in page and "1950-04-27" not in page
+    assert "(617) 555-0123" in page and "+16175550123" not in page
+    assert "other bookings" in page and f"{flu_code[:4]}-{flu_code[4:]}" in page
+    assert f"/agent/reservations/{flu_id}" in page
+    assert "Messages to the caller" in page and "Confirmation" in page
+    assert "Waiting to be sent" in page and "Text message" in page
+    # The caller's pages carry no "call 2-1-1" line: the agent is the one answering it.
+    assert "Prefer to book by phone?" not in page

@@ -246,7 +246,10 @@ def test_roster_search_check_in_and_no_show(app, world, clock):
     with app.app_context():
         code = db.session.get(Reservation, world["booked"][0]).confirmation_code
     found = staff_client.get(roster_url + f"&q={code.lower()}").text
-    assert found.count('class="code-inline"') == 1 and code in found
+    assert found.count('class="code-inline"') == 1 and f"{code[:4]}-{code[4:]}" in found
+    # Tomorrow's roster offers no check-in or no-show yet: it says when check-in opens.
+    assert 'value="checked_in"' not in body and 'value="no_show"' not in body
+    assert "Check-in opens on the day" in body
 
     first, second = world["booked"][:2]
     base = f"/clinic/{world['mine']}/reservations"
@@ -290,6 +293,18 @@ def test_roster_search_check_in_and_no_show(app, world, clock):
     assert fixed.status_code == 303
     with app.app_context():
         assert db.session.get(Reservation, second).status == "checked_in"
+    # A check-in is undone (booked again), and the roster offers exactly what is allowed.
+    page = staff_client.get(f"/clinic/{world['mine']}/roster").text
+    assert page.count("Undo check-in") == 2 and 'value="no_show"' not in page
+    undone = staff_client.post(
+        f"{base}/{second}/attendance", data={"status": "confirmed", "csrf_token": csrf}
+    )
+    assert undone.status_code == 303
+    with app.app_context():
+        assert db.session.get(Reservation, second).status == "confirmed"
+    page = staff_client.get(undone.headers["Location"]).text
+    assert "Undone: the resident is booked again." in page and page.count("Undo check-in") == 1
+    assert "clinic.attendance_undone" in [a[0] for a in audit_actions(app)]
     refused = staff_client.post(
         f"{base}/{world['hold']}/attendance", data={"status": "checked_in", "csrf_token": csrf}
     )
@@ -307,16 +322,17 @@ def test_csv_export_is_complete_and_safe(app, world, clock):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["time"] for r in rows] == ["08:00", "09:00"]
     assert [r["last_name"] for r in rows] == ["Resident", '\'=HYPERLINK("http://x.example")']
-    assert {r["phone"] for r in rows} == {"'+16175550123"}  # "+" would start a formula too
+    # Written as on the page; none starts with "+", which would start a formula.
+    assert {r["phone"] for r in rows} == {"(617) 555-0123"}
     assert {r["email"] for r in rows} == {"r0@example.org", "r1@example.org"}
-    assert {r["status"] for r in rows} == {"confirmed"}
+    assert {r["status"] for r in rows} == {"Booked"}
     with app.app_context():
         codes = set(
             db.session.scalars(
                 select(Reservation.confirmation_code).where(Reservation.id.in_(world["booked"][:2]))
             )
         )
-    assert {r["code"] for r in rows} == codes
+    assert {r["code"] for r in rows} == {f"{c[:4]}-{c[4:]}" for c in codes}
     # A range: the next day has no bookings; the other clinic's never appear.
     ranged = staff_client.get(
         f"/clinic/{world['mine']}/export.csv?from={day}&to={world['day'] + timedelta(days=30)}"
