@@ -7,9 +7,14 @@
   if (!root || !window.fetch) { return; }
   var announcer = document.getElementById("waiting-announcer");
   var lastPosition = null;
+  // Numbers grouped as the page's language writes them ("294,597"; "294.597" in Portuguese).
+  var digits = window.Intl ? new Intl.NumberFormat(document.documentElement.lang || "en") : null;
+  function grouped(value) {
+    return typeof value === "number" && digits ? digits.format(value) : value;
+  }
   function set(field, text) {
     var el = root.querySelector('[data-field="' + field + '"]');
-    if (el && text !== null && text !== undefined) { el.textContent = String(text); }
+    if (el && text !== null && text !== undefined) { el.textContent = String(grouped(text)); }
   }
   function minutes(seconds) {
     if (seconds === null || seconds === undefined) { return null; }
@@ -37,7 +42,7 @@
           if (s.position !== null && s.position !== lastPosition) {
             lastPosition = s.position;
             announcer.textContent =
-              root.getAttribute("data-position-template").replace("%d", s.position);
+              root.getAttribute("data-position-template").replace("%d", grouped(s.position));
           }
           poll(s.poll_after_seconds || 15);
         })

@@ -161,3 +161,10 @@ def test_nothing_happens_at_import_time():
         env={"FAIRSLOT_ENV": "production"},
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_site_icon_is_where_browsers_look(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page

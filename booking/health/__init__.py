@@ -1,10 +1,10 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators, and the site icon."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy import text
 
 from booking.db import db
@@ -39,3 +39,9 @@ def readyz() -> Any:
         body["failing"] = failing
         return body, 503
     return body
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """The site icon where browsers and crawlers look for it first (pages link the SVG)."""
+    return current_app.send_static_file("favicon.ico")

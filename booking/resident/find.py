@@ -18,6 +18,8 @@ from booking.services.validation import parse_birth_date
 from booking.web.search_args import (
     RADIUS_CHOICES,
     SEARCH_FIELDS,
+    beyond_horizon,
+    next_anywhere,
     parse_search,
     pick_day,
     run_search,
@@ -47,8 +49,18 @@ def search() -> Any:
     results = run_search(params)
     # Only the search's own fields go back into links: url_for must not see "_external" etc.
     values = {k: request.args[k] for k in SEARCH_FIELDS if request.args.get(k)}
+    last_day = beyond_horizon(params)
+    nothing_near = not any(r.available_slots for r in results)
     return render_template(
-        "search.html", **_form_context(values=values, params=params, results=results)
+        "search.html",
+        **_form_context(
+            values=values,
+            params=params,
+            results=results,
+            last_day=last_day,
+            wider=[m for m in RADIUS_CHOICES if m > params["radius_miles"]][:2],
+            anywhere=next_anywhere(params) if nothing_near and last_day is None else None,
+        ),
     )
 
 

@@ -63,3 +63,54 @@ def bounding_box(lat: float, lon: float, radius_miles: float) -> tuple[float, fl
     cos_lat = max(math.cos(math.radians(lat)), 1e-6)
     dlon = math.degrees(radius_miles / (EARTH_RADIUS_MILES * cos_lat))
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+# FairSlot books appointments in one state; a place elsewhere is answered as such.
+SERVICE_STATE = "MA"
+_town_lock = threading.Lock()
+_towns: dict[str, ZipPlace] | None = None
+
+
+def _town_key(name: str) -> str:
+    """A place name as compared: case, accents of spacing and "St."/"Saint" do not matter."""
+    words = " ".join(name.casefold().replace(".", " ").replace("-", " ").split())
+    return words.replace("saint ", "st ").replace("mount ", "mt ")
+
+
+def _load_towns() -> dict[str, ZipPlace]:
+    """Each town, city and Boston neighbourhood in the ZIP data, at the centre of its ZIPs."""
+    global _towns
+    with _town_lock:
+        if _towns is None:
+            groups: dict[str, list[ZipPlace]] = {}
+            names: dict[str, str] = {}
+            for place in _load().values():
+                if place.state == SERVICE_STATE:
+                    key = _town_key(place.city)
+                    groups.setdefault(key, []).append(place)
+                    names.setdefault(key, place.city)
+            _towns = {
+                key: ZipPlace(
+                    min(p.zip_code for p in found),
+                    names[key],
+                    SERVICE_STATE,
+                    sum(p.latitude for p in found) / len(found),
+                    sum(p.longitude for p in found) / len(found),
+                )
+                for key, found in groups.items()
+            }
+        return _towns
+
+
+def lookup_town(name: str) -> ZipPlace | None:
+    """A town, city or neighbourhood of the service state by name ("Worcester", "Dorchester")."""
+    return _load_towns().get(_town_key(name))
+
+
+def suggest_towns(name: str, limit: int = 3) -> list[str]:
+    """The state's place names closest to a misspelt one ("Worchester" -> "Worcester")."""
+    import difflib
+
+    towns = _load_towns()
+    close = difflib.get_close_matches(_town_key(name), list(towns), n=limit, cutoff=0.75)
+    return [towns[key].city for key in close]

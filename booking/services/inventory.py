@@ -159,22 +159,23 @@ def clinic_days(
     days: int,
     service: str | None = None,
     product_id: int | None = None,
-) -> list[tuple[date, int]]:
-    """Return each of the next ``days`` local dates with the number of free places."""
+) -> list[tuple[date, int | None]]:
+    """Return each of the next ``days`` local dates with its free places (None: no times)."""
     tz = ZoneInfo(clinic.timezone)
     today = now.astimezone(tz).date()
     start, _ = local_day_bounds(today, clinic.timezone)
     _, end = local_day_bounds(today + timedelta(days=days - 1), clinic.timezone)
-    conditions = [Slot.clinic_id == clinic.id, *_bookable(now), Slot.starts_at < end]
-    conditions += _vaccine_filter(service, product_id)
+    # Every open, future time (full ones too), so a full day reads "Full", not "No times".
+    conditions = [Slot.clinic_id == clinic.id, Slot.is_open.is_(True), Slot.starts_at > now]
+    conditions += [Slot.starts_at < end, *_vaccine_filter(service, product_id)]
     rows = session.execute(
         select(Slot.starts_at, online_free(now)).where(*conditions, Slot.starts_at >= start)
     ).all()
-    counts: dict[date, int] = {today + timedelta(days=i): 0 for i in range(days)}
+    counts: dict[date, int | None] = {today + timedelta(days=i): None for i in range(days)}
     for starts_at, free in rows:
         local = _as_utc(starts_at).astimezone(tz).date()
         if local in counts:
-            counts[local] += int(free)
+            counts[local] = (counts[local] or 0) + max(0, int(free))
     return sorted(counts.items())
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -71,6 +72,16 @@ def birth_date(value: date | None) -> str:
     return str(gettext("%(date)s (age %(age)d)", date=words, age=age_on(value, now().date())))
 
 
+def local_date_iso(moment: datetime, tz: str) -> str:
+    """The calendar day of ``moment`` at a clinic, as a link's ``date`` ("2026-03-03")."""
+    return moment.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def dict_without(values: dict[str, str], *names: str) -> dict[str, str]:
+    """A link's arguments without some of them (a search without its date)."""
+    return {key: value for key, value in values.items() if key not in names}
+
+
 def _words(labels: dict[str, Msg]) -> Callable[[str], str]:
     def label(value: str) -> str:
         found = labels.get(value)
@@ -86,6 +97,8 @@ def init_app(app: Flask) -> None:
         code=code,
         phone=phone,
         birth_date=birth_date,
+        local_date_iso=local_date_iso,
+        dict_without=dict_without,
         message_kind=_words(_MESSAGE_KINDS),
         message_channel=_words(_MESSAGE_CHANNELS),
         message_status=_words(_MESSAGE_STATUSES),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from flask import abort, current_app
@@ -12,9 +13,8 @@ from booking.db import db
 from booking.models import VaccineProduct
 from booking.services import inventory, products, search
 from booking.services.errors import InvalidInput
-from booking.services.geo import lookup_zip
 from booking.services.text import N_
-from booking.services.validation import parse_date, parse_int, parse_zip
+from booking.services.validation import parse_date, parse_int
 
 MAX_RADIUS_MILES = 100
 MAX_DAYS_AWAY = 366
@@ -35,7 +35,7 @@ def parse_search(args: Any) -> dict[str, Any]:
     errors: dict[str, str] = {}
     parsed: dict[str, Any] = {}
     for name, parse in (
-        ("zip", lambda: parse_zip(args.get("zip"))),
+        ("place", lambda: search.find_place(args.get("zip"))),
         (
             "radius_miles",
             lambda: parse_int(
@@ -56,8 +56,11 @@ def parse_search(args: Any) -> dict[str, Any]:
     parsed["product_id"] = product.id if product else None
     if product is not None and service is None:
         parsed["service"] = product.service
-    if "zip" in parsed and lookup_zip(parsed["zip"]) is None:
-        errors["zip"] = search.UNKNOWN_ZIP
+    if "place" in parsed:
+        # Searched by name, the page says the name; by ZIP code, the code.
+        parsed["zip"] = parsed["place"].zip_code
+        by_name = not str(args.get("zip", "")).strip()[:1].isdigit()
+        parsed["where"] = parsed["place"].city if by_name else parsed["zip"]
     if errors:
         raise InvalidInput(N_("Please correct the search."), errors=errors)
     return parsed
@@ -84,10 +87,10 @@ def parse_product(
 
 
 def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
-    """Search clinics near a validated ZIP."""
+    """Search clinics near a validated place."""
     return search.clinics_near(
         db.session,
-        zip_code=params["zip"],
+        place=params["place"],
         radius_miles=params["radius_miles"],
         day=params["date"],
         service=params["service"],
@@ -97,7 +100,38 @@ def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
     )
 
 
-def pick_day(days: list[tuple[date, int]], raw: str | None) -> date:
+# Wide enough to reach any clinic of the state from any place in it.
+ANYWHERE_MILES = 250
+
+
+def next_anywhere(params: dict[str, Any]) -> inventory.ClinicResult | None:
+    """The soonest free appointment at any clinic of the state, for a search that found none."""
+    everywhere = search.clinics_near(
+        db.session,
+        place=params["place"],
+        radius_miles=ANYWHERE_MILES,
+        day=None,
+        service=params["service"],
+        product_id=params.get("product_id"),
+        now=now(),
+        horizon_days=current_app.config["BOOKING_DAYS"],
+        limit=500,
+    )
+    free = [r for r in everywhere if r.available_slots and r.next_available is not None]
+    return min(free, key=lambda r: (r.next_available, r.distance_miles), default=None)
+
+
+def beyond_horizon(params: dict[str, Any]) -> date | None:
+    """The last bookable day, when the searched date lies outside the booking window."""
+    day = params.get("date")
+    today = now().date()
+    last = today + timedelta(days=current_app.config["BOOKING_DAYS"] - 1)
+    if day is not None and not today <= day <= last:
+        return last
+    return None
+
+
+def pick_day(days: Sequence[tuple[date, int | None]], raw: str | None) -> date:
     """The day to show: the one asked for if valid, else the first with free places."""
     if raw:
         try:

@@ -222,10 +222,13 @@ def assert_refused_page(page, status, response, field=None, message=None):
 @pytest.mark.parametrize(
     ("query", "field", "message"),
     [
-        ({}, "zip", "Enter a 5-digit ZIP code."),
-        ({"zip": XSS}, "zip", "Enter a 5-digit ZIP code."),
-        ({"zip": SQL}, "zip", "Enter a 5-digit ZIP code."),
-        ({"zip": HUGE}, "zip", "Enter a 5-digit ZIP code."),
+        ({}, "zip", "Enter a ZIP code or a town."),
+        ({"zip": XSS}, "zip", "We do not know a place called"),
+        ({"zip": SQL}, "zip", "We do not know a place called"),
+        ({"zip": HUGE}, "zip", "We do not know a place called"),
+        ({"zip": "0211"}, "zip", "Enter a 5-digit ZIP code, or a town."),
+        ({"zip": "90210"}, "zip", "ZIP code 90210 is in CA"),
+        ({"zip": "Worchester"}, "zip", "Did you mean Worcester"),
         ({"zip": "00000"}, "zip", "We do not know that ZIP code. Check it and try again."),
         ({"zip": "02115", "date": "2021-02-30"}, "date", "That date does not exist."),
         ({"zip": "02115", "date": XSS}, "date", "Enter the date like 1950-04-27 or 04/27/1950."),

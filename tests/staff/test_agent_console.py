@@ -165,7 +165,7 @@ def test_a_caller_outside_the_state_is_refused_until_overridden(app, ids, agent)
 
 def test_bad_input_on_the_booking_forms_shows_the_form_again(app, ids, agent):
     for query, field in (
-        ({"zip": ""}, "Enter a 5-digit ZIP code."),
+        ({"zip": ""}, "Enter a ZIP code or a town."),
         ({"zip": "99999"}, "We do not know that ZIP code."),
         ({"zip": "02115", "radius_miles": "banana"}, "Enter a whole number"),
         ({"zip": "02115", "date": "2026-02-30"}, "That date does not exist."),
