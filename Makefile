@@ -16,6 +16,9 @@ WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  Variables: DEMO_PORT (default 5000) and DEMO_HOST (127.0.0.1) for make demo, e.g."
+	@echo "  make demo DEMO_PORT=5050; FAIRSLOT_BIND and WORKERS for make serve."
+	@echo "  The demo sends no email or SMS: what it would send is at /demo/outbox."
 
 # The compiled catalogs the app reads (built, not committed): every install builds the missing
 # or out-of-date ones, so a fresh clone (and so `make demo` and `make test`) speaks each language.
@@ -42,10 +45,10 @@ install-test: $(VENV)/.installed-test $(MO_FILES) ## Create .venv with the pinne
 # The demo serves from one process: the embedded Redis lives in it, so every request sees it.
 demo: export FAIRSLOT_ENV = demo
 demo: export FAIRSLOT_PUBLIC_URL = http://$(DEMO_HOST):$(DEMO_PORT)
-demo: install ## Migrate, seed the demo data and serve it on http://127.0.0.1:5000
+demo: install ## Migrate, seed the demo data and serve it on http://DEMO_HOST:DEMO_PORT (127.0.0.1:5000)
 	$(BIN)/flask --app wsgi migrate
 	$(BIN)/flask --app wsgi seed-demo
-	@echo "Serving on http://$(DEMO_HOST):$(DEMO_PORT)/ (Ctrl-C stops it)"
+	@echo "Serving on http://$(DEMO_HOST):$(DEMO_PORT)/ (Ctrl-C stops it); what it would send by email or SMS: http://$(DEMO_HOST):$(DEMO_PORT)/demo/outbox"
 	$(BIN)/gunicorn --no-control-socket --workers 1 --threads 8 \
 	  --bind $(DEMO_HOST):$(DEMO_PORT) --access-logfile - wsgi:app
 

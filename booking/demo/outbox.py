@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, Response, abort, render_template
 
 from booking.clock import now
 from booking.db import db
-from booking.messages.render import load_context, render_message
+from booking.messages.render import Rendered, load_context, render_message
+from booking.models import OutboxMessage
 from booking.services import outbox
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
@@ -39,3 +40,32 @@ def demo_outbox() -> Any:
         qr = base64.b64encode(rendered.qr_png).decode() if rendered.qr_png else None
         entries.append({"message": message, "rendered": rendered, "qr": qr})
     return render_template("demo_outbox.html", entries=entries)
+
+
+def _rendered(message_id: int) -> Rendered:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        abort(404)
+    try:
+        return render_message(load_context(db.session, message), now=now())
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/outbox/<int(max=2147483647):message_id>/email.html")
+def demo_email(message_id: int) -> Any:
+    """The HTML part of an email, as the resident's mail program shows it."""
+    rendered = _rendered(message_id)
+    if rendered.html is None:
+        abort(404)
+    return Response(rendered.html, mimetype="text/html")
+
+
+@bp.get("/outbox/<int(max=2147483647):message_id>/appointment.ics")
+def demo_calendar(message_id: int) -> Any:
+    """The calendar file attached to an email, to open in a calendar program."""
+    rendered = _rendered(message_id)
+    if rendered.ics is None:
+        abort(404)
+    headers = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
+    return Response(rendered.ics, mimetype="text/calendar", headers=headers)

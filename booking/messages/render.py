@@ -319,3 +319,33 @@ def render_message(ctx: MessageContext, *, now: datetime) -> Rendered:
             ics=_calendar(ctx, values, now=now) if ctx.message.kind in WITH_CALENDAR else None,
             qr_png=qr,
         )
+
+
+def booking_calendar(
+    session: Session,
+    bookings: list[tuple[Reservation, Slot, Clinic]],
+    *,
+    change_url: str,
+    now: datetime,
+) -> str:
+    """A calendar file of a booking's appointments (a course: both), to download from a page.
+
+    Each event has the same UID as in the messages' attachments, so a calendar that has both
+    keeps one entry. It links to the look-up page, not the private manage link: calendar files
+    are synced and shared.
+    """
+    events = [
+        Event(
+            uid=f"reservation-{reservation.id}@{public_host()}",
+            sequence=0,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            summary=f"{translate(products.describe_booking(session, reservation))}, {clinic.name}",
+            location=_address(clinic),
+            description=_description(format_code(reservation.confirmation_code or ""), change_url),
+            url=change_url,
+            cancelled=False,
+        )
+        for reservation, slot, clinic in bookings
+    ]
+    return calendar_ics(events, now=now)

@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
+from booking.messages.qr import qr_png
+from booking.messages.render import booking_calendar
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
-from booking.services import eligibility, holds, reservations
+from booking.services import courses, eligibility, holds, reservations
 from booking.services.errors import (
     AdmissionSpent,
     DomainError,
@@ -88,7 +99,12 @@ def hold_slot(slot_id: int) -> Any:
     slot = db.session.get(Slot, slot_id)
     if slot is None:
         abort(404)
-    admission = _admitted(url_for("resident.clinic", clinic_id=slot.clinic_id))
+    # Back from the line, the clinic page offers this very time first (if still free).
+    clinic = db.session.get(Clinic, slot.clinic_id)
+    assert clinic is not None
+    day = courses.local_day(slot.starts_at, clinic).isoformat()
+    back = url_for("resident.clinic", clinic_id=slot.clinic_id, date=day, slot=slot.id)
+    admission = _admitted(back)
     if not isinstance(admission, Admission):
         return admission
     born = session_birth_date()
@@ -288,9 +304,7 @@ def confirmation() -> Any:
     confirmed = session.get("confirmed")
     if not confirmed:
         return redirect(url_for("resident.lookup"))
-    reservation = db.session.get(Reservation, confirmed["id"])
-    if reservation is None:
-        abort(404)
+    reservation = _just_booked()
     slot = db.session.get(Slot, reservation.slot_id)
     clinic = db.session.get(Clinic, reservation.clinic_id)
     manage_url = url_for("resident.manage_link", token=confirmed["manage_token"], _external=True)
@@ -303,3 +317,35 @@ def confirmation() -> Any:
         manage_url=manage_url,
         appointments=course_pages.appointments(db.session, reservation),
     )
+
+
+def _just_booked() -> Reservation:
+    """The booking this browser has just made (its confirmation page and files)."""
+    confirmed = session.get("confirmed")
+    found = db.session.get(Reservation, confirmed["id"]) if isinstance(confirmed, dict) else None
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/confirmation/appointment.ics")
+def confirmation_calendar() -> Any:
+    """The appointments just booked as a calendar file (a course: both doses)."""
+    reservation = _just_booked()
+    bookings = [
+        (a.reservation, a.slot, a.clinic)
+        for a in course_pages.appointments(db.session, reservation)
+    ]
+    body = booking_calendar(
+        db.session, bookings, change_url=url_for("resident.lookup", _external=True), now=now()
+    )
+    headers = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
+    return Response(body, mimetype="text/calendar", headers=headers)
+
+
+@bp.get("/confirmation/code.png")
+def confirmation_qr() -> Any:
+    """The confirmation code as a QR code, for the clinic's scanner."""
+    reservation = _just_booked()
+    png = qr_png(reservation.confirmation_code or "")  # as in the messages: the plain code
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})

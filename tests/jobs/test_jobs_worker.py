@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,6 +210,15 @@ def test_the_embedded_default_runs_a_worker_thread_that_sends_to_the_demo_outbox
         assert confirmed.json["confirmation_code_display"] in html
         assert "You are booked" in html and "data:image/png;base64," in html
         assert "reminder" in html.lower()  # the scheduled reminders are listed too
+        # The email's HTML and its calendar file open from the page; unknown ones are 404.
+        email = re.search(r'href="(/demo/outbox/\d+/email\.html)"', html)
+        calendar = re.search(r'href="(/demo/outbox/\d+/appointment\.ics)"', html)
+        assert email and calendar
+        opened = client.get(email[1])
+        assert opened.mimetype == "text/html" and "<body" in opened.get_data(as_text=True)
+        ics = client.get(calendar[1])
+        assert ics.mimetype == "text/calendar" and b"BEGIN:VCALENDAR" in ics.data
+        assert client.get("/demo/outbox/999999/email.html").status_code == 404
     finally:
         stop_embedded_worker(app)
         with app.app_context():

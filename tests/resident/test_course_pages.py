@@ -105,6 +105,11 @@ def test_booking_a_course_shows_both_appointments(client, world, app):
     assert (first.slot_id, second.slot_id, second.course_id) == (world.first, world.later, first.id)
     for page in (html(client.get("/confirmation")), html(client.get("/manage"))):
         assert PFIZER_1 in page and PFIZER_2 in page
+    # One calendar file, one event per dose, each with its reservation's UID.
+    ics = html(client.get("/confirmation/appointment.ics"))
+    assert ics.count("BEGIN:VEVENT") == 2
+    assert f"UID:reservation-{first.id}@" in ics and f"UID:reservation-{second.id}@" in ics
+    assert "dose 2 of 2" in ics
 
 
 @pytest.mark.parametrize(

@@ -289,3 +289,21 @@ def test_posts_without_a_valid_csrf_token_are_refused(app, client, world, csrf):
         assert "CSRF" in text(refused)
     assert counters(app, world.slot) == (1, 0)
     assert counters(app, world.single) == (0, 0)
+
+
+def test_the_confirmation_gives_a_calendar_file_a_qr_code_and_where_it_was_sent(client, world):
+    hold_id = hold(client, world.slot)
+    code, _, page = book(client, hold_id, email="rosa@example.org")
+    assert "We have sent this to rosa@example.org and by text message to (617)" in page
+    assert 'src="/confirmation/code.png"' in page and 'href="/confirmation/appointment.ics"' in page
+    ics = client.get("/confirmation/appointment.ics")
+    assert ics.mimetype == "text/calendar"
+    body = ics.get_data(as_text=True)
+    assert body.startswith("BEGIN:VCALENDAR") and body.count("BEGIN:VEVENT") == 1
+    assert code in body and "/manage/" not in body  # the look-up page, never the private link
+    png = client.get("/confirmation/code.png")
+    assert png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # Another browser has booked nothing: no file, no code.
+    other = client.application.test_client()
+    assert other.get("/confirmation/appointment.ics").status_code == 404
+    assert other.get("/confirmation/code.png").status_code == 404
