@@ -12,16 +12,28 @@ from booking.services.schedule import MAX_CAPACITY, MAX_EXPORT_DAYS
 from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
 
-_TIME_RE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+_TIME_24 = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# "9am", "9:30 AM", "5:30 p.m.": the clock the clinic's staff write; 12 AM is midnight.
+_TIME_12 = re.compile(r"^(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*([ap])\.?\s*m?\.?$", re.IGNORECASE)
 MAX_REASON = 200
 
 
+def parse_time(raw: object) -> time | None:
+    """A time of day written on a 12-hour ("9:30 AM", "5pm") or 24-hour ("17:00") clock."""
+    text = raw.strip()[:12] if isinstance(raw, str) else ""
+    if found := _TIME_24.match(text):
+        return time(int(found[1]), int(found[2]))
+    if found := _TIME_12.match(text):
+        hour = int(found[1]) % 12 + (12 if found[3].lower() == "p" else 0)
+        return time(hour, int(found[2] or 0))
+    return None
+
+
 def _time(raw: object, field: str, errors: dict[str, str]) -> time | None:
-    match = _TIME_RE.match(raw) if isinstance(raw, str) else None
-    if match is None:
-        errors[field] = N_("Enter a time like 09:00 (24-hour clock).")
-        return None
-    return time(int(match.group(1)), int(match.group(2)))
+    parsed = parse_time(raw)
+    if parsed is None:
+        errors[field] = N_("Enter a time like 9:00 AM or 17:00.")
+    return parsed
 
 
 def schedule_values(form: Any) -> dict[str, Any]:

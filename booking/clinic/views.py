@@ -278,10 +278,11 @@ def bulk_schedule(clinic_id: int) -> Any:
             "product_id": str(chosen),
             "first": start.isoformat(),
             "last": (start + timedelta(days=6)).isoformat(),
-            "opens": "09:00",
-            "closes": "17:00",
+            "opens": "9:00 AM",
+            "closes": "5:00 PM",
             "slot_minutes": "15",
-            "capacity": "4",
+            # As many people as the clinic's slots usually take, not a guess.
+            "capacity": str(schedule.usual_capacity(db.session, clinic) or 4),
         }
         return render_template("clinic/schedule.html", **context)
     try:
@@ -294,8 +295,14 @@ def bulk_schedule(clinic_id: int) -> Any:
         return render_template("clinic/schedule.html", **context), 422
     if request.form.get("action") != "create":
         missing = schedule.missing_windows(db.session, clinic, plan)
+        horizon = _today(clinic) + timedelta(days=current_app.config["BOOKING_DAYS"] - 1)
         context.update(
-            preview=True, planned=len(plan.windows), missing=len(missing), sample=missing[:12]
+            preview=True,
+            planned=len(plan.windows),
+            missing=len(missing),
+            by_day=schedule.days_of(clinic, missing),
+            horizon=horizon,
+            beyond=values["last"] > horizon,
         )
         return render_template("clinic/schedule.html", **context)
 

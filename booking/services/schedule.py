@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -148,6 +148,36 @@ def missing_windows(
         )
     )
     return [w for w in plan.windows if w[0] not in existing]
+
+
+@dataclass(frozen=True)
+class PlannedDay:
+    """One day of a schedule's preview: how many slots it would add, from when to when."""
+
+    day: date
+    slots: int
+    first: datetime
+    last: datetime
+
+
+def days_of(clinic: Clinic, windows: list[tuple[datetime, datetime]]) -> list[PlannedDay]:
+    """The windows summed up per local day of the clinic, in order."""
+    zone = ZoneInfo(clinic.timezone)
+    days: dict[date, list[datetime]] = {}
+    for start, _end in windows:
+        days.setdefault(start.astimezone(zone).date(), []).append(start)
+    return [PlannedDay(day, len(starts), starts[0], starts[-1]) for day, starts in days.items()]
+
+
+def usual_capacity(session: Session, clinic: Clinic) -> int | None:
+    """The capacity most of the clinic's slots have (the schedule form's default)."""
+    return session.scalars(
+        select(Slot.capacity)
+        .where(Slot.clinic_id == clinic.id)
+        .group_by(Slot.capacity)
+        .order_by(func.count().desc(), Slot.capacity.desc())
+        .limit(1)
+    ).first()
 
 
 def create_schedule(session: Session, clinic: Clinic, plan: SchedulePlan, *, now: datetime) -> int:

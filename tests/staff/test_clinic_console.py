@@ -52,6 +52,13 @@ def test_bulk_creation_twice_creates_the_schedule_once(app, world, clock):
     preview = manager.post(url, data=form).get_data(as_text=True)
     assert "30 slots planned; 30 do not exist yet" in preview
     assert count_slots(app, world["mine"]) == before  # a preview creates nothing
+    # Day by day: five days of six slots, 9:00 AM to 11:30 AM; the test clock's horizon is
+    # March 2 + 14 days, so March 16 onward lies past it, which the preview says.
+    days = preview.split('id="preview-days"')[1].split("</table>")[0]
+    assert days.count("<tr><td") == 5 and days.count(">6</td>") == 5
+    assert "Monday, March 16, 2026" in days
+    assert "9:00\u202fAM" in days or "9:00 AM" in days
+    assert 'id="beyond-horizon"' in preview and "past the horizon" in days
     assert "Created 30 new slots" in manager.post(url, data={**form, "action": "create"}).text
     assert "Created 0 new slots" in manager.post(url, data={**form, "action": "create"}).text
     assert "30 slots planned; 0 do not exist yet" in manager.post(url, data=form).text
@@ -339,3 +346,19 @@ def test_csv_export_is_complete_and_safe(app, world, clock):
     )
     assert len(list(csv.DictReader(io.StringIO(ranged.text)))) == 2
     assert [a[0] for a in audit_actions(app)].count("clinic.export_csv") == 2
+
+
+def test_the_schedule_form_takes_a_12_hour_clock_and_the_usual_capacity(app, world, clock):
+    manager = client_for(app, clock, "clinic_manager")
+    url = f"/clinic/{world['mine']}/schedule"
+    page = manager.get(url).get_data(as_text=True)
+    # Most of the clinic's slots take 2 people: the form starts from that, not from a guess.
+    assert 'id="capacity" name="capacity" type="text" value="2"' in page
+    assert 'value="9:00 AM"' in page and 'value="5:00 PM"' in page
+    first = date(2026, 3, 9)  # a Monday, inside the horizon
+    form = {
+        **schedule_form(first, opens="9am", closes="12:30 p.m.", weekdays=["0"]),
+        "csrf_token": token(manager),
+    }
+    preview = manager.post(url, data=form).get_data(as_text=True)
+    assert "7 slots planned" in preview and 'id="beyond-horizon"' not in preview
