@@ -17,7 +17,7 @@ from booking.db import db
 from booking.messages.policy import notice_policy
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.services import agent as agent_service
-from booking.services import moves, reservations
+from booking.services import inventory, moves, reservations
 from booking.services.errors import DomainError, InvalidInput, NotEligible, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_birth_date, parse_int
@@ -214,11 +214,27 @@ def _override_page(
     return page, status
 
 
+MOVE_MILES = 25  # how far the console looks for other clinics to move a caller to
+
+
+def _move_clinic(found: Reservation) -> Clinic:
+    """The clinic whose times the agent is looking at: the booking's, or one chosen nearby."""
+    home = db.session.get(Clinic, found.clinic_id)
+    assert home is not None
+    raw = request.values.get("clinic", "")
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        other = db.session.get(Clinic, int(raw))
+        if other is not None and other.active and found.service in (other.services or []):
+            return other
+    return home
+
+
 def _reschedule_page(
     found: Reservation, raw_day: str | None, error: str | None, status: int
 ) -> Any:
-    clinic = db.session.get(Clinic, found.clinic_id)
-    assert clinic is not None
+    clinic = _move_clinic(found)
+    home = db.session.get(Clinic, found.clinic_id)
+    assert home is not None
     moment = now()
     days = agent_service.free_days(
         db.session,
@@ -230,14 +246,26 @@ def _reschedule_page(
     day: date = pick_day(days, raw_day)
     today = moment.astimezone(ZoneInfo(clinic.timezone)).date()
     free = agent_service.free_on_day(db.session, clinic, day, now=moment, service=found.service)
+    nearby = inventory.search_clinics(
+        db.session,
+        latitude=home.latitude,
+        longitude=home.longitude,
+        radius_miles=MOVE_MILES,
+        now=moment,
+        service=found.service,
+        horizon_days=current_app.config["BOOKING_DAYS"],
+    )
     page = render_template(
         "agent/reschedule.html",
         reservation=found,
         current_slot=db.session.get(Slot, found.slot_id),
+        home=home,
         clinic=clinic,
+        nearby=nearby,
         days=days,
         day=day,
         service=None,
+        day_query=f"clinic={clinic.id}" if clinic.id != home.id else "",
         free=[slot for slot in free if slot.id != found.slot_id],
         moment=moment,
         today=today,
@@ -250,7 +278,8 @@ def _reschedule_page(
 @bp.route("/reservations/<int(max=2147483647):reservation_id>/reschedule", methods=["GET", "POST"])
 @staff_route(*ROLES)
 def reschedule(reservation_id: int) -> Any:
-    """Move the booking to another time at its clinic; the old time stays until the new is taken."""
+    """Move the booking to another time, at its clinic or one nearby; the old time stays until
+    the new one is taken."""
     found = known_reservation(reservation_id)
     if found.status != ReservationStatus.CONFIRMED:
         return redirect(url_for("agent.reservation", reservation_id=found.id), code=303)

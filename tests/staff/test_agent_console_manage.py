@@ -11,7 +11,7 @@ from booking.models import Channel, Clinic, OutboxMessage, Reservation, VaccineP
 from booking.services import holds, reservations
 from booking.services.agent import NOT_FOUND
 from tests.staff.agent_support import audit_rows, counters, rows, sign_in, text, token
-from tests.support import ANSWERS, make_slot, person
+from tests.support import ANSWERS, make_clinic, make_slot, person
 
 NOT_FOUND_HTML = NOT_FOUND.replace("'", "&#39;")
 
@@ -293,3 +293,32 @@ def test_the_booking_page_reads_well_to_a_caller(app, ids, agent, clock):
     assert "Waiting to be sent" in page and "Text message" in page
     # The caller's pages carry no "call 2-1-1" line: the agent is the one answering it.
     assert "Prefer to book by phone?" not in page
+
+
+def test_a_caller_is_moved_to_another_clinic_nearby(app, ids, agent, clock):
+    with app.app_context():
+        other = make_clinic(db.session, clock(), name="Roxbury Health Center", latitude=42.33)
+        target = make_slot(db.session, other, clock() + timedelta(days=2)).id
+        other_id = other.id
+        db.session.commit()
+    reservation_id, code = booked(app, clock, ids["slots"][0])
+    by_code(agent, code, "1950-04-27")
+    url = f"/agent/reservations/{reservation_id}/reschedule"
+    page = text(agent.get(url))
+    assert f'<option value="{other_id}">Roxbury Health Center' in page
+    there = text(agent.get(url, query_string={"clinic": other_id, "date": "2026-03-04"}))
+    assert (
+        f'name="clinic" value="{other_id}"' in there and f'name="slot_id" value="{target}"' in there
+    )
+    assert f"clinic={other_id}#times-heading" in there  # the day links stay on that clinic
+    # A clinic id that is not a clinic, or offers another vaccine, shows the booking's own.
+    for hostile in ("999999", "abc", "\x00", str(other_id) + "0"):
+        shown = text(agent.get(url, query_string={"clinic": hostile, "date": "2026-03-04"}))
+        assert f'value="{target}"' not in shown and 'name="clinic" value=' not in shown
+    moved = agent.post(
+        url, data={"slot_id": target, "clinic": other_id, "csrf_token": token(agent)}
+    )
+    assert moved.status_code == 303
+    with app.app_context():
+        assert db.session.get(Reservation, reservation_id).clinic_id == other_id
+    assert counters(app, target) == (0, 1) and counters(app, ids["slots"][0]) == (0, 0)
