@@ -15,6 +15,7 @@ from booking import models  # noqa: F401 - every table registered on the metadat
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
+from booking.web import input_guard
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)
+    input_guard.init_app(app)  # before any other hook or view reads the request's text
 
     from booking import errors, i18n, jobs, limits
     from booking.admin import bp as admin_bp

@@ -19,6 +19,7 @@ from booking.api import openapi_availability as opendata_openapi
 from booking.api.openapi_schemas import (
     BODY_ERRORS,
     DATE,
+    EDGE_ERRORS,
     HEADERS,
     ID,
     PRODUCT_PARAMETER,
@@ -251,7 +252,11 @@ def document(app: Flask) -> dict[str, Any]:
             responses.update(openapi_queue.GATE_RESPONSES)
         if _rate_limited(endpoint, method):
             responses["429"] = TOO_MANY
-        extra = {**SERVER_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+        extra = {
+            **SERVER_ERRORS,
+            **EDGE_ERRORS,
+            **(BODY_ERRORS if "requestBody" in operation else {}),
+        }
         operation["responses"] = dict(sorted({**extra, **responses}.items()))
     return {
         "openapi": "3.1.0",

@@ -49,9 +49,19 @@ def json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any
 
 # Whatever an operation with a request body may also answer (the builder adds them).
 BODY_ERRORS: dict[str, Any] = {
-    "400": problem("The body is not a JSON object."),
+    "400": problem(
+        "The body is not a JSON object, or a value in it holds a control character (NUL and the "
+        "like; `errors` names each one)."
+    ),
     "413": problem("The body is larger than the server accepts."),
     "415": problem("The body is not JSON."),
+}
+# Every request's text is checked before its operation runs (booking/web/input_guard.py).
+EDGE_ERRORS: dict[str, Any] = {
+    "400": problem(
+        "A query, path, header or body value holds a control character (NUL and the like; "
+        "`errors` names each one)."
+    ),
 }
 # Whatever any operation may answer: a bug, or a database too busy to finish in time.
 SERVER_ERRORS: dict[str, Any] = {

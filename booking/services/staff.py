@@ -14,13 +14,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from booking.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
+from booking.models import AuditEntry, Clinic, Role, StaffClinic, StaffSession, StaffUser
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 
 # Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
+DISPLAY_NAME_MAX = 120  # the column's length
 # A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("fairslot-no-such-user")
 
@@ -54,6 +55,13 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _unknown_clinics(session: Session, clinic_ids: tuple[int, ...]) -> set[int]:
+    # Checked before writing: a foreign-key violation at flush would be a 500, not a form error.
+    wanted = {c for c in clinic_ids if isinstance(c, int) and 1 <= c <= 2**31 - 1}
+    found = set(session.scalars(select(Clinic.id).where(Clinic.id.in_(wanted))))
+    return set(clinic_ids) - found
+
+
 def create_user(
     session: Session,
     *,
@@ -74,15 +82,19 @@ def create_user(
         errors["role"] = N_("Choose a role.")
     if len(password) < MIN_PASSWORD_LENGTH:
         errors["password"] = N_("Use at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
+    if len(display_name.strip()) > DISPLAY_NAME_MAX:
+        errors["display_name"] = N_("Use at most %(num)d characters.", num=DISPLAY_NAME_MAX)
     if role in (Role.CLINIC_STAFF, Role.CLINIC_MANAGER) and not clinic_ids:
         errors["clinic_ids"] = N_("Clinic staff must belong to at least one clinic.")
+    elif clinic_ids and _unknown_clinics(session, clinic_ids):
+        errors["clinic_ids"] = N_("Choose clinics from the list.")
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         errors["email"] = N_("An account with this email exists.")
     if errors:
         raise InvalidInput(N_("Please correct the account details."), errors=errors)
     user = StaffUser(
         email=email,
-        display_name=display_name.strip() or email,
+        display_name=display_name.strip() or email[:DISPLAY_NAME_MAX],
         role=role,
         password_hash=hash_password(password),
         totp_secret=totp_secret,
@@ -93,7 +105,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    for clinic_id in clinic_ids:
+    for clinic_id in dict.fromkeys(clinic_ids):  # once each, in the order given
         session.add(StaffClinic(user_id=user.id, clinic_id=clinic_id))
     session.flush()
     return user
