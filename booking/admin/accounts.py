@@ -104,6 +104,7 @@ def account_action(user_id: int) -> Any:
             user.failed_logins = 0
         else:
             user.totp_secret = None  # enrols again at next sign-in
+            user.totp_last_step = None
         user.updated_at = now()
         audit(f"staff.{action}", record_type="staff_user", record_id=user_id)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +13,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from booking.models import AuditEntry, Clinic, Role, StaffClinic, StaffSession, StaffUser
@@ -161,12 +163,49 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
-def check_totp(secret: str, code: str, *, now: datetime) -> bool:
-    """Accept the current 30-second code, or the one either side of it (clock drift)."""
-    cleaned = "".join(ch for ch in code if ch.isdigit())
+def totp_step(secret: str, code: str, *, now: datetime) -> int | None:
+    """The 30-second step whose code this is: the current one or either side of it (clock
+    drift); None when it is none of them."""
+    cleaned = "".join(ch for ch in code if ch in "0123456789")
     if len(cleaned) != 6:
-        return False
-    return bool(pyotp.TOTP(secret).verify(cleaned, for_time=now, valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    for offset in (0, -1, 1):
+        moment = now + timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(moment), cleaned):
+            return int(totp.timecode(moment))
+    return None
+
+
+class TotpOutcome(enum.Enum):
+    """What became of a second-factor code."""
+
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    REPLAYED = "replayed"
+
+
+def use_totp(
+    session: Session, user_id: int, secret: str, code: str, *, now: datetime
+) -> TotpOutcome:
+    """Accept a code once: its step must come after the last step this account used.
+
+    One conditional UPDATE both checks and records the step, so two requests racing with the
+    same code cannot both pass. ``secret`` is the account's, or the one being enrolled.
+    """
+    step = totp_step(secret, code, now=now)
+    if step is None:
+        return TotpOutcome.WRONG
+    taken = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user_id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return TotpOutcome.ACCEPTED if taken.rowcount == 1 else TotpOutcome.REPLAYED  # type: ignore[attr-defined]
 
 
 def _session_id(token: str) -> str:

@@ -113,12 +113,40 @@ def second_factor() -> Any:
     }
     if request.method == "GET":
         return render_template("staff/two_factor.html", **context)
-    if not staff_service.check_totp(secret, request.form.get("code", "")[:20], now=now()):
+    code = request.form.get("code", "")[:20]
+    outcome = db.transaction(
+        lambda s: _use_code(s, user.id, secret, code, enrolling=bool(enrol_secret))
+    )
+    if outcome is staff_service.TotpOutcome.WRONG:
         context["error"] = N_("That code is not right. Enter the 6 digits your app shows now.")
         return render_template("staff/two_factor.html", **context), 401
-    if enrol_secret:
-        db.transaction(lambda s: setattr(staff_service.get_user(s, user.id), "totp_secret", secret))
+    if outcome is staff_service.TotpOutcome.REPLAYED:
+        context["error"] = N_("That code was already used. Wait for the next code in your app.")
+        return render_template("staff/two_factor.html", **context), 401
     return _finish_sign_in(user)
+
+
+def _use_code(
+    s: Any, user_id: int, secret: str, code: str, *, enrolling: bool
+) -> staff_service.TotpOutcome:
+    """Spend the code (once); a replay is audited, an enrolment's secret kept."""
+    outcome = staff_service.use_totp(s, user_id, secret, code, now=now())
+    user = staff_service.get_user(s, user_id)
+    if outcome is staff_service.TotpOutcome.REPLAYED:
+        # Committed although refused: someone holds the password and a code already used.
+        staff_service.record_audit(
+            s,
+            actor=user,
+            action="staff.totp_replay",
+            now=now(),
+            record_type="staff_user",
+            record_id=user_id,
+            request_id=g.get("request_id"),
+            ip=request.remote_addr,
+        )
+    elif outcome is staff_service.TotpOutcome.ACCEPTED and enrolling:
+        user.totp_secret = secret
+    return outcome
 
 
 @bp.post("/sign-out")
