@@ -21,7 +21,7 @@ from booking.services.errors import (
     NotEligible,
     NotFound,
 )
-from booking.services.tokens import format_code
+from booking.services.tokens import format_code, manage_token_again
 from booking.services.validation import parse_birth_date
 from booking.web import courses as course_pages
 from booking.web.gate import (
@@ -263,7 +263,9 @@ def book(hold_id: str) -> Any:
     session.pop(DOSE_TWO_KEY, None)
     # Committed: the admission that placed this hold is used up, so its place goes to the next.
     leave_after_booking(done.reservation.admission_ticket)
-    session["confirmed"] = {"id": done.reservation.id, "manage_token": done.manage_token}
+    # The signed (not encrypted) cookie keeps which booking, never its manage token: the page
+    # derives the token again from the booking when it shows the link.
+    session["confirmed"] = {"id": done.reservation.id}
     session["manage"] = done.reservation.id
     return redirect(url_for("resident.confirmation"), code=303)
 
@@ -293,7 +295,10 @@ def confirmation() -> Any:
         abort(404)
     slot = db.session.get(Slot, reservation.slot_id)
     clinic = db.session.get(Clinic, reservation.clinic_id)
-    manage_url = url_for("resident.manage_link", token=confirmed["manage_token"], _external=True)
+    token = manage_token_again(
+        current_app.config["SECRET_KEY"], reservation.hold_token, reservation.manage_token_hash
+    )
+    manage_url = url_for("resident.manage_link", token=token, _external=True) if token else None
     return render_template(
         "confirmation.html",
         reservation=reservation,

@@ -24,7 +24,14 @@ from booking.models import Role, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
 from booking.services.text import N_
-from booking.web.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
+from booking.web.access import (
+    STAFF_COOKIE,
+    audit,
+    bind_session,
+    current_staff,
+    policy,
+    staff_route,
+)
 from booking.web.redirects import safe_next
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -34,9 +41,10 @@ PENDING_SECONDS = 300
 
 def _finish_sign_in(user: StaffUser) -> Any:
     next_url = session.get("staff_next") or url_for("staff.home")
-    # A fresh session at sign-in: nothing from before it (a planted id, a CSRF token) survives.
-    session.clear()
     token = db.transaction(lambda s: _open(s, user.id))
+    # A fresh session at sign-in, bound to the staff session: nothing from before it (a planted
+    # id, a CSRF token) survives, and its CSRF token is good only beside this staff cookie.
+    bind_session(token)
     generate_csrf()
     response = make_response(redirect(safe_next(next_url), code=303))
     response.set_cookie(
@@ -156,6 +164,7 @@ def sign_out() -> Any:
     if token:
         db.transaction(lambda s: staff_service.end_session(s, token[:100], now=now()))
     session.clear()
+    generate_csrf()  # a new token: none from the signed-in pages works after signing out
     response = make_response(redirect(url_for("staff.sign_in"), code=303))
     response.delete_cookie(STAFF_COOKIE)
     return response
