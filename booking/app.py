@@ -18,6 +18,7 @@ from booking.redis_client import init_redis
 from booking.web import input_guard
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
@@ -44,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    if app.config["FAIRSLOT_ENV"] == "production" and not app.config["METRICS_TOKEN"]:
+        log.warning("FAIRSLOT_METRICS_TOKEN is not set: /metrics answers 404 until it is")
 
     db.init_app(app)
     init_redis(app)

@@ -10,6 +10,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
+from booking.messages.render import public_url
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
 from booking.services import eligibility, holds, reservations
@@ -298,7 +299,7 @@ def confirmation() -> Any:
     token = manage_token_again(
         current_app.config["SECRET_KEY"], reservation.hold_token, reservation.manage_token_hash
     )
-    manage_url = url_for("resident.manage_link", token=token, _external=True) if token else None
+    manage_url = public_url("resident.manage_link", token=token) if token else None
     return render_template(
         "confirmation.html",
         reservation=reservation,
