@@ -27,6 +27,7 @@ from booking.api.openapi_schemas import (
     SERVER_ERRORS,
     SERVICE,
     TOO_MANY,
+    ZIP,
     json_body,
     json_response,
     problem,
@@ -57,7 +58,7 @@ PATHS: dict[str, Any] = {
             "operationId": "listClinics",
             "summary": "Clinics near a ZIP code, nearest first",
             "parameters": [
-                {"name": "zip", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "zip", "in": "query", "required": True, "schema": ZIP},
                 {
                     "name": "radius_miles",
                     "in": "query",
@@ -119,7 +120,7 @@ PATHS: dict[str, Any] = {
                     "name": "Idempotency-Key",
                     "in": "header",
                     "description": "Replaying the same key returns the same hold.",
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 }
             ],
             "requestBody": json_body(
@@ -248,7 +249,8 @@ def document(app: Flask) -> dict[str, Any]:
             continue  # an undocumented route: the document's test names it
         responses = operation["responses"]
         if getattr(view, GATED, False):
-            operation["security"] = [{"admission": []}]
+            # Either requirement: the token while the waiting room is on, nothing while off.
+            operation["security"] = [{"admission": []}, {}]
             responses.update(openapi_queue.GATE_RESPONSES)
         if _rate_limited(endpoint, method):
             responses["429"] = TOO_MANY
