@@ -1,5 +1,12 @@
 """WSGI entry point: ``gunicorn wsgi:app`` or ``flask --app wsgi ...``."""
 
-from booking import create_app
+import sys
 
-app = create_app()
+from booking import create_app
+from booking.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    # One line naming the setting to fix (`flask --app wsgi --help` included), not a traceback.
+    sys.exit(f"FairSlot cannot start: {exc}")

@@ -62,6 +62,7 @@ def app_env(profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
         "FAIRSLOT_ENV": "production",
         "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
         "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
+        "FAIRSLOT_PRIVATE_NETWORK": "true",  # production settings on loopback
         "FAIRSLOT_SESSION_COOKIE_SECURE": "false",
         "FAIRSLOT_PROXY_COUNT": "1",  # each virtual resident has its own X-Forwarded-For address
         "FAIRSLOT_QUEUE_MODE": "always",

@@ -15,8 +15,10 @@ from booking import models  # noqa: F401 - every table registered on the metadat
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
+from booking.web import headers, input_guard
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
@@ -43,10 +45,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    if app.config["FAIRSLOT_ENV"] == "production" and not app.config["METRICS_TOKEN"]:
+        log.warning("FAIRSLOT_METRICS_TOKEN is not set: /metrics answers 404 until it is")
 
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)
+    input_guard.init_app(app)  # before any other hook or view reads the request's text
+    headers.init_app(app)
 
     from booking import errors, i18n, jobs, limits
     from booking.admin import bp as admin_bp

@@ -9,12 +9,15 @@ generated from these rows by ``make config-docs``, and a test fails when the two
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("production", "development", "demo", "test")
 
@@ -45,6 +48,14 @@ def _smtp_security(value: str) -> str:
     if lowered not in {"none", "starttls", "tls"}:
         raise ValueError("expected none, starttls or tls")
     return lowered
+
+
+def _host_list(value: str) -> tuple[str, ...]:
+    """Comma-separated host names (no scheme, port or path), lower-cased."""
+    hosts = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    if any(not re.fullmatch(r"\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?", host) for host in hosts):
+        raise ValueError("expected host names such as fairslot.example.org, comma-separated")
+    return hosts
 
 
 def _hours(value: str) -> tuple[int, ...]:
@@ -126,7 +137,19 @@ SETTINGS: tuple[Setting, ...] = (
             "from exactly that many `X-Forwarded-For` hops, so a forged header cannot choose its "
             "own rate-limit bucket."),
     Setting("FAIRSLOT_PUBLIC_URL", "http://127.0.0.1:5000", str,
-            "Base URL for links that leave the site (messages, open data)."),
+            "The address residents use: every absolute link (messages, the confirmation page, "
+            "open data) is built from it, never from the request, and its host is the one host "
+            "served (with `FAIRSLOT_TRUSTED_HOSTS`). Production refuses to start when it is not "
+            "https or points at a loopback or private address, unless "
+            "`FAIRSLOT_PRIVATE_NETWORK` is on."),
+    Setting("FAIRSLOT_TRUSTED_HOSTS", (), _host_list,
+            "Host names served besides the host of `FAIRSLOT_PUBLIC_URL`, comma-separated (a "
+            "leading dot, `.example.org`, takes its subdomains too): the address a load "
+            "balancer's health check uses, say. A request for any other `Host` gets 400.",
+            shown="none"),
+    Setting("FAIRSLOT_PRIVATE_NETWORK", False, _bool,
+            "Let production run with a plain-http, loopback or private-address "
+            "`FAIRSLOT_PUBLIC_URL`: for a closed network or a benchmark, never for the public."),
     Setting("FAIRSLOT_HELPLINE_PHONE", "2-1-1", str,
             "The phone line shown to residents who would rather book by phone."),
     Setting("FAIRSLOT_DB_POOL_SIZE", 10, int,
@@ -191,7 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Per-agent limit on look-ups in the 2-1-1 console (counted per signed-in agent, not "
             "per address: a call center shares one)."),
     Setting("FAIRSLOT_METRICS_TOKEN", None, str,
-            "If set, `/metrics` requires `Authorization: Bearer <token>`."),
+            "If set, `/metrics` requires `Authorization: Bearer <token>`. In production `/metrics` "
+            "answers only with it: unset, it answers 404 (and start-up logs a warning)."),
     Setting("FAIRSLOT_SMTP_HOST", None, str,
             "SMTP server for email. Unset: email goes to the demo outbox in demo, development and "
             "test, and is **not sent in production** (those messages fail, visibly to admins, "
@@ -278,6 +302,53 @@ def _demo_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def is_private_host(host: str) -> bool:
+    """Whether a host name is loopback, private, link-local or unspecified (not for the public)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(
+        (address.is_loopback, address.is_private, address.is_link_local, address.is_unspecified)
+    )
+
+
+def _check_public_url(url: str, env: str, private_network: bool) -> str:
+    """The host of FAIRSLOT_PUBLIC_URL; production refuses one residents could not reach."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if not host:
+        raise ConfigError(
+            f"FAIRSLOT_PUBLIC_URL={url!r} is not valid: give the absolute address residents use, "
+            "such as https://book.example.org"
+        )
+    public = parts.scheme == "https" and not is_private_host(host)
+    if env == "production" and not private_network and not public:
+        raise ConfigError(
+            f"FAIRSLOT_PUBLIC_URL={url!r} is not a public https address, and every link in "
+            "every message is built from it. Set it to the address residents use (such as "
+            "https://book.example.org), or set FAIRSLOT_PRIVATE_NETWORK=true to run on a "
+            "private network."
+        )
+    return host
+
+
+def trusted_hosts(public_host: str, config: Mapping[str, Any]) -> list[str]:
+    """The Host names served: FAIRSLOT_PUBLIC_URL's, the configured ones, SERVER_NAME's (if
+    set) and, when the public URL is this machine, its other loopback names."""
+    hosts = [public_host, *(config.get("TRUSTED_HOSTS") or ())]
+    if config.get("SERVER_NAME"):
+        hosts.append(str(config["SERVER_NAME"]).rsplit(":", 1)[0])
+    if public_host in ("localhost", "127.0.0.1"):
+        hosts += ["localhost", "127.0.0.1"]
+    return list(dict.fromkeys(hosts))
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -322,5 +393,8 @@ def load_config(
         config["DATABASE_URL"] = f"sqlite:///{instance / 'fairslot.sqlite3'}"
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = env == "production"
+    public_host = _check_public_url(config["PUBLIC_URL"], env, bool(config["PRIVATE_NETWORK"]))
+    # Flask's own TRUSTED_HOSTS, which FAIRSLOT_TRUSTED_HOSTS only adds to.
+    config["TRUSTED_HOSTS"] = trusted_hosts(public_host, config)
     config["TESTING"] = env == "test" or bool(config.get("TESTING"))
     return config

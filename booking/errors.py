@@ -6,9 +6,16 @@ import logging
 from typing import Any
 
 from flask import Flask, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from markupsafe import escape
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 
 from booking.db import is_retryable
+from booking.i18n import translate
 from booking.services.errors import DomainError
 from booking.services.text import N_
 from booking.web.gate import AdmissionRequired, QueueUnavailable
@@ -64,6 +71,16 @@ def register(app: Flask) -> None:
             log.exception("error page failed to render")
             page = f"<!doctype html><title>{exc.code}</title><h1>{exc.code} {exc.name}</h1>"
         return page, exc.code or 500, headers
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError) -> Any:
+        # A Host outside FAIRSLOT_PUBLIC_URL's and FAIRSLOT_TRUSTED_HOSTS: no URL can be built
+        # for it (nor should one be), so the answer names nothing and links nowhere.
+        detail = N_("This site does not answer to that host name.")
+        if _wants_problem():
+            return problem(400, N_("Bad request"), detail)
+        text = escape(str(translate(detail)))
+        return f"<!doctype html><title>400</title><h1>400</h1><p>{text}</p>", 400
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:

@@ -81,6 +81,7 @@ def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "CLOCK": clock,
         "SERVER_NAME": "fairslot.test",
+        "PUBLIC_URL": "http://fairslot.test",  # the one host served, and every link's
         "QUEUE_MODE": "off",  # the waiting-room tests turn it on
     }
     config.update(overrides)

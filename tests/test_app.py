@@ -30,6 +30,7 @@ def test_production_takes_settings_from_the_environment(tmp_path):
     config = load_config(
         environ={
             "FAIRSLOT_SECRET_KEY": "s" * 40,
+            "FAIRSLOT_PUBLIC_URL": "https://book.example.org",
             "FAIRSLOT_DATABASE_URL": "postgresql+psycopg://db/fairslot",
             "FAIRSLOT_REDIS_URL": "redis://cache:6379/0",
             "FAIRSLOT_HOLD_MINUTES": "7",
@@ -99,7 +100,7 @@ def test_demo_seed_is_idempotent(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    assert "http://127.0.0.1:5000/" in first.output
+    assert "http://fairslot.test/" in first.output  # FAIRSLOT_PUBLIC_URL
     with app.app_context():
         clinics = db.session.scalar(select(func.count()).select_from(Clinic))
         slots = db.session.scalar(select(func.count()).select_from(Slot))

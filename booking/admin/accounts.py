@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from booking.services.validation import parse_date
 from booking.web.access import audit, current_staff, staff_route
 
 PAGE = 50
+_ID_RE = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
 
 def _accounts_page(values: Any, errors: dict[str, str], status: int = 200) -> Any:
@@ -48,9 +50,11 @@ def accounts() -> Any:
     if request.method == "GET":
         return _accounts_page({}, {})
     values = {k: request.form.get(k, "") for k in ("email", "display_name", "role", "password")}
-    clinic_ids: tuple[int, ...] = tuple(
-        int(c) for c in request.form.getlist("clinic_ids") if c.isdigit() and len(c) < 10
-    )
+    raw_ids = request.form.getlist("clinic_ids")
+    if not all(_ID_RE.fullmatch(c) for c in raw_ids):
+        values.pop("password")
+        return _accounts_page(values, {"clinic_ids": N_("Choose clinics from the list.")}, 422)
+    clinic_ids = tuple(int(c) for c in raw_ids)  # the service refuses ids of no clinic
 
     def work(s: Any) -> StaffUser:
         user = staff_service.create_user(
@@ -100,6 +104,7 @@ def account_action(user_id: int) -> Any:
             user.failed_logins = 0
         else:
             user.totp_secret = None  # enrols again at next sign-in
+            user.totp_last_step = None
         user.updated_at = now()
         audit(f"staff.{action}", record_type="staff_user", record_id=user_id)
 

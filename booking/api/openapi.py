@@ -19,6 +19,7 @@ from booking.api import openapi_availability as opendata_openapi
 from booking.api.openapi_schemas import (
     BODY_ERRORS,
     DATE,
+    EDGE_ERRORS,
     HEADERS,
     ID,
     PRODUCT_PARAMETER,
@@ -26,6 +27,7 @@ from booking.api.openapi_schemas import (
     SERVER_ERRORS,
     SERVICE,
     TOO_MANY,
+    ZIP,
     json_body,
     json_response,
     problem,
@@ -56,7 +58,7 @@ PATHS: dict[str, Any] = {
             "operationId": "listClinics",
             "summary": "Clinics near a ZIP code, nearest first",
             "parameters": [
-                {"name": "zip", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "zip", "in": "query", "required": True, "schema": ZIP},
                 {
                     "name": "radius_miles",
                     "in": "query",
@@ -118,7 +120,7 @@ PATHS: dict[str, Any] = {
                     "name": "Idempotency-Key",
                     "in": "header",
                     "description": "Replaying the same key returns the same hold.",
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 }
             ],
             "requestBody": json_body(
@@ -313,11 +315,16 @@ def document(app: Flask) -> dict[str, Any]:
             continue  # an undocumented route: the document's test names it
         responses = operation["responses"]
         if getattr(view, GATED, False):
-            operation["security"] = [{"admission": []}]
+            # Either requirement: the token while the waiting room is on, nothing while off.
+            operation["security"] = [{"admission": []}, {}]
             responses.update(openapi_queue.GATE_RESPONSES)
         if _rate_limited(endpoint, method):
             responses["429"] = TOO_MANY
-        extra = {**SERVER_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+        extra = {
+            **SERVER_ERRORS,
+            **EDGE_ERRORS,
+            **(BODY_ERRORS if "requestBody" in operation else {}),
+        }
         operation["responses"] = dict(sorted({**extra, **responses}.items()))
     return {
         "openapi": "3.1.0",

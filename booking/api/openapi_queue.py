@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from admission.states import LIVE_STATES
-from booking.api.openapi_schemas import SERVICE, json_body, problem, ref
+from booking.api.openapi_schemas import (
+    DATE,
+    HAS_CONDITION,
+    RESIDENT,
+    SERVICE,
+    YES_NO,
+    json_body,
+    problem,
+    ref,
+)
 
 # A ticket's phase: admission.queue.AdmissionQueue.phase computes it from the opening time. A line
 # that is polled can read "closed" too, when the opening was moved later after people joined.
@@ -79,17 +88,9 @@ PATHS: dict[str, Any] = {
                             "description": "Required when hCaptcha is configured.",
                         },
                         "service": SERVICE,
-                        "date_of_birth": {"type": "string", "format": "date"},
-                        "resident": {
-                            "type": "string",
-                            "enum": ["yes", "no"],
-                            "description": "Lives, works or studies in the state.",
-                        },
-                        "has_condition": {
-                            "type": "boolean",
-                            "description": "Attests a condition that puts them at "
-                            "higher risk (for phases that require one).",
-                        },
+                        "date_of_birth": DATE,
+                        "resident": {**YES_NO, "description": RESIDENT},
+                        "has_condition": {**YES_NO, "description": HAS_CONDITION},
                     },
                 },
                 required=False,
@@ -127,7 +128,9 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "admission": {
         "type": "http",
         "scheme": "bearer",
-        "description": "The admission token from GET /api/v1/queue/tickets/{ticket}. Required "
-        "while the waiting room is on (any mode but `off`).",
+        "description": "The admission token from GET /api/v1/queue/tickets/{ticket}. Needed "
+        "only while the waiting room is on (any mode but `off`): with it off, holds and "
+        "confirms need no `Authorization` at all, which is why their `security` also lists "
+        "the empty requirement.",
     }
 }

@@ -49,9 +49,19 @@ def json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any
 
 # Whatever an operation with a request body may also answer (the builder adds them).
 BODY_ERRORS: dict[str, Any] = {
-    "400": problem("The body is not a JSON object."),
+    "400": problem(
+        "The body is not a JSON object, or a value in it holds a control character (NUL and the "
+        "like; `errors` names each one)."
+    ),
     "413": problem("The body is larger than the server accepts."),
     "415": problem("The body is not JSON."),
+}
+# Every request's text is checked before its operation runs (booking/web/input_guard.py).
+EDGE_ERRORS: dict[str, Any] = {
+    "400": problem(
+        "A query, path, header or body value holds a control character (NUL and the like; "
+        "`errors` names each one)."
+    ),
 }
 # Whatever any operation may answer: a bug, or a database too busy to finish in time.
 SERVER_ERRORS: dict[str, Any] = {
@@ -61,7 +71,25 @@ SERVER_ERRORS: dict[str, Any] = {
 TOO_MANY = problem("Too many requests from this client.", retry_after=True)
 
 DATE = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
-ID = {"type": "integer", "minimum": 1}
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "description": "Must contain a letter; no control characters.",
+}
+# A ZIP code, or a town, city or Boston neighbourhood of the state by name (at most 60
+# characters; a misspelt name is a 422 with suggestions, a ZIP code of another state a 422).
+ZIP = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 60,
+    "pattern": "^([0-9]{5}(-[0-9]{4})?|.*[^0-9 -].*)$",
+    "examples": ["02115", "Worcester", "Jamaica Plain"],
+}
+YES_NO = {"type": ["boolean", "string"], "enum": [True, False, "yes", "no"]}
+RESIDENT = "Lives, works or studies in the state."
+HAS_CONDITION = "Attests a condition that puts them at higher risk (default no)."
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # ids are 32-bit in the database
 TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"}
 SERVICE = {"type": "string", "enum": SERVICE_NAMES}
 PRODUCT_PARAMETER: dict[str, Any] = {
@@ -188,8 +216,8 @@ SCHEMAS: dict[str, Any] = {
         "are checked on the appointment's date: age (and the product's ages), `resident`, "
         "`has_condition`.",
         "properties": {
-            "first_name": {"type": "string", "maxLength": 100},
-            "last_name": {"type": "string", "maxLength": 100},
+            "first_name": NAME,
+            "last_name": NAME,
             "date_of_birth": DATE,
             "phone": {"type": "string", "description": "US number, any common format"},
             "email": {"type": "string", "format": "email", "maxLength": 254},
@@ -203,16 +231,8 @@ SCHEMAS: dict[str, Any] = {
                 **DATE,
                 "description": "Dose 2 only: the date dose 1 was given elsewhere.",
             },
-            "resident": {
-                "type": ["boolean", "string"],
-                "enum": [True, False, "yes", "no"],
-                "description": "Lives, works or studies in the state.",
-            },
-            "has_condition": {
-                "type": ["boolean", "string"],
-                "enum": [True, False, "yes", "no"],
-                "description": "Attests a condition that puts them at higher risk (default no).",
-            },
+            "resident": {**YES_NO, "description": RESIDENT},
+            "has_condition": {**YES_NO, "description": HAS_CONDITION},
             "companion": {
                 "type": "boolean",
                 "description": "Where FAIRSLOT_COMPANION_BOOKING is on: this booking is the one "

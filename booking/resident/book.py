@@ -20,7 +20,7 @@ from booking.clock import now
 from booking.db import db
 from booking.messages.policy import notice_policy
 from booking.messages.qr import qr_png
-from booking.messages.render import booking_calendar
+from booking.messages.render import booking_calendar, public_url
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
 from booking.services import courses, eligibility, holds, reservations
@@ -32,7 +32,7 @@ from booking.services.errors import (
     NotEligible,
     NotFound,
 )
-from booking.services.tokens import format_code
+from booking.services.tokens import format_code, manage_token_again
 from booking.services.validation import parse_birth_date
 from booking.web import courses as course_pages
 from booking.web.gate import (
@@ -279,7 +279,9 @@ def book(hold_id: str) -> Any:
     session.pop(DOSE_TWO_KEY, None)
     # Committed: the admission that placed this hold is used up, so its place goes to the next.
     leave_after_booking(done.reservation.admission_ticket)
-    session["confirmed"] = {"id": done.reservation.id, "manage_token": done.manage_token}
+    # The signed (not encrypted) cookie keeps which booking, never its manage token: the page
+    # derives the token again from the booking when it shows the link.
+    session["confirmed"] = {"id": done.reservation.id}
     session["manage"] = done.reservation.id
     return redirect(url_for("resident.confirmation"), code=303)
 
@@ -307,7 +309,10 @@ def confirmation() -> Any:
     reservation = _just_booked()
     slot = db.session.get(Slot, reservation.slot_id)
     clinic = db.session.get(Clinic, reservation.clinic_id)
-    manage_url = url_for("resident.manage_link", token=confirmed["manage_token"], _external=True)
+    token = manage_token_again(
+        current_app.config["SECRET_KEY"], reservation.hold_token, reservation.manage_token_hash
+    )
+    manage_url = public_url("resident.manage_link", token=token) if token else None
     return render_template(
         "confirmation.html",
         reservation=reservation,
@@ -337,7 +342,7 @@ def confirmation_calendar() -> Any:
         for a in course_pages.appointments(db.session, reservation)
     ]
     body = booking_calendar(
-        db.session, bookings, change_url=url_for("resident.lookup", _external=True), now=now()
+        db.session, bookings, change_url=public_url("resident.lookup"), now=now()
     )
     headers = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
     return Response(body, mimetype="text/calendar", headers=headers)

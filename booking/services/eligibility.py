@@ -140,25 +140,50 @@ def check(
     raise InvalidInput(N_("You are not eligible to book this vaccine yet."), errors=closest)
 
 
+_YES = ("yes", "true", "1", "on")
+_NO = ("no", "false", "0", "off")
+
+
+def _yes_or_no(value: object, *, blank_is_no: bool) -> bool | None:
+    """A form's "yes"/"no" (or a checkbox's "on") or a JSON boolean; None when it is neither.
+
+    Only strings and booleans count: 1 == True in Python, so a bare membership test would take
+    a number, and an object or a list must be an error, never an answer.
+    """
+    if isinstance(value, bool):
+        return value
+    if blank_is_no and value in (None, ""):
+        return False
+    if isinstance(value, str):
+        if value in _YES:
+            return True
+        if value in _NO:
+            return False
+    return None
+
+
 def parse_answers(session: Session, values: Mapping[str, Any], *, today: date) -> Answers:
     """Validate the eligibility questions, naming every problem at once, then check the rules."""
     errors: dict[str, str] = {}
     service = values.get("service")
-    if service not in SERVICES:
+    # A JSON body may send any type: a list or an object is no vaccine (and is not hashable).
+    if not isinstance(service, str) or service not in SERVICES:
         errors["service"] = N_("Choose a vaccine.")
     born = None
     try:
         born = parse_birth_date(values.get("date_of_birth"), today=today)
     except InvalidInput as exc:
         errors.update(exc.errors)
-    resident = values.get("resident")
-    if resident not in ("yes", "no", True, False):
+    resident = _yes_or_no(values.get("resident"), blank_is_no=False)
+    if resident is None:
         errors["resident"] = N_("Choose yes or no.")
+    condition = _yes_or_no(values.get("has_condition"), blank_is_no=True)
+    if condition is None:
+        errors["has_condition"] = N_("Choose yes or no.")
     if errors:
         raise InvalidInput(N_("Please answer the questions."), errors=errors)
     assert born is not None and isinstance(service, str)
-    condition = values.get("has_condition") in ("yes", "1", "on", True)
-    answers = Answers(service, born, resident in ("yes", True), condition)
+    answers = Answers(service, born, bool(resident), bool(condition))
     check(answers, today=today, rules=load_rules(session, today=today))
     return answers
 
@@ -186,22 +211,18 @@ class Appointment:
     max_age_years: int | None
 
 
-_YES = ("yes", "true", "1", "on", True)
-_NO = ("no", "false", "0", "off", False)
-
-
 def parse_booking_answers(values: Mapping[str, Any]) -> EligibilityAnswers:
     """Read the booking's residency (required, yes or no) and condition (yes if ticked) answers."""
-    resident = values.get("resident")
-    condition = values.get("has_condition")
+    resident = _yes_or_no(values.get("resident"), blank_is_no=False)
+    condition = _yes_or_no(values.get("has_condition"), blank_is_no=True)
     errors: dict[str, str] = {}
-    if resident not in _YES + _NO:
+    if resident is None:
         errors["resident"] = N_("Choose yes or no.")
-    if condition not in (None, "", *_YES, *_NO):
+    if condition is None:
         errors["has_condition"] = N_("Choose yes or no.")
     if errors:
         raise InvalidInput(N_("Please answer the questions."), errors=errors)
-    return EligibilityAnswers(resident in _YES, condition in _YES)
+    return EligibilityAnswers(bool(resident), bool(condition))
 
 
 def parse_booking_details(

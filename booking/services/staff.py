@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,16 +13,17 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from booking.models import AuditEntry, Role, StaffClinic, StaffSession, StaffUser
+from booking.models import AuditEntry, Clinic, Role, StaffClinic, StaffSession, StaffUser
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 
 # Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
+DISPLAY_NAME_MAX = 120  # the column's length
 # A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("fairslot-no-such-user")
 
@@ -54,6 +57,13 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _unknown_clinics(session: Session, clinic_ids: tuple[int, ...]) -> set[int]:
+    # Checked before writing: a foreign-key violation at flush would be a 500, not a form error.
+    wanted = {c for c in clinic_ids if isinstance(c, int) and 1 <= c <= 2**31 - 1}
+    found = set(session.scalars(select(Clinic.id).where(Clinic.id.in_(wanted))))
+    return set(clinic_ids) - found
+
+
 def create_user(
     session: Session,
     *,
@@ -74,15 +84,19 @@ def create_user(
         errors["role"] = N_("Choose a role.")
     if len(password) < MIN_PASSWORD_LENGTH:
         errors["password"] = N_("Use at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
+    if len(display_name.strip()) > DISPLAY_NAME_MAX:
+        errors["display_name"] = N_("Use at most %(num)d characters.", num=DISPLAY_NAME_MAX)
     if role in (Role.CLINIC_STAFF, Role.CLINIC_MANAGER) and not clinic_ids:
         errors["clinic_ids"] = N_("Clinic staff must belong to at least one clinic.")
+    elif clinic_ids and _unknown_clinics(session, clinic_ids):
+        errors["clinic_ids"] = N_("Choose clinics from the list.")
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         errors["email"] = N_("An account with this email exists.")
     if errors:
         raise InvalidInput(N_("Please correct the account details."), errors=errors)
     user = StaffUser(
         email=email,
-        display_name=display_name.strip() or email,
+        display_name=display_name.strip() or email[:DISPLAY_NAME_MAX],
         role=role,
         password_hash=hash_password(password),
         totp_secret=totp_secret,
@@ -93,7 +107,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    for clinic_id in clinic_ids:
+    for clinic_id in dict.fromkeys(clinic_ids):  # once each, in the order given
         session.add(StaffClinic(user_id=user.id, clinic_id=clinic_id))
     session.flush()
     return user
@@ -149,12 +163,49 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
-def check_totp(secret: str, code: str, *, now: datetime) -> bool:
-    """Accept the current 30-second code, or the one either side of it (clock drift)."""
-    cleaned = "".join(ch for ch in code if ch.isdigit())
+def totp_step(secret: str, code: str, *, now: datetime) -> int | None:
+    """The 30-second step whose code this is: the current one or either side of it (clock
+    drift); None when it is none of them."""
+    cleaned = "".join(ch for ch in code if ch in "0123456789")
     if len(cleaned) != 6:
-        return False
-    return bool(pyotp.TOTP(secret).verify(cleaned, for_time=now, valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    for offset in (0, -1, 1):
+        moment = now + timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(moment), cleaned):
+            return int(totp.timecode(moment))
+    return None
+
+
+class TotpOutcome(enum.Enum):
+    """What became of a second-factor code."""
+
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    REPLAYED = "replayed"
+
+
+def use_totp(
+    session: Session, user_id: int, secret: str, code: str, *, now: datetime
+) -> TotpOutcome:
+    """Accept a code once: its step must come after the last step this account used.
+
+    One conditional UPDATE both checks and records the step, so two requests racing with the
+    same code cannot both pass. ``secret`` is the account's, or the one being enrolled.
+    """
+    step = totp_step(secret, code, now=now)
+    if step is None:
+        return TotpOutcome.WRONG
+    taken = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user_id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return TotpOutcome.ACCEPTED if taken.rowcount == 1 else TotpOutcome.REPLAYED  # type: ignore[attr-defined]
 
 
 def _session_id(token: str) -> str:

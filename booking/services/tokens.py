@@ -45,6 +45,15 @@ def manage_token_for(secret_key: str, hold_token: str) -> str:
     return urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def manage_token_again(secret_key: str, hold_token: str, stored_hash: str | None) -> str | None:
+    """The manage token of a booking, derived again from its hold; None if it no longer matches
+    the stored hash (the secret key changed since), so no link that cannot work is shown."""
+    token = manage_token_for(secret_key, hold_token)
+    if stored_hash is None or not hmac.compare_digest(token_hash(token), stored_hash):
+        return None
+    return token
+
+
 def token_hash(token: str) -> str:
     """Hash a bearer secret for storage; the database never holds the secret itself."""
     return hashlib.sha256(token.encode()).hexdigest()

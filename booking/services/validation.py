@@ -18,6 +18,8 @@ from booking.services.text import N_, Msg
 
 NAME_MAX = 100
 EMAIL_MAX = 254
+# The years any date may name: births from 1900, nothing planned past 2100.
+MIN_YEAR, MAX_YEAR = 1900, 2100
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _ZIP_RE = re.compile(r"^\d{5}$")
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -33,6 +35,16 @@ def _text(raw: object) -> str | None:
 
 
 def parse_date(raw: object, *, field: str = "date") -> date:
+    """Parse YYYY-MM-DD (or MM/DD/YYYY) into a real calendar date from 1900 to 2100."""
+    day = _calendar_date(raw, field=field)
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        # Nothing FairSlot keeps lies outside these years, and a day next to date.max or
+        # date.min overflows wherever a date is turned into the next midnight.
+        raise InvalidInput(N_("Invalid date."), errors={field: N_("Check the year.")})
+    return day
+
+
+def _calendar_date(raw: object, *, field: str) -> date:
     """Parse YYYY-MM-DD (or MM/DD/YYYY) into a real calendar date, refusing 2021-02-30."""
     try:
         text = _text(raw)
@@ -63,7 +75,7 @@ def parse_date(raw: object, *, field: str = "date") -> date:
 
 def parse_birth_date(raw: object, *, today: date, field: str = "date_of_birth") -> date:
     """Parse a date of birth that is in the past and after 1900."""
-    born = parse_date(raw, field=field)
+    born = _calendar_date(raw, field=field)  # 2999 is better told "in the past" than "the year"
     if born > today:
         raise InvalidInput(N_("Invalid date of birth."), errors={field: N_("Must be in the past.")})
     if born.year < 1900:
@@ -202,4 +214,6 @@ def parse_iso_datetime(raw: object, *, field: str) -> datetime:
         value = None
     if value is None or value.tzinfo is None:
         raise InvalidInput(N_("Invalid time."), errors={field: N_("Use ISO 8601 with an offset.")})
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidInput(N_("Invalid time."), errors={field: N_("Check the year.")})
     return value

@@ -24,7 +24,14 @@ from booking.models import Role, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
 from booking.services.text import N_
-from booking.web.access import STAFF_COOKIE, audit, current_staff, policy, staff_route
+from booking.web.access import (
+    STAFF_COOKIE,
+    audit,
+    bind_session,
+    current_staff,
+    policy,
+    staff_route,
+)
 from booking.web.redirects import safe_next
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -34,9 +41,10 @@ PENDING_SECONDS = 300
 
 def _finish_sign_in(user: StaffUser) -> Any:
     next_url = session.get("staff_next") or url_for("staff.home")
-    # A fresh session at sign-in: nothing from before it (a planted id, a CSRF token) survives.
-    session.clear()
     token = db.transaction(lambda s: _open(s, user.id))
+    # A fresh session at sign-in, bound to the staff session: nothing from before it (a planted
+    # id, a CSRF token) survives, and its CSRF token is good only beside this staff cookie.
+    bind_session(token)
     generate_csrf()
     response = make_response(redirect(safe_next(next_url), code=303))
     response.set_cookie(
@@ -113,12 +121,40 @@ def second_factor() -> Any:
     }
     if request.method == "GET":
         return render_template("staff/two_factor.html", **context)
-    if not staff_service.check_totp(secret, request.form.get("code", "")[:20], now=now()):
+    code = request.form.get("code", "")[:20]
+    outcome = db.transaction(
+        lambda s: _use_code(s, user.id, secret, code, enrolling=bool(enrol_secret))
+    )
+    if outcome is staff_service.TotpOutcome.WRONG:
         context["error"] = N_("That code is not right. Enter the 6 digits your app shows now.")
         return render_template("staff/two_factor.html", **context), 401
-    if enrol_secret:
-        db.transaction(lambda s: setattr(staff_service.get_user(s, user.id), "totp_secret", secret))
+    if outcome is staff_service.TotpOutcome.REPLAYED:
+        context["error"] = N_("That code was already used. Wait for the next code in your app.")
+        return render_template("staff/two_factor.html", **context), 401
     return _finish_sign_in(user)
+
+
+def _use_code(
+    s: Any, user_id: int, secret: str, code: str, *, enrolling: bool
+) -> staff_service.TotpOutcome:
+    """Spend the code (once); a replay is audited, an enrolment's secret kept."""
+    outcome = staff_service.use_totp(s, user_id, secret, code, now=now())
+    user = staff_service.get_user(s, user_id)
+    if outcome is staff_service.TotpOutcome.REPLAYED:
+        # Committed although refused: someone holds the password and a code already used.
+        staff_service.record_audit(
+            s,
+            actor=user,
+            action="staff.totp_replay",
+            now=now(),
+            record_type="staff_user",
+            record_id=user_id,
+            request_id=g.get("request_id"),
+            ip=request.remote_addr,
+        )
+    elif outcome is staff_service.TotpOutcome.ACCEPTED and enrolling:
+        user.totp_secret = secret
+    return outcome
 
 
 @bp.post("/sign-out")
@@ -128,6 +164,7 @@ def sign_out() -> Any:
     if token:
         db.transaction(lambda s: staff_service.end_session(s, token[:100], now=now()))
     session.clear()
+    generate_csrf()  # a new token: none from the signed-in pages works after signing out
     response = make_response(redirect(url_for("staff.sign_in"), code=303))
     response.delete_cookie(STAFF_COOKIE)
     return response

@@ -25,6 +25,8 @@ def _line(name: str, value: float | int | None, help_text: str, labels: str = ""
 def metrics() -> Any:
     """The waiting room's figures in the Prometheus text format."""
     token = current_app.config.get("METRICS_TOKEN")
+    if not token and current_app.config["FAIRSLOT_ENV"] == "production":
+        abort(404)  # the figures are for operators: production shows them only with the token
     if token:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(

@@ -10,12 +10,15 @@ access-matrix test lists every route so none is forgotten.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError
 
 from booking.clock import now
 from booking.db import db
@@ -25,6 +28,8 @@ from booking.services import staff as staff_service
 STAFF_COOKIE = "fairslot_staff"
 F = TypeVar("F", bound=Callable[..., Any])
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+BINDING_KEY = "staff_binding"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def staff_route(*roles: str) -> Callable[[F], F]:
@@ -73,6 +78,18 @@ def can_use_clinic(clinic_id: int) -> bool:
     return True
 
 
+def staff_binding(token: str) -> str:
+    """What ties the browser session, and so its CSRF token, to one staff session."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"fairslot-staff-binding:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def bind_session(token: str) -> None:
+    """Start a fresh browser session (a new CSRF token) that belongs to this staff session."""
+    session.clear()
+    session[BINDING_KEY] = staff_binding(token)
+
+
 def _load_staff() -> None:
     token = request.cookies.get(STAFF_COOKIE)
     g.staff = None
@@ -80,6 +97,12 @@ def _load_staff() -> None:
         g.staff = db.transaction(
             lambda s: staff_service.resume_session(s, token, now=now(), policy=policy())
         )
+    if g.staff is not None and token and session.get(BINDING_KEY) != staff_binding(token):
+        # The browser session (and the CSRF token it holds) is not this staff session's: one
+        # from before sign-in, or someone else's planted beside a stolen or ridden staff cookie.
+        if request.method not in _SAFE_METHODS:
+            raise CSRFError()
+        bind_session(token)  # a plain page view: start afresh, with a token of its own
 
 
 def _check_access() -> Response | None:

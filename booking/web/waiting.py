@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flask import Response, make_response, render_template, url_for
+from flask import Response, make_response, render_template
 from werkzeug.exceptions import TooManyRequests
 
 from admission.queue import PollLimited, TicketStatus
 from admission.states import TicketState
+from booking.messages.render import public_url
 from booking.services.text import N_
 from booking.web.problems import problem
 from booking.web.queue_state import current_settings
@@ -80,5 +81,5 @@ def status_body(status: TicketStatus) -> dict[str, Any]:
         "paused_message": status.paused_message or None,
         "opens_at": status.opens_at.isoformat() if status.opens_at else None,
         "updated_at": status.updated_at.isoformat(timespec="seconds"),
-        "standby_url": url_for("waiting.standby", _external=True) if status.sold_out else None,
+        "standby_url": public_url("waiting.standby") if status.sold_out else None,
     }

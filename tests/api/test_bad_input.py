@@ -88,7 +88,6 @@ BAD_FIELDS = {
         "object": {"a": 1},
         "bool": True,
         "huge": HUGE,
-        "nul": "A\x00",
         "blank": "  ",
     },
     "last_name": {"number": 7, "huge": HUGE, "digits": "1"},
@@ -108,9 +107,12 @@ BAD_FIELDS = {
         "number": 42,
         "list": ["a@example.com"],
         "sql": SQL,
-        "nul": NUL_EMAIL,  # PostgreSQL cannot store NUL: once a 500
-        "surrogate": SURROGATE_EMAIL,
     },
+}
+# Refused before any view reads them (booking/web/input_guard.py): a 400 naming the field.
+CONTROL_FIELDS = {
+    "first_name": {"nul": "A\x00"},
+    "email": {"nul": NUL_EMAIL, "surrogate": SURROGATE_EMAIL},  # PostgreSQL: NUL was a 500
 }
 API_CASES = [
     *cases("clinics", "get", "/api/v1/clinics", 422, "zip", {
@@ -132,8 +134,9 @@ API_CASES = [
         "no-date": {}, "feb-30": q(date="2021-02-30"), "year-9999": q(date="9999-12-31"),
         "date-huge": q(date=HUGE)}),
     *cases("slots", "get", SLOTS, 422, "service", {
-        "service-nul": q(date="2026-03-03", service="\x00"),
         "service-sql": q(date="2026-03-03", service=SQL)}),
+    *cases("slots", "get", SLOTS, 400, "service", {
+        "service-nul": q(date="2026-03-03", service="\x00")}),
     *cases("hold", "post", "/api/v1/holds", 415, None, {
         "no-body": {}, "form-body": {"data": {"slot_id": "1"}},
         "text-body": {"data": "slot_id=1", "content_type": "text/plain"}}),
@@ -152,7 +155,8 @@ API_CASES = [
     ("hold-unknown-slot", "post", "/api/v1/holds", {"json": {"slot_id": 999_999}}, 404, None),
     *[(f"release-{k}", "delete", f"/api/v1/holds/{v}", {}, 404, None) for k, v in {
         "unknown": "no-such-hold-id", "huge": HUGE, "sql": quote(SQL),
-        "xss": quote(XSS, safe=""), "nul": "abcd%00efghijk"}.items()],
+        "xss": quote(XSS, safe="")}.items()],
+    ("release-nul", "delete", "/api/v1/holds/abcd%00efghijk", {}, 400, "hold_id"),
     ("confirm-unknown-hold", "post", "/api/v1/holds/no-such-hold-id/confirm", confirm_body(),
      404, None),
     ("confirm-text-body", "post", CONFIRM, {"data": "first_name=A"}, 415, None),
@@ -160,6 +164,8 @@ API_CASES = [
     ("confirm-empty", "post", CONFIRM, {"json": {}}, 422, "first_name"),
     *[(f"confirm-{field}-{k}", "post", CONFIRM, confirm_body(**{field: v}), 422, field)
       for field, variants in BAD_FIELDS.items() for k, v in variants.items()],
+    *[(f"confirm-{field}-{k}", "post", CONFIRM, confirm_body(**{field: v}), 400, field)
+      for field, variants in CONTROL_FIELDS.items() for k, v in variants.items()],
     *cases("lookup", "get", LOOKUP, 422, DOB, {
         "no-dob": {}, "feb-30": q(date_of_birth="2021-02-30"), "dob-sql": q(date_of_birth=SQL),
         "dob-huge": q(date_of_birth=HUGE)}),
@@ -232,7 +238,8 @@ def assert_refused_page(page, status, response, field=None, message=None):
         ({"zip": "00000"}, "zip", "We do not know that ZIP code. Check it and try again."),
         ({"zip": "02115", "date": "2021-02-30"}, "date", "That date does not exist."),
         ({"zip": "02115", "date": XSS}, "date", "Enter the date like 1950-04-27 or 04/27/1950."),
-        ({"zip": "02115", "date": "9999-12-31"}, "date", "Choose a date within a year."),
+        ({"zip": "02115", "date": "9999-12-31"}, "date", "Check the year."),
+        ({"zip": "02115", "date": "2027-12-31"}, "date", "Choose a date within a year."),
         ({"zip": "02115", "radius_miles": XSS}, None, "Enter a whole number from 1 to 100."),
         ({"zip": "02115", "service": DROP}, None, "Choose one of: covid19, flu, rsv."),
     ],
@@ -278,7 +285,6 @@ def details(**overrides):
     [
         ({k: "" for k in details()}, "first_name", "Enter your first name."),
         ({"first_name": HUGE}, "first_name", "Your first name must be 100 characters or fewer."),
-        ({"first_name": "A\x00B"}, "first_name", "Your first name contains characters we cannot"),
         ({"last_name": DROP, "date_of_birth": "1999-02-29"}, "date_of_birth",
          "That date does not exist."),  # SQL-looking text is just an odd name, kept as text
         ({"first_name": XSS, "date_of_birth": "2021-02-30"}, "date_of_birth",
@@ -306,6 +312,27 @@ def test_details_form_re_renders_with_messages_and_books_nothing(
         if value and value != HUGE and name != "eligibility_attested":
             assert f'value="{escape(value)}"' in page  # what was typed comes back, escaped
     assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"first_name": "A\x00B"}, {"email": NUL_EMAIL}, {"phone": "617\x1b555"}, {"x\x00": "1"}],
+    ids=["name", "email", "phone", "field-name"],
+)
+def test_control_characters_in_a_form_are_a_400_and_book_nothing(
+    app, client, world, browser_hold, overrides
+):
+    before = snapshot(app)
+    form = {"csrf_token": browser_hold.csrf, **details(**overrides)}
+    response = client.post(f"/book/{browser_hold.id}", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and response.content_type.startswith("text/html")
+    assert "characters we cannot accept" in page and "\x00" not in page
+    assert snapshot(app) == before
+    # The hold is untouched: the same form without the bad character books.
+    good = {"csrf_token": browser_hold.csrf, "resident": "yes", **details()}
+    done = client.post(f"/book/{browser_hold.id}", data=good)
+    assert done.status_code == 303
 
 
 @pytest.mark.parametrize(

@@ -170,10 +170,20 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def is_policy_violation(text: str) -> bool:
+    """Whether a console message is Chromium reporting a Content-Security-Policy refusal."""
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
 def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
-    """Open a page in a fresh browser context (own cookies): ``new_page(locale="es-ES")``."""
+    """Open a page in a fresh browser context (own cookies): ``new_page(locale="es-ES")``.
+
+    Every page of every context is watched: a Content-Security-Policy violation reported in the
+    console fails the test that caused it (the pages must work under the policy as they are).
+    """
     contexts: list[Any] = []
+    violations: list[str] = []
 
     def open_page(
         locale: str = "en-US", viewport: dict[str, int] | None = None, javascript: bool = True
@@ -185,9 +195,18 @@ def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., An
             java_script_enabled=javascript,
         )
         context.set_default_timeout(15_000)
+        context.on(
+            "console",
+            lambda message: (
+                violations.append(f"{message.page.url}: {message.text}")
+                if is_policy_violation(message.text)
+                else None
+            ),
+        )
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)

@@ -188,7 +188,11 @@ def test_a_permanent_refusal_fails_at_once(delivering, now):
 def test_without_a_provider_production_fails_visibly_instead_of_pretending(
     database_url, clock, tmp_path, now
 ):
-    production = {"FAIRSLOT_ENV": "production", "SECRET_KEY": "k" * 40}
+    production = {
+        "FAIRSLOT_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "PUBLIC_URL": "https://fairslot.test",
+    }
     with rolled_back_app(database_url, clock, tmp_path, **production) as app:
         book(app, now, email_address=None)
         run_jobs(app)

@@ -112,13 +112,10 @@ def test_booking_a_course_shows_both_appointments(client, world, app):
     assert "dose 2 of 2" in ics
 
 
-@pytest.mark.parametrize(
-    "which", ["outside", "elsewhere", "second", "text", "nul", "negative", "huge"]
-)
+@pytest.mark.parametrize("which", ["outside", "elsewhere", "second", "text", "negative", "huge"])
 def test_a_hostile_dose_two_is_the_form_with_a_reason(client, world, app, which):
     raw = {
         "text": "abc",
-        "nul": "\x00",
         "negative": "-4",
         "huge": "99999999999",
     }.get(which) or str(getattr(world, which))
@@ -168,7 +165,6 @@ def test_cancelling_dose_one_asks_about_dose_two(client, world, app):
     [
         ("", "Enter the date dose 1 was given."),
         ("03/30/2026", "cannot be in the future"),
-        ("\x00", "Enter"),
         ("01/01/2025", "Dose 2 of this vaccine is given from"),
     ],
 )
@@ -209,7 +205,7 @@ def test_rescheduling_dose_one_re_picks_dose_two(client, world, app):
     )
     assert bad.status_code == 409 and "Choose a time for dose 2" in html(bad)
     nul = client.post("/manage/reschedule", data={**form, "second_dose_slot_id": "\x00"})
-    assert nul.status_code == 409
+    assert nul.status_code == 400  # control characters are refused before the view
     assert [r.slot_id for r in confirmed(app)] == [world.first, world.default]
     moved = client.post(
         "/manage/reschedule", data={**form, "second_dose_slot_id": str(world.later)}
@@ -248,10 +244,8 @@ def test_dose_two_only_from_the_clinic_page(client, world, app, now):
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"product": "\x00", "prior_dose_date": "01/01/2026"}, "Choose the vaccine"),
         ({"product": "abc", "prior_dose_date": "01/01/2026"}, "Choose the vaccine"),
         ({"product": "PFIZER", "prior_dose_date": "12/31/2099"}, "cannot be in the future"),
-        ({"product": "PFIZER", "prior_dose_date": "\x00"}, "date"),
         ({"product": "PFIZER", "prior_dose_date": ""}, "Enter the date dose 1 was given."),
     ],
 )

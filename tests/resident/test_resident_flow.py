@@ -7,9 +7,10 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import update
 
 from booking.db import db
-from booking.models import Slot
+from booking.models import Reservation, Slot
 from booking.services.tokens import CODE_ALPHABET
 from tests.support import DOB, booking_form, csrf_from, make_clinic, make_slot
 
@@ -307,3 +308,26 @@ def test_the_confirmation_gives_a_calendar_file_a_qr_code_and_where_it_was_sent(
     other = client.application.test_client()
     assert other.get("/confirmation/appointment.ics").status_code == 404
     assert other.get("/confirmation/code.png").status_code == 404
+
+
+def test_the_session_cookie_keeps_no_manage_token(app, client, world):
+    code, link, _ = book(client, hold(client, world.slot))
+    manage_token = link.rsplit("/", 1)[1]
+    raw = client.get_cookie("session", domain="fairslot.test").value
+    stored = app.session_interface.get_signing_serializer(app).loads(raw)
+    assert manage_token not in repr(stored)  # signed, not encrypted: readable by anyone
+    assert set(stored["confirmed"]) == {"id"}
+    # The page derives the link again, and it works in another browser.
+    assert link in text(client.get("/confirmation"))
+    phone = app.test_client()
+    assert phone.get(link).headers["Location"] == "/manage"
+    assert code in text(phone.get("/manage"))
+
+
+def test_the_confirmation_shows_no_link_that_cannot_work(app, client, world):
+    book(client, hold(client, world.slot))
+    with app.app_context():  # as after a change of secret key: the derived token matches no more
+        db.session.execute(update(Reservation).values(manage_token_hash="0" * 64))
+        db.session.commit()
+    page = text(client.get("/confirmation"))
+    assert "Maria" in page and 'class="manage-link"' not in page
