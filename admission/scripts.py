@@ -61,15 +61,19 @@ local INVENTORY, HISTORY = KEYS[7], KEYS[8]
 local function tkey(prefix, id) return prefix .. ':t:' .. id end
 
 -- The operators' charts: a ring of 60 minutes in one hash, so it never grows. The first call
--- in a minute takes its ring place ('m' the minute, 'w' the line's length then, 'a' admitted).
-local function minute_slot(now)
+-- in a minute takes its ring place: 'm' the minute, 'w' the longest the line was after a call
+-- in it, 'a' how many were let in.
+local function record_minute(now, admitted)
   local minute = string.format('%d', math.floor(now / 60))
   local slot = string.format('%d', math.floor(now / 60) % 60)
-  if redis.call('HGET', HISTORY, 'm' .. slot) ~= minute then
-    redis.call('HSET', HISTORY, 'm' .. slot, minute, 'w' .. slot, redis.call('ZCARD', W),
-               'a' .. slot, 0)
+  local seen = redis.call('HMGET', HISTORY, 'm' .. slot, 'w' .. slot)
+  local waiting = redis.call('ZCARD', W)
+  if seen[1] ~= minute then
+    redis.call('HSET', HISTORY, 'm' .. slot, minute, 'w' .. slot, waiting, 'a' .. slot, admitted)
+    return
   end
-  return slot
+  if waiting > tonumber(seen[2]) then redis.call('HSET', HISTORY, 'w' .. slot, waiting) end
+  if admitted > 0 then redis.call('HINCRBY', HISTORY, 'a' .. slot, admitted) end
 end
 
 -- Let people in if the limits allow, dropping those who stopped polling. Returns how many.
@@ -83,9 +87,11 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
     redis.call('ZREM', SEEN, id)
     redis.call('HSET', tkey(prefix, id), 'state', 'expired')
   end
-  local slot = minute_slot(now)
   -- Sold out: nobody is let in, not even the first in line.
-  if can_admit == 0 or redis.call('HGET', INVENTORY, 'remaining') == '0' then return 0 end
+  if can_admit == 0 or redis.call('HGET', INVENTORY, 'remaining') == '0' then
+    record_minute(now, 0)
+    return 0
+  end
   local budget = math.min(max_active - redis.call('ZCARD', ACTIVE),
                           per_minute - redis.call('ZCARD', LOG), 100)
   local admitted, pops = 0, 0
@@ -108,7 +114,7 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
       redis.call('HSET', key, 'state', 'expired')
     end
   end
-  if admitted > 0 then redis.call('HINCRBY', HISTORY, 'a' .. slot, admitted) end
+  record_minute(now, admitted)
   return admitted
 end
 
@@ -311,14 +317,14 @@ def decode_advance(raw: Any) -> int:
     return int(raw)
 
 
-HISTORY_MINUTES = 60  # the length of the ring ``minute_slot`` keeps
+HISTORY_MINUTES = 60  # the length of the ring ``record_minute`` keeps
 
 
 class MinuteFigures(NamedTuple):
     """One minute of the line, as the scripts recorded it."""
 
     starts_at: int  # epoch seconds, a multiple of 60
-    waiting: int | None  # people in line at the minute's first call; None: no call came
+    waiting: int | None  # the longest the line was after a call in the minute; None: no call
     admitted: int
 
 

@@ -12,20 +12,30 @@ def by_start(queue, now):
     return {m.starts_at: (m.waiting, m.admitted) for m in queue.history(now=now)}
 
 
-def test_admissions_are_counted_in_the_minute_they_happen_and_the_line_sampled_once():
+def test_admissions_are_counted_in_their_minute_with_the_longest_the_line_was():
     queue = make_queue(admit_per_minute=3)
     tickets = [queue.join(binding="b", now=T0 + i).ticket for i in range(10)]
-    # Minute 0: the first join found one person in line (itself) and let three in.
+    # Minute 0: three let in as they came, then the line grew to seven.
     queue.poll(tickets[-1], now=T0 + 30)
-    queue.advance(now=T0 + MINUTE + 5)  # minute 1: seven still waiting; three more let in
+    queue.advance(now=T0 + MINUTE + 5)  # minute 1: three more let in, four left
     queue.advance(now=T0 + MINUTE + 50)  # nothing more this minute (three per minute)
-    queue.advance(now=T0 + 3 * MINUTE + 1)  # minute 3: four waiting, three let in
+    queue.advance(now=T0 + 3 * MINUTE + 1)  # minute 3: three let in, one left
     figures = by_start(queue, T0 + 3 * MINUTE + 2)
-    assert figures[T0] == (1, 3)
-    assert figures[T0 + MINUTE] == (7, 3)
+    assert figures[T0] == (7, 3)
+    assert figures[T0 + MINUTE] == (4, 3)
     assert figures[T0 + 2 * MINUTE] == (None, 0)  # no call in that minute: nothing known
-    assert figures[T0 + 3 * MINUTE] == (4, 3)
+    assert figures[T0 + 3 * MINUTE] == (1, 3)
     assert sum(a for _w, a in figures.values()) == queue.stats(now=T0 + 200).admitted_total == 9
+
+
+def test_a_line_that_grew_and_cleared_within_a_minute_shows_its_peak():
+    queue = make_queue(mode="paused")
+    for i in range(5):
+        queue.join(binding="b", now=T0 + i)
+    queue.update_settings(mode="always")
+    assert queue.advance(now=T0 + 30) == 5
+    assert queue.stats(now=T0 + 31).waiting == 0
+    assert by_start(queue, T0 + 31)[T0] == (5, 5)
 
 
 def test_the_history_is_the_last_hour_oldest_first_and_never_grows():
@@ -37,7 +47,7 @@ def test_the_history_is_the_last_hour_oldest_first_and_never_grows():
     starts = [m.starts_at for m in history]
     assert len(history) == HISTORY_MINUTES
     assert starts == sorted(starts) and starts[-1] == T0 + (3 * HISTORY_MINUTES - 1) * MINUTE
-    assert all((m.waiting, m.admitted) == (1, 1) for m in history)
+    assert all((m.waiting, m.admitted) == (0, 1) for m in history)
     assert queue.redis.hlen(queue.keys.history) == 3 * HISTORY_MINUTES  # 3 fields per minute
     # An hour later with no call at all, the ring still holds the old hour: none of it shows.
     later = queue.history(now=now + HISTORY_MINUTES * MINUTE)
@@ -50,7 +60,7 @@ def test_a_ring_place_reused_an_hour_later_starts_from_zero():
         queue.join(binding="b", now=T0 + i)
     queue.join(binding="b", now=T0 + HISTORY_MINUTES * MINUTE)  # the same ring place
     figures = by_start(queue, T0 + HISTORY_MINUTES * MINUTE + 1)
-    assert figures[T0 + HISTORY_MINUTES * MINUTE] == (1, 1)
+    assert figures[T0 + HISTORY_MINUTES * MINUTE] == (0, 1)
     assert T0 not in figures
 
 
@@ -58,7 +68,7 @@ def test_a_paused_line_records_who_waits_and_nobody_admitted():
     queue = make_queue(mode="paused")
     for i in range(4):
         queue.join(binding="b", now=T0 + MINUTE + i)
-    assert by_start(queue, T0 + MINUTE + 5)[T0 + MINUTE] == (1, 0)
+    assert by_start(queue, T0 + MINUTE + 5)[T0 + MINUTE] == (4, 0)
     queue.advance(now=T0 + 2 * MINUTE)
     assert by_start(queue, T0 + 2 * MINUTE)[T0 + 2 * MINUTE] == (4, 0)
 
