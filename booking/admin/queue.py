@@ -84,6 +84,7 @@ def _page(error: str | None = None, status: int = 200, values: Any = None) -> An
         redis_ok=redis_ok,
         error=error,
         saved=request.args.get("saved"),
+        moment=now(),
     ), status
 
 
