@@ -6,6 +6,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from booking.admin import (  # noqa: E402, F401
     accounts,
+    audit,
     clinics,
     dashboard,
     eligibility,
