@@ -22,6 +22,7 @@
   var note = document.createElement("p");
   note.className = "admin-muted";
   note.hidden = true;
+  note.setAttribute("role", "status");
   controls.appendChild(button);
   controls.appendChild(note);
   root.insertBefore(controls, root.firstChild);

@@ -1,12 +1,14 @@
 """The state admins' dashboard figures: appointments, free places and messages, in totals.
 
-Every figure is summed in the database, one statement per figure: time buckets are sums of
-CASE expressions over a range of an indexed time column, so the same SQL runs on PostgreSQL
-and SQLite and no row leaves the database for counting.
+Every figure is one statement over a range of an indexed time column, in SQL that runs the same
+on PostgreSQL and SQLite. Slots are summed per start time in the database (a few thousand start
+times in two weeks, however many slots) and those sums put into hours or days here; messages,
+each with its own time, are counted into days by CASE expressions in the database.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -122,7 +124,8 @@ def _bucket_sums(
     values: Sequence[Any],
     *where: ColumnElement[bool],
 ) -> list[tuple[int, ...]]:
-    """Sum each of ``values`` over the rows whose ``moment`` lies in each [edge, next edge)."""
+    """Count (sum ``values``) in the database over the rows whose ``moment`` lies in each
+    [edge, next edge): one CASE per bucket, for rows too many to send back one by one."""
     columns = [
         func.coalesce(func.sum(case((and_(moment >= low, moment < high), value), else_=0)), 0)
         for low, high in pairwise(edges)
@@ -135,6 +138,23 @@ def _bucket_sums(
     return [tuple(int(v) for v in row[i : i + width]) for i in range(0, len(row), width)]
 
 
+def _sums_by_start(
+    session: Session, edges: Sequence[datetime], values: Sequence[Any], *where: ColumnElement[bool]
+) -> list[tuple[int, ...]]:
+    """Sum each of ``values`` over the slots starting in each [edge, next edge)."""
+    rows = session.execute(
+        select(Slot.starts_at, *(func.sum(v) for v in values))
+        .where(Slot.starts_at >= edges[0], Slot.starts_at < edges[-1], *where)
+        .group_by(Slot.starts_at)
+    )
+    sums = [[0] * len(values) for _ in range(len(edges) - 1)]
+    for starts_at, *row in rows:
+        bucket = sums[bisect_right(edges, starts_at) - 1]
+        for i, value in enumerate(row):
+            bucket[i] += int(value or 0)
+    return [tuple(bucket) for bucket in sums]
+
+
 def hours_of_day(session: Session, *, day: date) -> list[HourFigures]:
     """Places offered and booked by hour of the state's day, from the first busy hour to the last.
 
@@ -142,7 +162,7 @@ def hours_of_day(session: Session, *, day: date) -> list[HourFigures]:
     """
     edges = hour_edges(day)
     offered = case((Slot.is_open.is_(True), Slot.capacity), else_=0)
-    sums = _bucket_sums(session, Slot.starts_at, edges, [offered, Slot.booked])
+    sums = _sums_by_start(session, edges, [offered, Slot.booked])
     hours = [HourFigures(edge, *row) for edge, row in zip(edges[:-1], sums, strict=True)]
     busy = [i for i, hour in enumerate(hours) if hour.capacity or hour.booked]
     return hours[busy[0] : busy[-1] + 1] if busy else []
@@ -151,9 +171,8 @@ def hours_of_day(session: Session, *, day: date) -> list[HourFigures]:
 def places_by_day(session: Session, *, now: datetime, days: int) -> list[DayPlaces]:
     """From the state's today on: places in open times that have not begun, by local day."""
     edges = day_edges(state_today(now), days)
-    sums = _bucket_sums(
+    sums = _sums_by_start(
         session,
-        Slot.starts_at,
         edges,
         [Slot.capacity, Slot.booked, Slot.held],
         Slot.is_open.is_(True),
