@@ -41,7 +41,6 @@ def audit_log() -> Any:
     raw_page = request.args.get("page") or ""
     page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
     rows, more = audit_service.search(db.session, filters, page=page)
-    db.session.rollback()
     return render_template(
         "admin/audit.html",
         rows=rows,

@@ -159,7 +159,6 @@ def dashboard() -> Any:
     start = _week_start(today)
     live = live_figures(moment)
     week = figures.clinic_week(db.session, start=start, days=WEEK)
-    db.session.rollback()
     return render_template(
         "admin/dashboard.html",
         live=live,
@@ -178,11 +177,9 @@ def dashboard() -> Any:
 def dashboard_live() -> Any:
     """The live panels again, as HTML fragments in JSON, for the page's optional refresh."""
     live = live_figures(now())
-    db.session.rollback()
     days = current_app.config["BOOKING_DAYS"]
     panels = {
         name: str(get_template_attribute("admin/_dashboard.html", f"{name}_panel")(live, days))
         for name in PANELS
     }
-    response = jsonify(panels=panels, updated=minute_label(live.at))
-    return response
+    return jsonify(panels=panels, updated=minute_label(live.at))

@@ -14,6 +14,7 @@ from booking.db import db
 from booking.models import StaffUser
 from booking.services import staff as staff_service
 from booking.services.audit_log import PAGE, AuditFilters, detail_lines, search
+from tests.staff.admin_support import statements_for
 from tests.staff.support import admin_client
 
 
@@ -109,3 +110,13 @@ def test_a_bad_date_is_marked_and_the_other_filters_kept(admin):
     assert response.status_code == 422
     assert re.search(r'id="f-from"[^>]*aria-invalid="true"', page)
     assert 'value="staff."' in page
+
+
+def test_a_page_of_entries_costs_the_same_statements_as_a_few(app, admin, clock):
+    for n in range(3):
+        record(app, "clinic.few", clock(), record_id=str(n))
+    few = statements_for(app, admin, "/admin/audit?action=clinic.")
+    for n in range(PAGE):
+        record(app, "clinic.many", clock(), record_id=str(n), detail={"n": n})
+    many = statements_for(app, admin, "/admin/audit?action=clinic.")
+    assert many == few

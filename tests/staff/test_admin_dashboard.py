@@ -17,6 +17,7 @@ from booking.models import OutboxMessage
 from booking.services import dashboard, holds
 from booking.web.queue_state import get_queue
 from tests.services.course_world import book as confirm
+from tests.staff.admin_support import statements_for
 from tests.staff.support import admin_client, signed_in_client
 from tests.support import make_clinic, make_slot
 
@@ -277,3 +278,21 @@ def test_the_dashboard_speaks_the_reader_s_language_and_number_format(app, admin
     assert "Citas de hoy, hora por hora" in page
     assert "0 de 1.240 plazas reservadas hoy." in page
     assert ">15</th>" in page  # the hour, on Spain's 24-hour clock
+
+
+def test_more_clinics_cost_no_more_statements(app, admin, clock):
+    today = dashboard.state_today(clock())
+
+    def add_clinics(count):
+        with app.app_context():
+            for _ in range(count):
+                clinic = make_clinic(db.session, clock())
+                make_slot(db.session, clinic, boston(today, 16), capacity=3)
+            db.session.commit()
+
+    add_clinics(1)
+    few = statements_for(app, admin, "/admin/dashboard")
+    add_clinics(5)
+    assert statements_for(app, admin, "/admin/dashboard") == few
+    live = statements_for(app, admin, "/admin/dashboard/live")
+    assert live < few  # the live panels leave out the week by clinic
