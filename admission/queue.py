@@ -16,7 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from admission import scripts
-from admission.scripts import AdmitLimits, Placement, PollRefused, QueueKeys, TicketReply
+from admission.scripts import (
+    AdmitLimits,
+    MinuteFigures,
+    Placement,
+    PollRefused,
+    QueueKeys,
+    TicketReply,
+)
 from admission.settings import QueueMode, QueueSettings
 from admission.states import QueuePhase, TicketState
 
@@ -290,6 +297,10 @@ class AdmissionQueue:
             remaining=remaining,
             sold_out=remaining == 0,
         )
+
+    def history(self, *, now: float) -> list[MinuteFigures]:
+        """The last hour minute by minute, oldest first: people waiting and admissions."""
+        return scripts.decode_history(self.redis.hgetall(self.keys.history), now=now)
 
     def _rate_per_second(self, settings: QueueSettings, last_minute: int) -> float | None:
         if settings.mode in (QueueMode.PAUSED, QueueMode.OFF):

@@ -17,14 +17,15 @@ range removals whose work is bounded per call. Nothing scans the line.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from admission.states import TicketState
 
 
 class QueueKeys(NamedTuple):
-    """The line's Redis keys, in the order every script reads them (KEYS[1] to KEYS[7]).
+    """The line's Redis keys, in the order every script reads them (KEYS[1] to KEYS[8]).
 
     Each is ``<prefix>:<field name>``. Pass the tuple itself as a script's ``keys``.
     """
@@ -36,6 +37,7 @@ class QueueKeys(NamedTuple):
     seq: str  # arrival counter
     admitted_total: str  # counter
     inventory: str  # hash: remaining appointments ("remaining") and when counted ("at")
+    history: str  # hash: the last hour, minute by minute (see ``decode_history``)
 
     @classmethod
     def under(cls, prefix: str) -> QueueKeys:
@@ -54,9 +56,25 @@ class AdmitLimits(NamedTuple):
 
 _PRELUDE = r"""
 local W, SEEN, ACTIVE, LOG, SEQ, TOTAL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local INVENTORY = KEYS[7]
+local INVENTORY, HISTORY = KEYS[7], KEYS[8]
 
 local function tkey(prefix, id) return prefix .. ':t:' .. id end
+
+-- The operators' charts: a ring of 60 minutes in one hash, so it never grows. The first call
+-- in a minute takes its ring place: 'm' the minute, 'w' the longest the line was after a call
+-- in it, 'a' how many were let in.
+local function record_minute(now, admitted)
+  local minute = string.format('%d', math.floor(now / 60))
+  local slot = string.format('%d', math.floor(now / 60) % 60)
+  local seen = redis.call('HMGET', HISTORY, 'm' .. slot, 'w' .. slot)
+  local waiting = redis.call('ZCARD', W)
+  if seen[1] ~= minute then
+    redis.call('HSET', HISTORY, 'm' .. slot, minute, 'w' .. slot, waiting, 'a' .. slot, admitted)
+    return
+  end
+  if waiting > tonumber(seen[2]) then redis.call('HSET', HISTORY, 'w' .. slot, waiting) end
+  if admitted > 0 then redis.call('HINCRBY', HISTORY, 'a' .. slot, admitted) end
+end
 
 -- Let people in if the limits allow, dropping those who stopped polling. Returns how many.
 local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl)
@@ -70,7 +88,10 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
     redis.call('HSET', tkey(prefix, id), 'state', 'expired')
   end
   -- Sold out: nobody is let in, not even the first in line.
-  if can_admit == 0 or redis.call('HGET', INVENTORY, 'remaining') == '0' then return 0 end
+  if can_admit == 0 or redis.call('HGET', INVENTORY, 'remaining') == '0' then
+    record_minute(now, 0)
+    return 0
+  end
   local budget = math.min(max_active - redis.call('ZCARD', ACTIVE),
                           per_minute - redis.call('ZCARD', LOG), 100)
   local admitted, pops = 0, 0
@@ -93,6 +114,7 @@ local function advance(prefix, now, idle, max_active, per_minute, can_admit, ttl
       redis.call('HSET', key, 'state', 'expired')
     end
   end
+  record_minute(now, admitted)
   return admitted
 end
 
@@ -293,6 +315,32 @@ def advance_args(prefix: str, *, now: float, ttl: int, limits: AdmitLimits) -> l
 def decode_advance(raw: Any) -> int:
     """ADVANCE's reply: how many people were let in."""
     return int(raw)
+
+
+HISTORY_MINUTES = 60  # the length of the ring ``record_minute`` keeps
+
+
+class MinuteFigures(NamedTuple):
+    """One minute of the line, as the scripts recorded it."""
+
+    starts_at: int  # epoch seconds, a multiple of 60
+    waiting: int | None  # the longest the line was after a call in the minute; None: no call
+    admitted: int
+
+
+def decode_history(raw: Mapping[Any, Any], *, now: float) -> list[MinuteFigures]:
+    """The last hour from the history hash (as HGETALL returns it), oldest minute first."""
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    current = math.floor(now / 60)
+    figures = []
+    for minute in range(current - HISTORY_MINUTES + 1, current + 1):
+        slot = minute % HISTORY_MINUTES
+        if fields.get(f"m{slot}") == str(minute):
+            waiting, admitted = int(fields[f"w{slot}"]), int(fields[f"a{slot}"])
+            figures.append(MinuteFigures(minute * 60, waiting, admitted))
+        else:  # a ring place still holding an older hour, or never used
+            figures.append(MinuteFigures(minute * 60, None, 0))
+    return figures
 
 
 # An admitted user did something: count them as active again. ARGV: prefix, ticket, now, ttl

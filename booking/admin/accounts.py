@@ -1,11 +1,9 @@
-"""State admins: staff accounts (create, deactivate, unlock) and the audit log search."""
+"""State admins: staff accounts (create, deactivate, unlock, reset the second factor)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -13,11 +11,10 @@ from sqlalchemy import select
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
-from booking.models import AuditEntry, Clinic, Role, StaffClinic, StaffUser
+from booking.models import Clinic, Role, StaffClinic, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
-from booking.services.validation import parse_date
 from booking.web.access import audit, current_staff, staff_route
 
 PAGE = 50
@@ -110,45 +107,3 @@ def account_action(user_id: int) -> Any:
 
     db.transaction(work)
     return redirect(url_for("admin.accounts"), code=303)
-
-
-@bp.get("/audit")
-@staff_route(Role.STATE_ADMIN)
-def audit_log() -> Any:
-    """Search the audit log by who, what, which record and when."""
-    args = request.args
-    query = select(AuditEntry, StaffUser.email).outerjoin(
-        StaffUser, StaffUser.id == AuditEntry.actor_id
-    )
-    if args.get("actor"):
-        query = query.where(StaffUser.email.contains(args["actor"].strip().lower()[:254]))
-    if args.get("action"):
-        query = query.where(AuditEntry.action.startswith(args["action"].strip()[:60]))
-    if args.get("record_type"):
-        query = query.where(AuditEntry.record_type == args["record_type"].strip()[:40])
-    if args.get("record_id"):
-        query = query.where(AuditEntry.record_id == args["record_id"].strip()[:64])
-    errors: dict[str, str] = {}
-    tz = ZoneInfo("America/New_York")
-    for field, op in (("from", "ge"), ("to", "lt")):
-        if args.get(field):
-            try:
-                day = parse_date(args[field], field=field)
-            except InvalidInput as exc:
-                errors.update(exc.errors)
-                continue
-            moment = datetime.combine(day + timedelta(days=op == "lt"), time.min, tzinfo=tz)
-            query = query.where(AuditEntry.at >= moment if op == "ge" else AuditEntry.at < moment)
-    page = int(args["page"]) if (args.get("page") or "").isdigit() and len(args["page"]) < 6 else 1
-    rows = db.session.execute(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)
-    ).all()
-    db.session.rollback()
-    return render_template(
-        "admin/audit.html",
-        rows=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
-        args=args,
-        errors=errors,
-    ), (422 if errors else 200)

@@ -1,10 +1,8 @@
-"""State admins: clinics (create, edit, deactivate) and the bookings dashboard."""
+"""State admins: clinics (create, edit, deactivate)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
 
@@ -15,7 +13,6 @@ from booking.models import Clinic, Role
 from booking.services import clinics as clinic_service
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
-from booking.services.validation import parse_date
 from booking.web.access import audit, staff_route
 
 FIELDS = (
@@ -99,30 +96,3 @@ def clinic_edit(clinic_id: int) -> Any:
     except NotFound:
         abort(404)
     return redirect(url_for("admin.clinics"), code=303)
-
-
-@bp.get("/dashboard")
-@staff_route(Role.STATE_ADMIN)
-def dashboard() -> Any:
-    """Bookings, capacity use and no-shows by clinic and day."""
-    today = now().astimezone(ZoneInfo("America/New_York")).date()
-    start = today
-    raw = request.args.get("start")
-    if raw:
-        try:
-            start = parse_date(raw, field="start")
-        except InvalidInput:
-            start = today
-        if abs((start - today).days) > 3660:
-            start = today
-    days = 7
-    clinic_rows, dates, figures = clinic_service.dashboard(db.session, start=start, days=days)
-    return render_template(
-        "admin/dashboard.html",
-        clinics=clinic_rows,
-        dates=dates,
-        figures=figures,
-        start=start,
-        previous=start - timedelta(days=days),
-        following=start + timedelta(days=days),
-    )

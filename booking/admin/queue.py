@@ -16,6 +16,46 @@ from booking.services.text import N_
 from booking.web.access import audit, staff_route
 from booking.web.queue_state import current_settings, get_queue, refresh_inventory
 
+# Each mode's name and what it does, in the words the page shows beside the choice.
+MODES: dict[str, tuple[str, str]] = {
+    "off": (
+        N_("Off"),
+        N_(
+            "No waiting room. Everyone goes straight to booking, and nothing limits how many "
+            "people book at the same time."
+        ),
+    ),
+    "auto": (
+        N_("Automatic"),
+        N_(
+            "People go straight to booking while there is room within the limits on active "
+            "users and on admissions per minute. When there is not, a line forms and they are "
+            "let in in the order they came."
+        ),
+    ),
+    "always": (
+        N_("Always"),
+        N_(
+            "Everyone passes through the waiting room page first, even when there is room, "
+            "and is let in in the order they came, within the same limits."
+        ),
+    ),
+    "paused": (
+        N_("Paused"),
+        N_(
+            "Nobody new is let in. People in line keep their place and see the pause message; "
+            "people already let in can finish booking."
+        ),
+    ),
+}
+
+
+@bp.app_template_global("queue_mode_words")
+def mode_words(mode: str) -> tuple[str, str]:
+    """A queue mode's name and what it does, for the reader."""
+    return MODES.get(str(mode), (str(mode), ""))
+
+
 EDITABLE = (
     "mode",
     "max_active",
@@ -44,6 +84,7 @@ def _page(error: str | None = None, status: int = 200, values: Any = None) -> An
         redis_ok=redis_ok,
         error=error,
         saved=request.args.get("saved"),
+        moment=now(),
     ), status
 
 

@@ -1,18 +1,16 @@
-"""Creating, editing and deactivating clinics; the state's booking dashboard."""
+"""Creating, editing and deactivating clinics."""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booking.models import Clinic, Reservation, Slot
+from booking.models import Clinic
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.inventory import SERVICES
 from booking.services.text import N_
@@ -136,60 +134,3 @@ def set_active(session: Session, clinic_id: int, active: bool) -> Clinic:
     clinic.active = active
     session.flush()
     return clinic
-
-
-@dataclass
-class DayFigures:
-    """One clinic's figures on one local day."""
-
-    capacity: int = 0
-    booked: int = 0
-    checked_in: int = 0
-    no_show: int = 0
-
-    @property
-    def use_percent(self) -> int:
-        """Share of capacity booked."""
-        return round(100 * self.booked / self.capacity) if self.capacity else 0
-
-
-def dashboard(
-    session: Session, *, start: date, days: int
-) -> tuple[list[Clinic], list[date], dict[tuple[int, date], DayFigures]]:
-    """Capacity, bookings, check-ins and no-shows by clinic and local day."""
-    clinics = list(session.scalars(select(Clinic).order_by(Clinic.name)))
-    dates = [start + timedelta(days=i) for i in range(days)]
-    figures: dict[tuple[int, date], DayFigures] = defaultdict(DayFigures)
-    # A day either side covers every time zone; rows outside the window are dropped below.
-    lower = datetime.combine(start - timedelta(days=1), datetime.min.time(), ZoneInfo("UTC"))
-    upper = lower + timedelta(days=days + 2)
-    zones = {c.id: ZoneInfo(c.timezone) for c in clinics}
-    slot_rows = session.execute(
-        select(Slot.clinic_id, Slot.starts_at, Slot.capacity, Slot.booked).where(
-            Slot.starts_at >= lower, Slot.starts_at < upper
-        )
-    )
-    for clinic_id, starts_at, capacity, booked in slot_rows:
-        day = starts_at.astimezone(zones[clinic_id]).date()
-        if day in dates:
-            figures[(clinic_id, day)].capacity += capacity
-            figures[(clinic_id, day)].booked += booked
-    status_rows = session.execute(
-        select(Reservation.clinic_id, Slot.starts_at, Reservation.status, func.count())
-        .join(Slot, Slot.id == Reservation.slot_id)
-        .where(
-            Slot.starts_at >= lower,
-            Slot.starts_at < upper,
-            Reservation.status.in_(["checked_in", "no_show"]),
-        )
-        .group_by(Reservation.clinic_id, Slot.starts_at, Reservation.status)
-    )
-    for clinic_id, starts_at, status, count in status_rows:
-        day = starts_at.astimezone(zones[clinic_id]).date()
-        if day in dates:
-            cell = figures[(clinic_id, day)]
-            if status == "checked_in":
-                cell.checked_in += count
-            else:
-                cell.no_show += count
-    return clinics, dates, figures

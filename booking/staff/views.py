@@ -20,6 +20,7 @@ from flask_wtf.csrf import generate_csrf
 
 from booking.clock import now
 from booking.db import db
+from booking.messages.qr import qr_svg
 from booking.models import Role, StaffUser
 from booking.services import staff as staff_service
 from booking.services.errors import DomainError
@@ -106,13 +107,15 @@ def second_factor() -> Any:
     enrol_secret = session.get("staff_enrol_secret") if user.totp_secret is None else None
     secret = user.totp_secret or enrol_secret
     assert secret is not None
+    enrol_uri = (
+        pyotp.TOTP(enrol_secret).provisioning_uri(name=user.email, issuer_name="FairSlot")
+        if enrol_secret
+        else None
+    )
     context: dict[str, Any] = {
         "enrol_secret": enrol_secret,
-        "enrol_uri": pyotp.TOTP(enrol_secret).provisioning_uri(
-            name=user.email, issuer_name="FairSlot"
-        )
-        if enrol_secret
-        else None,
+        "enrol_uri": enrol_uri,
+        "enrol_qr": qr_svg(enrol_uri) if enrol_uri else None,
         # The demo shows the current code, so visitors need no authenticator app.
         "demo_code": pyotp.TOTP(secret).at(now())
         if current_app.config["FAIRSLOT_ENV"] == "demo"

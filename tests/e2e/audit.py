@@ -55,7 +55,8 @@ LAYOUT_PROBLEMS = r"""() => {
       if (node.parentElement.closest('.visually-hidden')) continue;
       const re = /[^\s\-\u2010\u2011]+/g;
       for (let m = re.exec(node.textContent); m; m = re.exec(node.textContent)) {
-        if (m[0].length < 2 || cjk.test(m[0])) continue;
+        // An address or id longer than a phone column can only wrap; it is not a split word.
+        if (m[0].length < 2 || m[0].length > 20 || cjk.test(m[0])) continue;
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);

@@ -107,30 +107,6 @@ def test_admin_manages_staff_accounts(app, admin, accounts):
     assert own.status_code == 409
 
 
-def test_dashboard_counts_bookings_check_ins_and_no_shows(app, admin, clock):
-    with app.app_context():
-        clinic = make_clinic(db.session, clock(), name="Dashboard Clinic")
-        slot = make_slot(db.session, clinic, clock() + timedelta(hours=2), capacity=4)
-        for n, status in enumerate(["confirmed", "checked_in", "no_show"]):
-            hold = holds.place_hold(db.session, slot.id, now=clock(), hold_minutes=10)
-            done = reservations.confirm_hold(
-                db.session,
-                hold.hold_token,
-                person(n),
-                now=clock(),
-                secret_key="k",
-                answers=ANSWERS,
-                admission_ticket=None,
-            )
-            done.reservation.status = status
-        db.session.commit()
-    page = admin.get("/admin/dashboard").get_data(as_text=True)
-    row = page[page.index("Dashboard Clinic") :]
-    assert "3/4 (75%)" in row[:400]
-    assert "in 1 · no-show 1" in row[:400]
-    assert admin.get("/admin/dashboard?start=2021-02-30").status_code == 200
-
-
 def test_audit_log_search(app, admin):
     csrf = token(admin, "/admin/clinics/new")
     admin.post("/admin/clinics/new", data={**CLINIC_FORM, "csrf_token": csrf})
