@@ -10,6 +10,7 @@ generated from these rows by ``make config-docs``, and a test fails when the two
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,26 @@ def _smtp_security(value: str) -> str:
     if lowered not in {"none", "starttls", "tls"}:
         raise ValueError("expected none, starttls or tls")
     return lowered
+
+
+def _full_phone(value: str) -> str:
+    """A phone number anyone can dial from anywhere: ten digits (a leading 1 or +1 allowed)."""
+    if re.search(r"[^\d\s()+.\-]", value):
+        raise ValueError("expected a phone number such as +1-877-211-6277")
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01":
+        raise ValueError("expected a full ten-digit number such as +1-877-211-6277, not 2-1-1")
+    return value.strip()
+
+
+def _uri(value: str) -> str:
+    """An absolute URI (``https://...`` or ``urn:...``), as FHIR wants an identifier system."""
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+", value) or len(value) > 200:
+        raise ValueError("expected an absolute URI such as https://www.example.gov/clinics")
+    return value
 
 
 def _hours(value: str) -> tuple[int, ...]:
@@ -129,6 +150,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL for links that leave the site (messages, open data)."),
     Setting("FAIRSLOT_HELPLINE_PHONE", "2-1-1", str,
             "The phone line shown to residents who would rather book by phone."),
+    Setting("FAIRSLOT_BOOKING_PHONE", "+1-877-211-6277", _full_phone,
+            "The helpline's full number, for readers outside the state: the open data's "
+            "`booking-phone` on every free Slot, and the phone of a Location whose clinic has "
+            "none. Phone parsers refuse `2-1-1`; the default is Mass 2-1-1's toll-free line."),
     Setting("FAIRSLOT_DB_POOL_SIZE", 10, int,
             "Database connections kept per process (plus as many overflow)."),
     Setting("FAIRSLOT_SESSION_COOKIE_SECURE", None, _bool,
@@ -185,6 +210,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_OPENDATA_REFRESH_SECONDS", 60, int,
             "The open data is rebuilt at most this often; one process does it, the others serve "
             "the copy in Redis."),
+    Setting("FAIRSLOT_OPENDATA_IDENTIFIER_SYSTEM", "urn:fairslot:clinic", _uri,
+            "The `system` of the identifier (value: the clinic's id) every published Location "
+            "carries beside its VTrckS PIN. Aggregators de-duplicate on it, so it does not follow "
+            "`FAIRSLOT_PUBLIC_URL`: set it once to a URI the state owns (e.g. "
+            "`https://www.mass.gov/fairslot/clinics`) and keep it when the site moves."),
     Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
             "Per-client limit on the open data endpoints (generous: public and cached)."),
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 
@@ -21,6 +23,7 @@ from booking.services.errors import (
     NotEligible,
     NotFound,
 )
+from booking.services.slot_links import slot_page_query_for
 from booking.services.tokens import format_code
 from booking.services.validation import parse_birth_date
 from booking.web import courses as course_pages
@@ -36,8 +39,22 @@ from booking.web.gate import (
 from booking.web.waiting import unavailable_page
 
 
-def _admitted(next_url: str) -> Admission | Any:
-    """Pass admitted visitors; in auto mode admit at once if there is room; else the line."""
+def _slot_page(slot: Slot) -> str:
+    """The clinic page offering this slot on its day, for its vaccine (a deep link's page).
+
+    Whoever is sent away from a hold (to the waiting room, or to give a date of birth) comes
+    back to it, so a deep link's day, vaccine and time survive the detour.
+    """
+    query = urlencode(slot_page_query_for(db.session, slot))
+    return f"{url_for('resident.clinic', clinic_id=slot.clinic_id)}?{query}"
+
+
+def _admitted(next_url: str | Callable[[], str]) -> Admission | Any:
+    """Pass admitted visitors; in auto mode admit at once if there is room; else the line.
+
+    ``next_url`` (or the function giving it, called only when needed) is where the line
+    leads back to.
+    """
     try:
         return require_admission(api=False)
     except AdmissionRequired:
@@ -47,7 +64,8 @@ def _admitted(next_url: str) -> Admission | Any:
             return unavailable_page()
         if admission is not None:
             return admission
-        return redirect(url_for("waiting.join", next=next_url), code=303)
+        back = next_url if isinstance(next_url, str) else next_url()
+        return redirect(url_for("waiting.join", next=back), code=303)
     except QueueUnavailable:
         return unavailable_page()
 
@@ -88,7 +106,7 @@ def hold_slot(slot_id: int) -> Any:
     slot = db.session.get(Slot, slot_id)
     if slot is None:
         abort(404)
-    admission = _admitted(url_for("resident.clinic", clinic_id=slot.clinic_id))
+    admission = _admitted(lambda: _slot_page(slot))
     if not isinstance(admission, Admission):
         return admission
     born = session_birth_date()
@@ -99,7 +117,7 @@ def hold_slot(slot_id: int) -> Any:
             born = None
     if born is None:
         # Asked first, so nobody holds a place the rules would not let them book.
-        return redirect(url_for("resident.clinic", clinic_id=slot.clinic_id, dob="ask"), code=303)
+        return redirect(f"{_slot_page(slot)}&dob=ask", code=303)
     current = session.get("hold")
     try:
         reservation = db.transaction(

@@ -68,7 +68,7 @@ def test_conditional_requests_and_etag_changes(app, client, world, clock):
         == 304
     )
     connecticut = next(
-        o for o in flu.json["output"] if o.get("extension", {}).get("state") == ["CT"]
+        o for o in flu.json["output"] if o["type"] == "Slot" and o["extension"]["state"] == ["CT"]
     )
     url = urlsplit(connecticut["url"]).path
     file_etag = client.get(url).headers["ETag"]
@@ -101,7 +101,7 @@ def test_built_once_per_interval_not_per_request(app, client, world, monkeypatch
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("booking.opendata.views.build_files", counting)
+    monkeypatch.setattr("booking.opendata.publish.build_files", counting)
     for _ in range(5):
         client.get("/$bulk-publish")
         client.get("/rsv/$bulk-publish")

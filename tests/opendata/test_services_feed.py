@@ -52,7 +52,7 @@ def test_locations_and_slots_carry_what_finders_read(client, world):
     assert [o["extension"]["state"] for o in manifest["output"] if o["type"] == "Slot"] == [["MA"]]
     location = next(r for r in resources["Location"] if r["name"] == "Boston Clinic")
     assert {t["system"] for t in location["telecom"]} == {"phone", "url"}
-    assert set(location["address"]) == {"line", "city", "state", "postalCode"}
+    assert set(location["address"]) == {"line", "city", "state", "postalCode", "district"}
     assert location["position"] and location["identifier"]
     slot = next(r for r in resources["Slot"] if r["status"] == "free")
     urls = {e["url"] for e in slot["extension"]}

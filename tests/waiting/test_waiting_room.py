@@ -6,6 +6,8 @@ limits, Redis outages) in test_waiting_room_abuse.py.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -71,13 +73,16 @@ def test_html_hold_without_admission_goes_to_the_waiting_room_in_always_mode(bui
     response = html_hold(client, slot)
     assert response.status_code == 303
     clinic = clinic_of(app, slot)
-    assert response.headers["Location"] == f"/waiting-room?next=/clinics/{clinic}"
+    # Back to the slot's own day, vaccine and time after the line.
+    back = f"/clinics/{clinic}?date=2026-03-03&vaccine=janssen-covid19&slot={slot}"
+    to_room = urlsplit(response.headers["Location"])
+    assert to_room.path == "/waiting-room" and parse_qs(to_room.query) == {"next": [back]}
     assert admission_cookie(client) is None
     assert counters(app, slot) == (0, 0)
     # Following the link keeps where to go back to.
     page = client.get(response.headers["Location"])
     assert page.status_code == 200
-    assert session_value(client, "qnext") == f"/clinics/{clinic}"
+    assert session_value(client, "qnext") == back
 
     # Confirming needs the admission too.
     token = browser_admitted(client)
