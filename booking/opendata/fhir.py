@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from booking.models import Clinic, Slot, VaccineProduct
@@ -125,8 +124,7 @@ def deep_link(base_url: str, slot: Slot, tz: str, product: VaccineProduct) -> st
 
     Booking from it still goes through the waiting room, which brings the visitor back here.
     """
-    query = urlencode(slot_page_query(slot, tz, product))
-    return f"{base_url}/clinics/{slot.clinic_id}?{query}"
+    return f"{base_url}/clinics/{slot.clinic_id}?{slot_page_query(slot, tz, product)}"
 
 
 def slots(

@@ -33,10 +33,12 @@ class Feed:
     horizon_days: int
 
 
+def _line(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
 def _ndjson(resources: list[dict[str, Any]]) -> bytes:
-    return b"".join(
-        json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in resources
-    )
+    return b"".join(_line(r) for r in resources)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ def build_files(session: Session, *, now: datetime, feed: Feed) -> dict[str, Fil
 
     A service's files hold only its own Schedules and Slots, and the Locations that offer it,
     so each manifest is complete on its own and no file mixes COVID-19 with another vaccine.
+    Slots are in one file per state and local day (``slots-MA-2026-03-02.ndjson``): a booking
+    changes one day's file, so a rebuild compresses and stores that one and clients' copies of
+    the others stay current (304); and no file grows past what Redis stores in one value
+    (512 MB), which one state's file did at a million slots.
     """
     clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.active.is_(True)))}
     products = {p.id: p for p in session.scalars(select(VaccineProduct))}
@@ -69,7 +75,7 @@ def build_files(session: Session, *, now: datetime, feed: Feed) -> dict[str, Fil
         code: {c.id for c in clinics.values() if code in (c.services or [])}
         for code in SERVICE_CODES
     }
-    by_state: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_day: dict[tuple[str, str, str], list[bytes]] = defaultdict(list)
     rows = session.execute(
         select(Slot)
         .where(
@@ -87,8 +93,10 @@ def build_files(session: Session, *, now: datetime, feed: Feed) -> dict[str, Fil
         if sid not in service_schedules:
             service_schedules[sid] = (clinic.state, fhir.schedule(clinic, product))
             offering.setdefault(slot.service, set()).add(clinic.id)
-        by_state[slot.service, clinic.state].extend(
-            fhir.slots(
+        day = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date().isoformat()
+        by_day[slot.service, clinic.state, day].extend(
+            _line(resource)
+            for resource in fhir.slots(
                 slot, clinic, product, now=now, base_url=feed.base_url, phone=feed.booking_phone
             )
         )
@@ -117,9 +125,9 @@ def build_files(session: Session, *, now: datetime, feed: Feed) -> dict[str, Fil
                 _states(state for state, _ in service_schedules.values()),
                 _ndjson([schedule for _, schedule in service_schedules.values()]),
             )
-    for (service, state), resources in sorted(by_state.items()):
-        files[f"{file_prefix(service)}slots-{state}.ndjson"] = File(
-            service, "Slot", (state,), _ndjson(resources)
+    for (service, state, day), lines in sorted(by_day.items()):
+        files[f"{file_prefix(service)}slots-{state}-{day}.ndjson"] = File(
+            service, "Slot", (state,), b"".join(lines)
         )
     return files
 

@@ -34,14 +34,15 @@ _UNDATED = datetime(2000, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Document:
-    """One published body, its gzip copy and its validators.
+    """One representation of a published document (plain or gzipped) and its validators.
 
-    ``last_modified`` is None when the change time is unknown (built for one request while
-    Redis is down): no ``Last-Modified`` is sent then, rather than a made-up one.
+    ``etag`` is the plain body's; the gzip copy's is ``gzip_etag(etag)``. ``last_modified`` is
+    None when the change time is unknown (built for one request while Redis is down): no
+    ``Last-Modified`` is sent then, rather than a made-up one.
     """
 
-    body: bytes
-    gzipped: bytes
+    content: bytes
+    gzipped: bool
     etag: str
     last_modified: datetime | None
 
@@ -136,38 +137,44 @@ class Publisher:
             before = previous.get(key)
             if before is None or before[0] != signature:
                 changed[key] = (index.render(moment), signature, moment)
+        # The files first, each on its own (a day's file can be tens of megabytes: one
+        # transaction of all of them outgrew what Redis takes in one go at a million slots);
+        # then the indexes that list them, with the list of documents, at once.
+        names = sorted([*built.files, *built.indexes])
         pipe = self.redis.pipeline(transaction=True)
         for key, (body, signature, modified) in changed.items():
-            pipe.hset(
-                f"{PREFIX}:doc:{key}",
-                mapping={
-                    "body": body,
-                    "gzip": compress(body),
-                    "etag": etag_of(body),
-                    "signature": signature,
-                    "last_modified": modified.isoformat(),
-                },
-            )
-        names = sorted([*built.files, *built.indexes])
-        for gone in set(self.names(name)) - set(names):
-            pipe.delete(f"{PREFIX}:doc:{gone}")
+            mapping = {
+                "body": body,
+                "gzip": compress(body),
+                "etag": etag_of(body),
+                "signature": signature,
+                "last_modified": modified.isoformat(),
+            }
+            if key in built.indexes:
+                pipe.hset(f"{PREFIX}:doc:{key}", mapping=mapping)
+            else:
+                self.redis.hset(f"{PREFIX}:doc:{key}", mapping=mapping)
+        gone = set(self.names(name)) - set(names)
         pipe.hset(
             f"{PREFIX}:meta:{name}",
             mapping={"built_at": now.timestamp(), "documents": json.dumps(names)},
         )
         pipe.execute()
+        for key in gone:  # no index lists them any more
+            self.redis.delete(f"{PREFIX}:doc:{key}")
 
-    def get(self, key: str) -> Document | None:
-        """A stored document, or None."""
-        raw = self.redis.hgetall(f"{PREFIX}:doc:{key}")
-        if not raw:
-            return None
-        return Document(
-            raw[b"body"],
-            raw.get(b"gzip") or compress(raw[b"body"]),  # copies stored without one
-            raw[b"etag"].decode(),
-            datetime.fromisoformat(raw[b"last_modified"].decode()),
+    def get(self, key: str, *, gzipped: bool) -> Document | None:
+        """A stored document, plain or gzipped (only that copy is read), or None."""
+        field = "gzip" if gzipped else "body"
+        content, etag, modified = self.redis.hmget(
+            f"{PREFIX}:doc:{key}", field, "etag", "last_modified"
         )
+        if content is None and gzipped:  # a copy stored by a version that kept no gzip copy
+            plain = self.redis.hget(f"{PREFIX}:doc:{key}", "body")
+            content = compress(plain) if plain is not None else None
+        if content is None or etag is None or modified is None:
+            return None
+        return Document(content, gzipped, etag.decode(), datetime.fromisoformat(modified.decode()))
 
     def names(self, name: str) -> list[str]:
         """The documents of a publication."""
@@ -175,7 +182,7 @@ class Publisher:
         return json.loads(raw) if raw else []
 
 
-def direct(built: Build, key: str, now: datetime) -> Document | None:
+def direct(built: Build, key: str, now: datetime, *, gzipped: bool) -> Document | None:
     """One document of a build made for this request only (Redis unavailable)."""
     log.warning("open data served uncached: Redis unavailable")
     if key in built.files:
@@ -184,4 +191,4 @@ def direct(built: Build, key: str, now: datetime) -> Document | None:
         body = built.indexes[key].render(_second(now))
     else:
         return None
-    return Document(body, compress(body), etag_of(body), None)
+    return Document(compress(body) if gzipped else body, gzipped, etag_of(body), None)

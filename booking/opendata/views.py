@@ -53,14 +53,16 @@ def _summary() -> Build:
 
 
 def _document(publication: str, key: str, build: Callable[[], Build]) -> Document | None:
+    """The document as this client takes it: gzipped if its Accept-Encoding allows."""
+    gzipped = request.accept_encodings["gzip"] > 0
     try:
         publisher = _publisher()
         publisher.refresh(publication, now(), build)
         if key not in publisher.names(publication):
-            return None  # e.g. a state's slot file from an earlier build, now gone
-        return publisher.get(key)
+            return None  # e.g. yesterday's slot file, gone since
+        return publisher.get(key, gzipped=gzipped)
     except RedisError:
-        return direct(build(), key, now())
+        return direct(build(), key, now(), gzipped=gzipped)
 
 
 def _respond(document: Document, mimetype: str) -> Response:
@@ -69,8 +71,7 @@ def _respond(document: Document, mimetype: str) -> Response:
     The two encodings are two representations, each with its own strong ETag; ``Vary`` tells
     caches that the answer depends on ``Accept-Encoding``.
     """
-    gzipped = request.accept_encodings["gzip"] > 0
-    etag = gzip_etag(document.etag) if gzipped else document.etag
+    etag = gzip_etag(document.etag) if document.gzipped else document.etag
     headers = {
         "ETag": etag,
         "Vary": "Accept-Encoding",
@@ -82,10 +83,9 @@ def _respond(document: Document, mimetype: str) -> Response:
     if _not_modified(etag, document):
         # The type of what it stands for, so hooks that vary HTML pages leave it alone.
         return Response(status=304, headers=headers, mimetype=mimetype)
-    if gzipped:
+    if document.gzipped:
         headers["Content-Encoding"] = "gzip"
-        return Response(document.gzipped, mimetype=mimetype, headers=headers)
-    return Response(document.body, mimetype=mimetype, headers=headers)
+    return Response(document.content, mimetype=mimetype, headers=headers)
 
 
 def _not_modified(etag: str, document: Document) -> bool:

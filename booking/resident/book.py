@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 
@@ -45,7 +44,7 @@ def _slot_page(slot: Slot) -> str:
     Whoever is sent away from a hold (to the waiting room, or to give a date of birth) comes
     back to it, so a deep link's day, vaccine and time survive the detour.
     """
-    query = urlencode(slot_page_query_for(db.session, slot))
+    query = slot_page_query_for(db.session, slot)
     return f"{url_for('resident.clinic', clinic_id=slot.clinic_id)}?{query}"
 
 

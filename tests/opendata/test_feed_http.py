@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -11,11 +11,18 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from booking.db import db
+from booking.models import Clinic
 from booking.opendata import store
+from booking.redis_client import get_redis
 from booking.services import holds
+from tests.support import make_slot
 
 GZIP = {"Accept-Encoding": "gzip"}
-FILES = ("/opendata/locations.ndjson", "/opendata/slots-MA.ndjson", "/opendata/flu-slots-CT.ndjson")
+FILES = (
+    "/opendata/locations.ndjson",
+    "/opendata/slots-MA-2026-03-02.ndjson",
+    "/opendata/flu-slots-CT-2026-03-02.ndjson",
+)
 
 
 def urls(client, manifest="/$bulk-publish"):
@@ -58,7 +65,9 @@ def test_gzip_is_served_to_clients_that_take_it_and_is_the_same_content(client, 
     ],
 )
 def test_accept_encoding_is_read_with_its_weights(client, world, accept, gzipped):
-    response = client.get("/opendata/slots-MA.ndjson", headers={"Accept-Encoding": accept})
+    response = client.get(
+        "/opendata/slots-MA-2026-03-02.ndjson", headers={"Accept-Encoding": accept}
+    )
     assert response.status_code == 200
     assert (response.headers.get("Content-Encoding") == "gzip") is gzipped
     body = response.get_data()
@@ -66,7 +75,7 @@ def test_accept_encoding_is_read_with_its_weights(client, world, accept, gzipped
 
 
 def test_each_representation_answers_304_to_its_own_tag(client, world):
-    path = "/opendata/slots-MA.ndjson"
+    path = "/opendata/slots-MA-2026-03-02.ndjson"
     plain_tag = client.get(path).headers["ETag"]
     packed_tag = client.get(path, headers=GZIP).headers["ETag"]
     mine = client.get(path, headers={**GZIP, "If-None-Match": packed_tag})
@@ -105,7 +114,7 @@ def test_compressed_once_per_rebuild_and_only_what_changed(app, client, world, c
         db.session.commit()
     clock.advance(timedelta(seconds=61))
     manifest = client.get("/flu/$bulk-publish").get_data()
-    slot_file = client.get("/opendata/flu-slots-CT.ndjson").get_data()
+    slot_file = client.get("/opendata/flu-slots-CT-2026-03-02.ndjson").get_data()
     # The flu slot file changed, and the flu manifest that lists it; nothing else.
     assert sorted(calls[documents:]) == sorted([manifest, slot_file])
 
@@ -157,7 +166,7 @@ def test_a_file_leaving_the_manifest_changes_it(client, world, clock):
     assert after.status_code == 200
     assert not any("flu-slots-CT" in o["url"] for o in after.json["output"])
     assert after.json["transactionTime"] > before.json["transactionTime"]
-    assert client.get("/opendata/flu-slots-CT.ndjson").status_code == 404
+    assert client.get("/opendata/flu-slots-CT-2026-03-02.ndjson").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -178,7 +187,7 @@ def test_without_redis_the_feed_is_built_for_the_request_with_no_made_up_date(
         raise RedisConnectionError("down")
 
     monkeypatch.setattr(store.Publisher, "refresh", down)
-    for path in ("/$bulk-publish", "/opendata/slots-MA.ndjson"):
+    for path in ("/$bulk-publish", "/opendata/slots-MA-2026-03-02.ndjson"):
         plain = client.get(path)
         assert plain.status_code == 200 and "Last-Modified" not in plain.headers
         assert client.get(path, headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
@@ -186,4 +195,42 @@ def test_without_redis_the_feed_is_built_for_the_request_with_no_made_up_date(
         assert client.get(path, headers={"If-Modified-Since": old}).status_code == 200
         packed = client.get(path, headers=GZIP)
         assert gzip.decompress(packed.get_data()) == plain.get_data()
-    assert client.get("/opendata/slots-NY.ndjson").status_code == 404
+    assert client.get("/opendata/slots-NY-2026-03-02.ndjson").status_code == 404
+
+
+def test_slots_are_filed_by_state_and_local_day_and_a_booking_changes_one_file(
+    app, client, world, clock
+):
+    with app.app_context():
+        boston = db.session.get(Clinic, world["boston"])
+        # 23:30 in Boston on the 3rd is 04:30 UTC on the 4th: it belongs to the 3rd.
+        late = make_slot(db.session, boston, datetime(2026, 3, 4, 4, 30, tzinfo=UTC))
+        db.session.commit()
+        late_id = late.id
+    manifest = client.get("/$bulk-publish").json
+    slot_files = [urlsplit(o["url"]).path for o in manifest["output"] if o["type"] == "Slot"]
+    assert slot_files == [
+        "/opendata/slots-MA-2026-03-02.ndjson",
+        "/opendata/slots-MA-2026-03-03.ndjson",
+    ]
+    second_day = client.get(slot_files[1]).get_data(as_text=True)
+    assert f'"id":"{late_id}.free"' in second_day and second_day.count("\n") == 1
+    tags = {path: client.get(path).headers["ETag"] for path in slot_files}
+    with app.app_context():
+        holds.place_hold(db.session, world["slots"][1], now=clock(), hold_minutes=10)
+        db.session.commit()
+    clock.advance(timedelta(seconds=61))
+    after = {
+        path: client.get(path, headers={"If-None-Match": tags[path]}).status_code
+        for path in slot_files
+    }
+    assert after == {slot_files[0]: 200, slot_files[1]: 304}
+
+
+def test_a_copy_stored_without_its_gzip_copy_is_still_served_gzipped(app, client, world):
+    plain = client.get("/opendata/locations.ndjson").get_data()
+    with app.app_context():
+        get_redis().hdel("{fairslot:opendata}:doc:file:locations.ndjson", "gzip")
+    packed = client.get("/opendata/locations.ndjson", headers=GZIP)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.get_data()) == plain

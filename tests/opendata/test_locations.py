@@ -122,7 +122,7 @@ def test_every_output_names_its_states_and_every_schedule_has_extensions(app, cl
             assert isinstance(schedule["extension"], list)
     assert states["/$bulk-publish", "Location", "/opendata/locations.ndjson"] == ["MA", "RI"]
     assert states["/$bulk-publish", "Schedule", "/opendata/schedules.ndjson"] == ["MA", "RI"]
-    assert states["/$bulk-publish", "Slot", "/opendata/slots-RI.ndjson"] == ["RI"]
+    assert states["/$bulk-publish", "Slot", "/opendata/slots-RI-2026-03-02.ndjson"] == ["RI"]
     # Flu: Boston offers it without slots, Hartford has them.
     flu = "/flu/$bulk-publish"
     assert states[flu, "Location", "/opendata/flu-locations.ndjson"] == ["CT", "MA"]

@@ -106,7 +106,7 @@ def test_built_once_per_interval_not_per_request(app, client, world, monkeypatch
         client.get("/$bulk-publish")
         client.get("/rsv/$bulk-publish")
         client.get("/opendata/locations.ndjson")
-        client.get("/opendata/flu-slots-CT.ndjson")
+        client.get("/opendata/flu-slots-CT-2026-03-02.ndjson")
     assert len(calls) == 1  # one build serves every service's manifest and files
     with app.app_context():
         assert get_redis().exists("{fairslot:opendata}:doc:manifest")

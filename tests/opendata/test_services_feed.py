@@ -182,11 +182,13 @@ def test_the_check_refuses_what_a_strict_validator_would(app, client, world):
 def test_unknown_services_and_files_of_no_current_manifest_are_not_served(app, client, world):
     for service in ("measles", "FLU", "flu%00", "covid19.", "x" * 300, "opendata"):
         assert client.get(f"/{service}/$bulk-publish").status_code == 404, service
-    assert client.get("/opendata/slots-CT.ndjson").status_code == 404  # Hartford has flu only
-    assert client.get("/opendata/flu-slots-CT.ndjson").status_code == 200
+    assert (
+        client.get("/opendata/slots-CT-2026-03-02.ndjson").status_code == 404
+    )  # Hartford has flu only
+    assert client.get("/opendata/flu-slots-CT-2026-03-02.ndjson").status_code == 200
     with app.app_context():  # a file an earlier build published and this one does not
         get_redis().hset(
-            "{fairslot:opendata}:doc:file:slots-NY.ndjson",
+            "{fairslot:opendata}:doc:file:slots-NY-2026-03-02.ndjson",
             mapping={"body": b"{}", "etag": '"x"', "last_modified": "2021-01-01T00:00:00+00:00"},
         )
-    assert client.get("/opendata/slots-NY.ndjson").status_code == 404
+    assert client.get("/opendata/slots-NY-2026-03-02.ndjson").status_code == 404
