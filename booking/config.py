@@ -215,6 +215,14 @@ SETTINGS: tuple[Setting, ...] = (
             "carries beside its VTrckS PIN. Aggregators de-duplicate on it, so it does not follow "
             "`FAIRSLOT_PUBLIC_URL`: set it once to a URI the state owns (e.g. "
             "`https://www.mass.gov/fairslot/clinics`) and keep it when the site moves."),
+    Setting("FAIRSLOT_PROVIDER_FEED_SECONDS", 300, int,
+            "How often each registered provider feed (the provider finder's sources) is read."),
+    Setting("FAIRSLOT_PROVIDER_FEED_MAX_MB", 50.0, float,
+            "The most one provider feed may send, all its files together, after decompression; "
+            "a larger one is refused."),
+    Setting("FAIRSLOT_PROVIDER_FEED_TIMEOUT_SECONDS", 60.0, float,
+            "The longest one provider feed's fetch may take, all its files together; a slower "
+            "one is refused."),
     Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
             "Per-client limit on the open data endpoints (generous: public and cached)."),
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,

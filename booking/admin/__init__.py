@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from booking.admin import accounts, clinics, eligibility, messages, queue, vaccines  # noqa: E402, F401
+from booking.admin import (  # noqa: E402, F401
+    accounts,
+    clinics,
+    eligibility,
+    messages,
+    providers,
+    queue,
+    vaccines,
+)
