@@ -144,7 +144,8 @@ def _lines(body: bytes, url: str) -> Iterator[tuple[str, dict[str, Any]]]:
         text = body.decode()
     except UnicodeDecodeError:
         raise FeedRefused(f"{url}: not UTF-8") from None
-    for n, line in enumerate(text.splitlines(), 1):
+    # Split on newlines only: JSON may carry U+2028 and its kin unescaped inside strings.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

@@ -310,3 +310,12 @@ def test_fairslots_own_feed_never_republishes_another_providers(app, client, cha
         for entry in manifest["output"]:
             body = client.get(entry["url"].split("5000", 1)[1]).get_data(as_text=True)
             assert "Example Pharmacy" not in body and "pharmacy.example.com" not in body
+
+
+def test_a_line_separator_inside_a_json_string_is_not_a_line_break(app, server, chain):
+    feed = copy.deepcopy(chain["feed"])
+    feed["locations"][0]["name"] = "Example Pharmacy\u2028Kendall Square"
+    body = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in feed["locations"])
+    server.routes["/chain/locations.ndjson"] = Route(body, etag=tag(body))
+    assert fetch(app, chain["id"]) == "accepted"
+    assert kept(app, chain["id"])[1]["store-1"].name == "Example Pharmacy\u2028Kendall Square"
