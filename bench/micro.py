@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import secrets
 import sys
 import time
 import uuid
@@ -24,7 +23,7 @@ from typing import Any
 
 from bench import data, scenario
 from bench.bare_app import SCHEMA_SQL
-from bench.stack import Stack, make_workdir, remove_workdir
+from bench.stack import Stack, in_process_stack, make_workdir, remove_workdir, start_migrated
 
 # The course step books dose 1 of this two-dose product (dose 2 at the default time).
 COURSE_PRODUCT = "moderna-covid19"
@@ -243,21 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     import redis as redis_lib
 
     workdir = make_workdir()
-    stack = Stack(workdir, pg_port=25432 + args.port_offset, redis_port=26379 + args.port_offset)
-    stack.app_env = {
-        "FAIRSLOT_ENV": "production",
-        "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
-        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
-        "FAIRSLOT_PRIVATE_NETWORK": "true",  # production settings on loopback
-        "FAIRSLOT_SESSION_COOKIE_SECURE": "false",
-        "FAIRSLOT_PROXY_COUNT": "1",
-    }
+    stack = in_process_stack(
+        workdir, args.port_offset, FAIRSLOT_SESSION_COOKIE_SECURE="false", FAIRSLOT_PROXY_COUNT="1"
+    )
     try:
-        stack.init_postgres()
-        stack.start_postgres()
-        stack.psql("CREATE DATABASE fairslot", db="postgres")
-        stack.start_redis()
-        stack.flask("migrate")
+        start_migrated(stack)
         redis = redis_lib.Redis.from_url(stack.redis_url)
         measured, counters = steps(stack, redis)
         print(f"{'step':<14}{'CPU µs':>9}{'wall µs':>9}{'SQL':>7}{'Redis':>7}")

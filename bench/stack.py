@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -337,6 +338,29 @@ def make_workdir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="fairslot-bench-"))
     path.chmod(0o755)
     return path
+
+
+def in_process_stack(workdir: Path, port_offset: int, **env: str) -> Stack:
+    """The stack for an app run in this process: production settings, a random secret key,
+    ``env`` on top. Nothing is started yet (``start_migrated``; ``Stack.stop`` after)."""
+    stack = Stack(workdir, pg_port=25432 + port_offset, redis_port=26379 + port_offset)
+    stack.app_env = {
+        "FAIRSLOT_ENV": "production",
+        "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
+        "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
+        "FAIRSLOT_PRIVATE_NETWORK": "true",  # production settings on loopback
+        **env,
+    }
+    return stack
+
+
+def start_migrated(stack: Stack) -> None:
+    """Start the stack's PostgreSQL and Redis and migrate its database."""
+    stack.init_postgres()
+    stack.start_postgres()
+    stack.psql("CREATE DATABASE fairslot", db="postgres")
+    stack.start_redis()
+    stack.flask("migrate")
 
 
 def remove_workdir(path: Path) -> None:

@@ -58,6 +58,26 @@ def _host_list(value: str) -> tuple[str, ...]:
     return hosts
 
 
+def _full_phone(value: str) -> str:
+    """A phone number anyone can dial from anywhere: ten digits (a leading 1 or +1 allowed)."""
+    if re.search(r"[^\d\s()+.\-]", value):
+        raise ValueError("expected a phone number such as +1-877-211-6277")
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01":
+        raise ValueError("expected a full ten-digit number such as +1-877-211-6277, not 2-1-1")
+    return value.strip()
+
+
+def _uri(value: str) -> str:
+    """An absolute URI (``https://...`` or ``urn:...``), as FHIR wants an identifier system."""
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+", value) or len(value) > 200:
+        raise ValueError("expected an absolute URI such as https://www.example.gov/clinics")
+    return value
+
+
 def _hours(value: str) -> tuple[int, ...]:
     """A comma-separated list of whole hours, e.g. ``24,2``; empty means none."""
     hours = tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
@@ -152,6 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`FAIRSLOT_PUBLIC_URL`: for a closed network or a benchmark, never for the public."),
     Setting("FAIRSLOT_HELPLINE_PHONE", "2-1-1", str,
             "The phone line shown to residents who would rather book by phone."),
+    Setting("FAIRSLOT_BOOKING_PHONE", "+1-877-211-6277", _full_phone,
+            "The helpline's full number, for readers outside the state: the open data's "
+            "`booking-phone` on every free Slot, and the phone of a Location whose clinic has "
+            "none. Phone parsers refuse `2-1-1`; the default is Mass 2-1-1's toll-free line."),
     Setting("FAIRSLOT_DB_POOL_SIZE", 10, int,
             "Database connections kept per process (plus as many overflow)."),
     Setting("FAIRSLOT_SESSION_COOKIE_SECURE", None, _bool,
@@ -208,6 +232,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_OPENDATA_REFRESH_SECONDS", 60, int,
             "The open data is rebuilt at most this often; one process does it, the others serve "
             "the copy in Redis."),
+    Setting("FAIRSLOT_OPENDATA_IDENTIFIER_SYSTEM", "urn:fairslot:clinic", _uri,
+            "The `system` of the identifier (value: the clinic's id) every published Location "
+            "carries beside its VTrckS PIN. Aggregators de-duplicate on it, so it does not follow "
+            "`FAIRSLOT_PUBLIC_URL`: set it once to a URI the state owns (e.g. "
+            "`https://www.mass.gov/fairslot/clinics`) and keep it when the site moves."),
+    Setting("FAIRSLOT_PROVIDER_FEED_SECONDS", 300, int,
+            "How often each registered provider feed (the provider finder's sources) is read."),
+    Setting("FAIRSLOT_PROVIDER_FEED_MAX_MB", 50.0, float,
+            "The most one provider feed may send, all its files together, after decompression; "
+            "a larger one is refused."),
+    Setting("FAIRSLOT_PROVIDER_FEED_TIMEOUT_SECONDS", 60.0, float,
+            "The longest one provider feed's fetch may take, all its files together; a slower "
+            "one is refused."),
     Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
             "Per-client limit on the open data endpoints (generous: public and cached)."),
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,

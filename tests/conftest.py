@@ -33,7 +33,16 @@ pytest_plugins = ["tests.openapi_check"]  # every /api/v1/ response is checked a
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
-TABLES = ("outbox_delivery", "outbox_message", "reservation", "slot", "clinic")
+TABLES = (
+    "provider_slot",
+    "provider_location",
+    "provider_feed",
+    "outbox_delivery",
+    "outbox_message",
+    "reservation",
+    "slot",
+    "clinic",
+)
 
 
 def pytest_report_header() -> list[str]:

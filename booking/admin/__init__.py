@@ -12,6 +12,7 @@ from booking.admin import (  # noqa: E402, F401
     eligibility,
     formatting,
     messages,
+    providers,
     queue,
     vaccines,
 )

@@ -12,6 +12,7 @@ from booking.db import db
 from booking.models import Clinic, Role
 from booking.services import clinics as clinic_service
 from booking.services.errors import InvalidInput, NotFound
+from booking.services.geo import county_of
 from booking.services.inventory import SERVICES
 from booking.web.access import audit, staff_route
 
@@ -24,6 +25,7 @@ FIELDS = (
     "latitude",
     "longitude",
     "phone",
+    "vtrcks_pin",
     "timezone",
 )
 
@@ -35,8 +37,15 @@ def _form_values() -> dict[str, Any]:
 
 
 def _form(clinic: Clinic | None, values: Any, errors: dict[str, str], status: int = 200) -> Any:
+    zip_code = str(values.get("postal_code") or "")
+    county = county_of(zip_code) if len(zip_code) == 5 and "postal_code" not in errors else None
     return render_template(
-        "admin/clinic_form.html", clinic=clinic, values=values, errors=errors, services=SERVICES
+        "admin/clinic_form.html",
+        clinic=clinic,
+        values=values,
+        errors=errors,
+        services=SERVICES,
+        county=county,
     ), status
 
 

@@ -54,6 +54,7 @@ def _upsert_clinic(session: Session, site: DemoSite, now: datetime) -> tuple[Cli
     clinic.latitude = site.latitude
     clinic.longitude = site.longitude
     clinic.phone = site.phone
+    clinic.vtrcks_pin = site.vtrcks_pin
     clinic.timezone = TZ
     clinic.services = list(site.services)
     clinic.active = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import time
 
@@ -19,7 +20,8 @@ class DemoSite:
     postal_code: str
     latitude: float
     longitude: float
-    phone: str | None
+    phone: str
+    vtrcks_pin: str
     services: tuple[str, ...]  # subset of ("covid19", "flu", "rsv")
     # keys of booking.services.products.CATALOGUE, one slot per product at each time
     products: tuple[str, ...]
@@ -31,6 +33,9 @@ class DemoSite:
     capacity: int
 
 
+# Mass and regional sites were booked online or through 2-1-1 (their vendors' hotlines are
+# gone), so their phone is Mass 2-1-1's full line.
+MASS_211 = "(877) 211-6277"
 _EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)
 _MON_FRI = (0, 1, 2, 3, 4)
 _MON_SAT = (0, 1, 2, 3, 4, 5)
@@ -84,6 +89,10 @@ def _site(
 ) -> DemoSite:
     """One row of the table, with the kind's services, days, hours and slot length filled in."""
     profile = _PROFILES[kind]
+    if phone is None:
+        if kind not in ("mass", "regional"):
+            raise ValueError(f"demo site {key} needs a phone")
+        phone = MASS_211
     return DemoSite(
         key=key,
         name=name,
@@ -95,6 +104,7 @@ def _site(
         latitude=latitude,
         longitude=longitude,
         phone=phone,
+        vtrcks_pin=demo_pin(key),
         services=profile.services,
         products=profile.products,
         weekdays=profile.weekdays if weekdays is None else weekdays,
@@ -105,8 +115,12 @@ def _site(
     )
 
 
-# Mass and regional sites were booked online or through 2-1-1 (their vendors' hotlines are gone),
-# and pharmacy store numbers are not given here, so those rows carry no phone.
+def demo_pin(key: str) -> str:
+    """A VTrckS PIN for a demo site, plainly not a real one ("DEMO" and a hash of its key)."""
+    return "DEMO" + hashlib.sha256(key.encode()).hexdigest()[:8].upper()
+
+
+# Pharmacy store numbers are not given here: those rows carry fictional 555-01xx numbers.
 SITES: tuple[DemoSite, ...] = (
     # The state's mass vaccination sites (Fenway Park ran from February to March 2021).
     _site(
@@ -352,6 +366,7 @@ SITES: tuple[DemoSite, ...] = (
     _site(
         "pharmacy",
         key="cvs-cambridge-porter-square",
+        phone="(617) 555-0141",
         name="CVS Pharmacy, Porter Square",
         line="36 White Street",
         city="Cambridge",
@@ -363,6 +378,7 @@ SITES: tuple[DemoSite, ...] = (
     _site(
         "pharmacy",
         key="cvs-northampton-king-street",
+        phone="(413) 555-0142",
         name="CVS Pharmacy, King Street",
         line="366 King Street",
         city="Northampton",
@@ -374,6 +390,7 @@ SITES: tuple[DemoSite, ...] = (
     _site(
         "pharmacy",
         key="cvs-wellesley-linden-street",
+        phone="(781) 555-0143",
         name="CVS Pharmacy, Linden Street",
         line="188 Linden Street",
         city="Wellesley",
@@ -385,6 +402,7 @@ SITES: tuple[DemoSite, ...] = (
     _site(
         "pharmacy",
         key="walgreens-fairhaven",
+        phone="(508) 555-0144",
         name="Walgreens, Huttleston Avenue",
         line="220 Huttleston Avenue",
         city="Fairhaven",

@@ -1,8 +1,8 @@
 """The jobs. Each runs inside its own app context (the worker pushes it) and commits its own work.
 
 ``send_message`` is the sender; the others are housekeeping that every worker schedules
-periodically (``booking.jobs.worker``): the outbox relay, the expired-hold sweep, and advancing
-the waiting room.
+periodically (``booking.jobs.worker``): the outbox relay, the expired-hold sweep, advancing
+the waiting room, and scheduling the fetch of other providers' feeds (booking.jobs.providers).
 """
 
 from __future__ import annotations
@@ -161,4 +161,5 @@ HOUSEKEEPING = (
     "booking.jobs.tasks.relay_outbox",
     "booking.jobs.tasks.release_expired_holds",
     "booking.jobs.tasks.advance_admission_queue",
+    "booking.jobs.providers.schedule_provider_feeds",
 )

@@ -14,6 +14,7 @@ from booking.models.messages import (
     OutboxDelivery,
     OutboxMessage,
 )
+from booking.models.providers import FeedStatus, ProviderFeed, ProviderLocation, ProviderSlot
 from booking.models.reservations import BOOKED_STATUSES, Channel, Reservation, ReservationStatus
 from booking.models.staff import (
     CLINIC_ROLES,
@@ -36,11 +37,15 @@ __all__ = [
     "Channel",
     "Clinic",
     "EligibilityRule",
+    "FeedStatus",
     "MessageChannel",
     "MessageKind",
     "MessageStatus",
     "OutboxDelivery",
     "OutboxMessage",
+    "ProviderFeed",
+    "ProviderLocation",
+    "ProviderSlot",
     "Reservation",
     "ReservationStatus",
     "Role",

@@ -45,6 +45,8 @@ class Clinic(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     phone: Mapped[str | None] = mapped_column(String(40))
+    # The CDC's VTrckS provider PIN: aggregators de-duplicate a site's listings on it.
+    vtrcks_pin: Mapped[str | None] = mapped_column(String(20), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -55,6 +57,10 @@ class Clinic(Base):
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint(
+            "vtrcks_pin = upper(vtrcks_pin) AND length(vtrcks_pin) BETWEEN 3 AND 20",
+            name="vtrcks_pin_form",
+        ),
         Index("ix_clinic_latitude_longitude", "latitude", "longitude"),
     )
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from booking.models import Clinic, Slot, VaccineProduct
+from booking.services.geo import county_of
+from booking.services.slot_links import slot_page_query
 
 REGISTRY = "http://fhir-registry.smarthealthit.org"
 BOOKING_DEEP_LINK = f"{REGISTRY}/StructureDefinition/booking-deep-link"
@@ -18,6 +19,7 @@ VACCINE_PRODUCT = f"{REGISTRY}/StructureDefinition/vaccine-product"
 VACCINE_DOSE = f"{REGISTRY}/StructureDefinition/vaccine-dose"
 CVX = "http://hl7.org/fhir/sid/cvx"
 SMART_SERVICE_TYPE = f"{REGISTRY}/CodeSystem/service-type"
+VTRCKS = "https://cdc.gov/vaccines/programs/vtrcks"
 # The spec defines a service-type code for COVID-19 only. Flu and RSV Schedules carry the
 # generic Immunization code with the vaccine-product extension and are published in their own
 # manifests (see publish.py), so a client that reads any Immunization Schedule of the default
@@ -40,24 +42,38 @@ IMMUNIZATION = {
 }
 
 
-def location(clinic: Clinic, base_url: str) -> dict[str, Any]:
-    """A clinic as a FHIR Location."""
-    telecom = []
-    if clinic.phone:
-        telecom.append({"system": "phone", "value": clinic.phone})
-    telecom.append({"system": "url", "value": f"{base_url}/clinics/{clinic.id}"})
+def location(
+    clinic: Clinic, *, base_url: str, identifier_system: str, fallback_phone: str
+) -> dict[str, Any]:
+    """A clinic as a FHIR Location.
+
+    Identifiers: the clinic's VTrckS PIN when it has one (what aggregators de-duplicate on),
+    and its id under ``identifier_system``, which does not follow the site's address. A clinic
+    without a phone of its own gives the state helpline, so every Location has both a phone
+    and a URL, as the spec asks. ``district`` is the county of the clinic's ZIP code.
+    """
+    identifiers = [{"system": identifier_system, "value": str(clinic.id)}]
+    if clinic.vtrcks_pin:
+        identifiers.insert(0, {"system": VTRCKS, "value": clinic.vtrcks_pin})
+    address: dict[str, Any] = {
+        "line": [clinic.address_line],
+        "city": clinic.city,
+        "state": clinic.state,
+        "postalCode": clinic.postal_code,
+    }
+    county = county_of(clinic.postal_code)
+    if county:
+        address["district"] = county
     return {
         "resourceType": "Location",
         "id": str(clinic.id),
-        "identifier": [{"system": f"{base_url}/clinics", "value": str(clinic.id)}],
+        "identifier": identifiers,
         "name": clinic.name,
-        "telecom": telecom,
-        "address": {
-            "line": [clinic.address_line],
-            "city": clinic.city,
-            "state": clinic.state,
-            "postalCode": clinic.postal_code,
-        },
+        "telecom": [
+            {"system": "phone", "value": clinic.phone or fallback_phone},
+            {"system": "url", "value": f"{base_url}/clinics/{clinic.id}"},
+        ],
+        "address": address,
         "position": {"latitude": clinic.latitude, "longitude": clinic.longitude},
     }
 
@@ -103,15 +119,22 @@ def schedule(clinic: Clinic, product: VaccineProduct) -> dict[str, Any]:
     }
 
 
-def deep_link(base_url: str, slot: Slot, tz: str) -> str:
-    """FairSlot's page for this slot (which still goes through the waiting room)."""
-    day = slot.starts_at.astimezone(ZoneInfo(tz)).date().isoformat()
-    query = urlencode({"date": day, "service": slot.service, "slot": slot.id})
-    return f"{base_url}/clinics/{slot.clinic_id}?{query}"
+def deep_link(base_url: str, slot: Slot, tz: str, product: VaccineProduct) -> str:
+    """FairSlot's page for this slot: its day, its vaccine and the slot offered first.
+
+    Booking from it still goes through the waiting room, which brings the visitor back here.
+    """
+    return f"{base_url}/clinics/{slot.clinic_id}?{slot_page_query(slot, tz, product)}"
 
 
 def slots(
-    slot: Slot, clinic: Clinic, *, now: datetime, base_url: str, phone: str
+    slot: Slot,
+    clinic: Clinic,
+    product: VaccineProduct,
+    *,
+    now: datetime,
+    base_url: str,
+    phone: str,
 ) -> Iterator[dict[str, Any]]:
     """A slot as up to two aggregated FHIR Slots: its free places and its busy ones.
 
@@ -136,7 +159,10 @@ def slots(
         extension: list[dict[str, Any]] = [{"url": SLOT_CAPACITY, "valueInteger": count}]
         if status == "free":
             extension = [
-                {"url": BOOKING_DEEP_LINK, "valueUrl": deep_link(base_url, slot, clinic.timezone)},
+                {
+                    "url": BOOKING_DEEP_LINK,
+                    "valueUrl": deep_link(base_url, slot, clinic.timezone, product),
+                },
                 {"url": BOOKING_PHONE, "valueString": phone},
                 *extension,
             ]

@@ -1,65 +1,53 @@
-"""Building the published files once per interval and serving them from Redis.
-
-Aggregators poll every few minutes; rebuilding NDJSON per request would put that load on the
-database. Instead one process rebuilds when the copy in Redis is older than the refresh
-interval (the others keep serving the current copy) and every response comes from Redis with a
-strong ETag, so most polls end in 304 Not Modified.
-"""
+"""Building the published files: every service's Locations, Schedules and Slots, and the
+manifests that list them (store.py keeps them in Redis and dates them)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot, VaccineProduct
 from booking.models.vaccines import SERVICE_CODES
 from booking.opendata import fhir
+from booking.opendata.store import Build, Index
 from booking.services.slot_counts import online_free
 
-log = logging.getLogger(__name__)
-PREFIX = "{fairslot:opendata}"
-LOCK_SECONDS = 60
 # What the default manifest (/$bulk-publish) publishes: the 2021 spec reads it as COVID-19.
 DEFAULT_SERVICE = "covid19"
 
 
 @dataclass(frozen=True)
-class Document:
-    """One published body with its validators."""
+class Feed:
+    """Where the feed points and what it says beyond the database."""
 
-    body: bytes
-    etag: str
-    last_modified: datetime
+    base_url: str
+    booking_phone: str
+    identifier_system: str
+    horizon_days: int
 
 
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def _line(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 def _ndjson(resources: list[dict[str, Any]]) -> bytes:
-    return b"".join(
-        json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in resources
-    )
+    return b"".join(_line(r) for r in resources)
 
 
 @dataclass(frozen=True)
 class File:
-    """One published NDJSON file: the service it belongs to, its resource type and state."""
+    """One published NDJSON file: the service it belongs to, its resource type and states."""
 
     service: str
     kind: str
-    state: str | None
+    states: tuple[str, ...]
     body: bytes
 
 
@@ -68,55 +56,122 @@ def file_prefix(service: str) -> str:
     return "" if service == DEFAULT_SERVICE else f"{service}-"
 
 
-def build_files(
-    session: Session, *, now: datetime, base_url: str, phone: str, horizon_days: int
-) -> dict[str, File]:
+def build_files(session: Session, *, now: datetime, feed: Feed) -> dict[str, File]:
     """Every file of every service's publication, by file name.
 
     A service's files hold only its own Schedules and Slots, and the Locations that offer it,
     so each manifest is complete on its own and no file mixes COVID-19 with another vaccine.
+    Slots are in one file per state and local day (``slots-MA-2026-03-02.ndjson``): a booking
+    changes one day's file, so a rebuild compresses and stores that one and clients' copies of
+    the others stay current (304); and no file grows past what Redis stores in one value
+    (512 MB), which one state's file did at a million slots.
     """
     clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.active.is_(True)))}
     products = {p.id: p for p in session.scalars(select(VaccineProduct))}
-    schedules: dict[str, dict[str, dict[str, Any]]] = {code: {} for code in SERVICE_CODES}
+    schedules: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+        code: {} for code in SERVICE_CODES
+    }
     offering: dict[str, set[int]] = {
         code: {c.id for c in clinics.values() if code in (c.services or [])}
         for code in SERVICE_CODES
     }
-    by_state: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_day: dict[tuple[str, str, str], list[bytes]] = defaultdict(list)
     rows = session.execute(
         select(Slot)
         .where(
             Slot.clinic_id.in_(list(clinics)),
             Slot.starts_at > now,
-            Slot.starts_at < now + timedelta(days=horizon_days),
+            Slot.starts_at < now + timedelta(days=feed.horizon_days),
         )
         .order_by(Slot.starts_at, Slot.id)
         .execution_options(yield_per=5000)
     ).scalars()
     for slot in rows:
-        clinic = clinics[slot.clinic_id]
+        clinic, product = clinics[slot.clinic_id], products[slot.product_id]
         service_schedules = schedules.setdefault(slot.service, {})
         sid = fhir.schedule_id(clinic.id, slot.service, slot.product_id)
         if sid not in service_schedules:
-            service_schedules[sid] = fhir.schedule(clinic, products[slot.product_id])
+            service_schedules[sid] = (clinic.state, fhir.schedule(clinic, product))
             offering.setdefault(slot.service, set()).add(clinic.id)
-        by_state[slot.service, clinic.state].extend(
-            fhir.slots(slot, clinic, now=now, base_url=base_url, phone=phone)
+        day = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date().isoformat()
+        by_day[slot.service, clinic.state, day].extend(
+            _line(resource)
+            for resource in fhir.slots(
+                slot, clinic, product, now=now, base_url=feed.base_url, phone=feed.booking_phone
+            )
         )
     files: dict[str, File] = {}
     for service, service_schedules in schedules.items():
         prefix = file_prefix(service)
-        locations = [fhir.location(clinics[i], base_url) for i in sorted(offering[service])]
-        files[f"{prefix}locations.ndjson"] = File(service, "Location", None, _ndjson(locations))
-        files[f"{prefix}schedules.ndjson"] = File(
-            service, "Schedule", None, _ndjson(list(service_schedules.values()))
-        )
-    for (service, state), resources in sorted(by_state.items()):
-        files[f"{file_prefix(service)}slots-{state}.ndjson"] = File(
-            service, "Slot", state, _ndjson(resources)
+        located = [clinics[i] for i in sorted(offering[service])]
+        locations = [
+            fhir.location(
+                c,
+                base_url=feed.base_url,
+                identifier_system=feed.identifier_system,
+                fallback_phone=feed.booking_phone,
+            )
+            for c in located
+        ]
+        # An empty file is not listed: every output names the states it covers.
+        if locations:
+            files[f"{prefix}locations.ndjson"] = File(
+                service, "Location", _states(c.state for c in located), _ndjson(locations)
+            )
+        if service_schedules:
+            files[f"{prefix}schedules.ndjson"] = File(
+                service,
+                "Schedule",
+                _states(state for state, _ in service_schedules.values()),
+                _ndjson([schedule for _, schedule in service_schedules.values()]),
+            )
+    for (service, state, day), lines in sorted(by_day.items()):
+        files[f"{file_prefix(service)}slots-{state}-{day}.ndjson"] = File(
+            service, "Slot", (state,), b"".join(lines)
         )
     return files
+
+
+def _states(states: Any) -> tuple[str, ...]:
+    return tuple(sorted(set(states)))
+
+
+def manifest_index(files: dict[str, File], service: str, url: str, base_url: str) -> Index:
+    """A service's manifest: its files, each with the states it covers (the spec's hint)."""
+    names = [name for name, file in files.items() if file.service == service]
+    output = [
+        {
+            "type": files[name].kind,
+            "url": f"{base_url}/opendata/{name}",
+            "extension": {"state": list(files[name].states)},
+        }
+        for name in names
+    ]
+
+    def render(changed: datetime) -> bytes:
+        body = {
+            # When this data set last changed: the manifest stays the same while its files do.
+            "transactionTime": changed.astimezone(UTC).isoformat(timespec="seconds"),
+            "request": url,
+            "output": output,
+            "error": [],
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    return Index(tuple(f"file:{name}" for name in names), render)
+
+
+def bulk_build(session: Session, *, now: datetime, feed: Feed) -> Build:
+    """Every service's files, and the manifests: COVID-19's at /$bulk-publish (the 2021 spec's
+    clients read every Immunization Schedule there as a COVID-19 one) and each service's at
+    /<service>/$bulk-publish."""
+    files = build_files(session, now=now, feed=feed)
+    base = feed.base_url
+    indexes = {"manifest": manifest_index(files, DEFAULT_SERVICE, f"{base}/$bulk-publish", base)}
+    for service in SERVICE_CODES:
+        url = f"{base}/{service}/$bulk-publish"
+        indexes[f"manifest:{service}"] = manifest_index(files, service, url, base)
+    return Build({f"file:{name}": file.body for name, file in files.items()}, indexes)
 
 
 def build_summary(session: Session, *, now: datetime, horizon_days: int) -> bytes:
@@ -155,78 +210,13 @@ def build_summary(session: Session, *, now: datetime, horizon_days: int) -> byte
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class Publisher:
-    """Keeps the published documents in Redis, rebuilt at most once per refresh interval."""
-
-    def __init__(self, redis: Any, refresh_seconds: int) -> None:
-        self.redis = redis
-        self.refresh_seconds = refresh_seconds
-
-    def _stale(self, name: str, now: datetime) -> bool:
-        built = self.redis.hget(f"{PREFIX}:meta:{name}", "built_at")
-        return built is None or now.timestamp() - float(built) >= self.refresh_seconds
-
-    def refresh(self, name: str, now: datetime, build: Callable[[], dict[str, bytes]]) -> None:
-        """Rebuild ``name``'s documents if stale and no other process is doing it."""
-        if not self._stale(name, now):
-            return
-        has_copy = self.redis.exists(f"{PREFIX}:meta:{name}")
-        if not self.redis.set(f"{PREFIX}:lock:{name}", 1, nx=True, ex=LOCK_SECONDS) and has_copy:
-            return  # someone else is rebuilding; serve the current copy meanwhile
-        try:
-            documents = build()
-            pipe = self.redis.pipeline(transaction=True)
-            for key, body in documents.items():
-                pipe.hset(
-                    f"{PREFIX}:doc:{key}",
-                    mapping={
-                        "body": body,
-                        "etag": _etag(body),
-                        "last_modified": now.astimezone(UTC).replace(microsecond=0).isoformat(),
-                    },
-                )
-            pipe.hset(
-                f"{PREFIX}:meta:{name}",
-                mapping={
-                    "built_at": now.timestamp(),
-                    "documents": json.dumps(sorted(documents)),
-                },
-            )
-            pipe.execute()
-        finally:
-            self.redis.delete(f"{PREFIX}:lock:{name}")
-
-    def get(self, key: str) -> Document | None:
-        """A stored document, or None."""
-        raw = self.redis.hgetall(f"{PREFIX}:doc:{key}")
-        if not raw:
-            return None
-        return Document(
-            raw[b"body"],
-            raw[b"etag"].decode(),
-            datetime.fromisoformat(raw[b"last_modified"].decode()),
-        )
-
-    def names(self, name: str) -> list[str]:
-        """The documents of a publication."""
-        raw = self.redis.hget(f"{PREFIX}:meta:{name}", "documents")
-        return json.loads(raw) if raw else []
-
-
-def direct(body: bytes, now: datetime) -> Document:
-    """A document built for this request only (Redis unavailable)."""
-    log.warning("open data served uncached: Redis unavailable")
-    return Document(body, _etag(body), now.astimezone(UTC).replace(microsecond=0))
-
-
 __all__ = [
     "DEFAULT_SERVICE",
-    "Document",
+    "Feed",
     "File",
-    "Publisher",
-    "RedisError",
     "build_files",
     "build_summary",
-    "direct",
+    "bulk_build",
     "file_prefix",
+    "manifest_index",
 ]

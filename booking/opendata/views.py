@@ -1,11 +1,16 @@
 """GET /$bulk-publish (COVID-19), /<service>/$bulk-publish, their NDJSON files, and the
-availability summary, with HTTP caching."""
+availability summary, with HTTP caching and gzip.
+
+``_since`` on a manifest is ignored, as the spec allows: every answer is the full data set. The
+files are whole snapshots (a Slot file holds every current slot of its state), and a file that
+merely changed since a moment would not say which of its slots were deleted.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime
+from collections.abc import Callable
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -16,15 +21,8 @@ from booking.clock import now
 from booking.db import db
 from booking.models.vaccines import SERVICE_CODES
 from booking.opendata import bp
-from booking.opendata.publish import (
-    DEFAULT_SERVICE,
-    Document,
-    File,
-    Publisher,
-    build_files,
-    build_summary,
-    direct,
-)
+from booking.opendata.publish import Feed, build_summary, bulk_build
+from booking.opendata.store import Build, Document, Publisher, direct, gzip_etag
 from booking.redis_client import get_redis
 
 NDJSON = "application/fhir+ndjson"
@@ -35,88 +33,68 @@ def _publisher() -> Publisher:
     return Publisher(get_redis(), current_app.config["OPENDATA_REFRESH_SECONDS"])
 
 
-def _base_url() -> str:
-    return str(current_app.config["PUBLIC_URL"]).rstrip("/")
-
-
-def _manifest(moment: datetime, request_url: str, files: dict[str, File], service: str) -> bytes:
-    output = []
-    for name, file in files.items():
-        if file.service != service:
-            continue
-        entry: dict[str, Any] = {"type": file.kind, "url": f"{_base_url()}/opendata/{name}"}
-        if file.state:
-            entry["extension"] = {"state": [file.state]}  # slot files split per state
-        output.append(entry)
-    manifest = {
-        "transactionTime": moment.isoformat(timespec="seconds"),
-        "request": request_url,
-        "output": output,
-        "error": [],
-    }
-    return json.dumps(manifest, separators=(",", ":")).encode()
-
-
-def _bulk_documents() -> dict[str, bytes]:
-    """Every service's manifest and files, built in one pass over the slots.
-
-    /$bulk-publish is COVID-19's manifest: the 2021 spec's clients read every Immunization
-    Schedule there as a COVID-19 one. Each service also has its own, /<service>/$bulk-publish.
-    """
-    moment = now()
-    files = build_files(
-        db.session,
-        now=moment,
-        base_url=_base_url(),
-        phone=current_app.config["HELPLINE_PHONE"],
-        horizon_days=current_app.config["BOOKING_DAYS"],
+def _feed() -> Feed:
+    config = current_app.config
+    return Feed(
+        base_url=str(config["PUBLIC_URL"]).rstrip("/"),
+        booking_phone=config["BOOKING_PHONE"],
+        identifier_system=config["OPENDATA_IDENTIFIER_SYSTEM"],
+        horizon_days=config["BOOKING_DAYS"],
     )
-    documents = {f"file:{name}": file.body for name, file in files.items()}
-    documents["manifest"] = _manifest(
-        moment, f"{_base_url()}/$bulk-publish", files, DEFAULT_SERVICE
-    )
-    for service in SERVICE_CODES:
-        url = f"{_base_url()}/{service}/$bulk-publish"
-        documents[f"manifest:{service}"] = _manifest(moment, url, files, service)
-    return documents
 
 
-def _summary_documents() -> dict[str, bytes]:
+def _bulk() -> Build:
+    return bulk_build(db.session, now=now(), feed=_feed())
+
+
+def _summary() -> Build:
     body = build_summary(db.session, now=now(), horizon_days=current_app.config["BOOKING_DAYS"])
-    return {"summary": body}
+    return Build({"summary": body})
 
 
-def _document(publication: str, key: str, build: Any) -> Document | None:
+def _document(publication: str, key: str, build: Callable[[], Build]) -> Document | None:
+    """The document as this client takes it: gzipped if its Accept-Encoding allows."""
+    gzipped = request.accept_encodings["gzip"] > 0
     try:
         publisher = _publisher()
         publisher.refresh(publication, now(), build)
         if key not in publisher.names(publication):
-            return None  # e.g. a state's slot file from an earlier build, now gone
-        return publisher.get(key)
+            return None  # e.g. yesterday's slot file, gone since
+        return publisher.get(key, gzipped=gzipped)
     except RedisError:
-        body = build().get(key)
-        return direct(body, now()) if body is not None else None
+        return direct(build(), key, now(), gzipped=gzipped)
 
 
 def _respond(document: Document, mimetype: str) -> Response:
+    """The document, gzipped if the client takes gzip, or 304 if the client's copy is current.
+
+    The two encodings are two representations, each with its own strong ETag; ``Vary`` tells
+    caches that the answer depends on ``Accept-Encoding``.
+    """
+    etag = gzip_etag(document.etag) if document.gzipped else document.etag
     headers = {
-        "ETag": document.etag,
-        "Last-Modified": format_datetime(document.last_modified, usegmt=True),
+        "ETag": etag,
+        "Vary": "Accept-Encoding",
         "Cache-Control": f"public, max-age={current_app.config['OPENDATA_MAX_AGE']}",
         "Access-Control-Allow-Origin": "*",
     }
-    if _not_modified(document):
-        return Response(status=304, headers=headers)
-    return Response(document.body, mimetype=mimetype, headers=headers)
+    if document.last_modified is not None:
+        headers["Last-Modified"] = format_datetime(document.last_modified, usegmt=True)
+    if _not_modified(etag, document):
+        # The type of what it stands for, so hooks that vary HTML pages leave it alone.
+        return Response(status=304, headers=headers, mimetype=mimetype)
+    if document.gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(document.content, mimetype=mimetype, headers=headers)
 
 
-def _not_modified(document: Document) -> bool:
+def _not_modified(etag: str, document: Document) -> bool:
     match = request.headers.get("If-None-Match")
-    if match is not None:
+    if match is not None:  # it takes precedence over If-Modified-Since (RFC 9110)
         tags = {t.strip().removeprefix("W/") for t in match.split(",")}
-        return "*" in tags or document.etag in tags
+        return "*" in tags or etag in tags
     since = request.headers.get("If-Modified-Since")
-    if since:
+    if since and document.last_modified is not None:
         try:
             return document.last_modified <= parsedate_to_datetime(since)
         except (TypeError, ValueError):
@@ -131,7 +109,7 @@ def bulk_publish(service: str | None = None) -> Any:
     if service is not None and service not in SERVICE_CODES:
         abort(404)
     key = "manifest" if service is None else f"manifest:{service}"
-    document = _document("bulk", key, _bulk_documents)
+    document = _document("bulk", key, _bulk)
     assert document is not None
     return _respond(document, "application/json")
 
@@ -141,7 +119,7 @@ def bulk_file(name: str) -> Any:
     """One NDJSON file of Locations, Schedules or Slots."""
     if len(name) > 40 or not name.endswith(".ndjson"):
         abort(404)
-    document = _document("bulk", f"file:{name}", _bulk_documents)
+    document = _document("bulk", f"file:{name}", _bulk)
     if document is None:
         abort(404)
     return _respond(document, NDJSON)
@@ -150,7 +128,7 @@ def bulk_file(name: str) -> Any:
 @bp.get("/api/v1/availability")
 def availability_summary() -> Any:
     """Per clinic, free appointments by day (cached like the bulk files)."""
-    document = _document("summary", "summary", _summary_documents)
+    document = _document("summary", "summary", _summary)
     assert document is not None
     return _respond(document, "application/json")
 

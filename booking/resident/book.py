@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,7 +24,7 @@ from booking.messages.qr import qr_png
 from booking.messages.render import booking_calendar, public_url
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
 from booking.resident import bp
-from booking.services import courses, eligibility, holds, reservations
+from booking.services import eligibility, holds, reservations
 from booking.services.errors import (
     AdmissionSpent,
     DomainError,
@@ -32,6 +33,7 @@ from booking.services.errors import (
     NotEligible,
     NotFound,
 )
+from booking.services.slot_links import slot_page_query_for
 from booking.services.tokens import format_code, manage_token_again
 from booking.services.validation import parse_birth_date
 from booking.web import courses as course_pages
@@ -47,8 +49,22 @@ from booking.web.gate import (
 from booking.web.waiting import unavailable_page
 
 
-def _admitted(next_url: str) -> Admission | Any:
-    """Pass admitted visitors; in auto mode admit at once if there is room; else the line."""
+def _slot_page(slot: Slot) -> str:
+    """The clinic page offering this slot on its day, for its vaccine (a deep link's page).
+
+    Whoever is sent away from a hold (to the waiting room, or to give a date of birth) comes
+    back to it, so a deep link's day, vaccine and time survive the detour.
+    """
+    query = slot_page_query_for(db.session, slot)
+    return f"{url_for('resident.clinic', clinic_id=slot.clinic_id)}?{query}"
+
+
+def _admitted(next_url: str | Callable[[], str]) -> Admission | Any:
+    """Pass admitted visitors; in auto mode admit at once if there is room; else the line.
+
+    ``next_url`` (or the function giving it, called only when needed) is where the line
+    leads back to.
+    """
     try:
         return require_admission(api=False)
     except AdmissionRequired:
@@ -58,7 +74,8 @@ def _admitted(next_url: str) -> Admission | Any:
             return unavailable_page()
         if admission is not None:
             return admission
-        return redirect(url_for("waiting.join", next=next_url), code=303)
+        back = next_url if isinstance(next_url, str) else next_url()
+        return redirect(url_for("waiting.join", next=back), code=303)
     except QueueUnavailable:
         return unavailable_page()
 
@@ -99,12 +116,7 @@ def hold_slot(slot_id: int) -> Any:
     slot = db.session.get(Slot, slot_id)
     if slot is None:
         abort(404)
-    # Back from the line, the clinic page offers this very time first (if still free).
-    clinic = db.session.get(Clinic, slot.clinic_id)
-    assert clinic is not None
-    day = courses.local_day(slot.starts_at, clinic).isoformat()
-    back = url_for("resident.clinic", clinic_id=slot.clinic_id, date=day, slot=slot.id)
-    admission = _admitted(back)
+    admission = _admitted(lambda: _slot_page(slot))
     if not isinstance(admission, Admission):
         return admission
     born = session_birth_date()
@@ -115,7 +127,7 @@ def hold_slot(slot_id: int) -> Any:
             born = None
     if born is None:
         # Asked first, so nobody holds a place the rules would not let them book.
-        return redirect(url_for("resident.clinic", clinic_id=slot.clinic_id, dob="ask"), code=303)
+        return redirect(f"{_slot_page(slot)}&dob=ask", code=303)
     current = session.get("hold")
     try:
         reservation = db.transaction(

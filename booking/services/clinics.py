@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 
 from booking.models import Clinic
 from booking.services.errors import InvalidInput, NotFound
+from booking.services.geo import lookup_zip
 from booking.services.inventory import SERVICES
 from booking.services.text import N_
 from booking.services.validation import normalize_phone
 
 _ZIP = re.compile(r"^\d{5}$")
 _STATE = re.compile(r"^[A-Z]{2}$")
+# VTrckS PINs are short codes of capital letters and digits (the spec's examples add hyphens).
+_PIN = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,19}$")
 
 
 def _float(raw: Any, field: str, low: float, high: float, errors: dict[str, str]) -> float:
@@ -70,6 +73,15 @@ def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
         errors["state"] = N_("Enter the two-letter state code.")
     if not _ZIP.match(values["postal_code"]):
         errors["postal_code"] = N_("Enter a 5-digit ZIP code.")
+    elif "state" not in errors:
+        # The published county comes from the ZIP code, so it must be the clinic's state's.
+        place = lookup_zip(values["postal_code"])
+        if place is not None and place.state != values["state"]:
+            errors["postal_code"] = N_(
+                "This ZIP code is in %(zip_state)s, not %(state)s.",
+                zip_state=place.state,
+                state=values["state"],
+            )
     if values["timezone"] not in available_timezones():
         errors["timezone"] = N_("Enter a time zone such as America/New_York.")
     phone_raw = raw.get("phone") or ""
@@ -80,6 +92,13 @@ def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
             errors["phone"] = N_("Enter a 10-digit US phone number.")
         else:
             values["phone"] = phone_raw.strip()
+    pin_raw = raw.get("vtrcks_pin")
+    pin = re.sub(r"\s", "", pin_raw).upper() if isinstance(pin_raw, str) else ""
+    values["vtrcks_pin"] = pin or None
+    if pin and not _PIN.match(pin):
+        errors["vtrcks_pin"] = N_(
+            "Enter the VTrckS PIN as the CDC issued it: 3 to 20 letters and digits."
+        )
     services = raw.get("services") or []
     if isinstance(services, str):
         services = [services]
@@ -89,6 +108,18 @@ def parse_clinic(raw: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise InvalidInput(N_("Please correct the clinic details."), errors=errors)
     return values
+
+
+def _check_pin_free(session: Session, pin: str | None, clinic_id: int | None) -> None:
+    """Refuse a VTrckS PIN another clinic has (the unique index would refuse it too)."""
+    if pin is None:
+        return
+    holder = session.scalar(select(Clinic.id).where(Clinic.vtrcks_pin == pin))
+    if holder is not None and holder != clinic_id:
+        raise InvalidInput(
+            N_("Please correct the clinic details."),
+            errors={"vtrcks_pin": N_("Another clinic has this VTrckS PIN.")},
+        )
 
 
 def _key_for(session: Session, name: str) -> str:
@@ -103,6 +134,7 @@ def _key_for(session: Session, name: str) -> str:
 def create_clinic(session: Session, raw: dict[str, Any], *, now: datetime) -> Clinic:
     """Add a clinic from form values."""
     values = parse_clinic(raw)
+    _check_pin_free(session, values["vtrcks_pin"], None)
     clinic = Clinic(
         key=_key_for(session, values["name"]),
         kind="health_center",
@@ -120,7 +152,9 @@ def update_clinic(session: Session, clinic_id: int, raw: dict[str, Any]) -> Clin
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound(N_("No clinic with that id."))
-    for name, value in parse_clinic(raw).items():
+    values = parse_clinic(raw)
+    _check_pin_free(session, values["vtrcks_pin"], clinic_id)
+    for name, value in values.items():
         setattr(clinic, name, value)
     session.flush()
     return clinic

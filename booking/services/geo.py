@@ -1,4 +1,5 @@
-"""ZIP code centroids (offline, from the ``zipcodes`` package) and great-circle distances."""
+"""ZIP codes' centroids and counties (offline, from the ``zipcodes`` package) and great-circle
+distances."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class ZipPlace:
     state: str
     latitude: float
     longitude: float
+    county: str | None = None
 
 
 def _load() -> dict[str, ZipPlace]:
@@ -36,6 +38,7 @@ def _load() -> dict[str, ZipPlace]:
                     row["state"],
                     float(row["lat"]),
                     float(row["long"]),
+                    row.get("county") or None,
                 )
                 for row in zipcodes.list_all()  # type: ignore[no-untyped-call]
                 if row.get("lat") and row.get("long")
@@ -46,6 +49,18 @@ def _load() -> dict[str, ZipPlace]:
 def lookup_zip(zip_code: str) -> ZipPlace | None:
     """Return the centroid of a 5-digit ZIP code, or None if it is unknown."""
     return _load().get(zip_code)
+
+
+def county_of(zip_code: str) -> str | None:
+    """The county a ZIP code lies in, as the spec's examples name it ("Suffolk"), or None.
+
+    The package names it in full ("Suffolk County"); other kinds of county keep their word
+    ("Orleans Parish", "Juneau City and Borough").
+    """
+    place = lookup_zip(zip_code[:5])
+    if place is None or not place.county:
+        return None
+    return place.county.removesuffix(" County")
 
 
 def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

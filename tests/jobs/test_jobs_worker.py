@@ -256,7 +256,12 @@ def test_workers_run_the_housekeeping_jobs(database_url, clock, tmp_path, now, l
             failed = queue.failed_job_registry.count
             db.session.rollback()
         assert status == "expired"
-        assert done == ["advance_admission_queue", "relay_outbox", "release_expired_holds"]
+        assert done == [
+            "advance_admission_queue",
+            "relay_outbox",
+            "release_expired_holds",
+            "schedule_provider_feeds",
+        ]
         assert failed == 0
         # Once per period across all workers: a second worker right away does not repeat it.
         assert not run_jobs(app, housekeeping=True)

@@ -68,7 +68,7 @@ def test_conditional_requests_and_etag_changes(app, client, world, clock):
         == 304
     )
     connecticut = next(
-        o for o in flu.json["output"] if o.get("extension", {}).get("state") == ["CT"]
+        o for o in flu.json["output"] if o["type"] == "Slot" and o["extension"]["state"] == ["CT"]
     )
     url = urlsplit(connecticut["url"]).path
     file_etag = client.get(url).headers["ETag"]
@@ -101,12 +101,12 @@ def test_built_once_per_interval_not_per_request(app, client, world, monkeypatch
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("booking.opendata.views.build_files", counting)
+    monkeypatch.setattr("booking.opendata.publish.build_files", counting)
     for _ in range(5):
         client.get("/$bulk-publish")
         client.get("/rsv/$bulk-publish")
         client.get("/opendata/locations.ndjson")
-        client.get("/opendata/flu-slots-CT.ndjson")
+        client.get("/opendata/flu-slots-CT-2026-03-02.ndjson")
     assert len(calls) == 1  # one build serves every service's manifest and files
     with app.app_context():
         assert get_redis().exists("{fairslot:opendata}:doc:manifest")

@@ -52,7 +52,7 @@ def test_locations_and_slots_carry_what_finders_read(client, world):
     assert [o["extension"]["state"] for o in manifest["output"] if o["type"] == "Slot"] == [["MA"]]
     location = next(r for r in resources["Location"] if r["name"] == "Boston Clinic")
     assert {t["system"] for t in location["telecom"]} == {"phone", "url"}
-    assert set(location["address"]) == {"line", "city", "state", "postalCode"}
+    assert set(location["address"]) == {"line", "city", "state", "postalCode", "district"}
     assert location["position"] and location["identifier"]
     slot = next(r for r in resources["Slot"] if r["status"] == "free")
     urls = {e["url"] for e in slot["extension"]}
@@ -183,11 +183,13 @@ def test_unknown_services_and_files_of_no_current_manifest_are_not_served(app, c
     for service in ("measles", "FLU", "covid19.", "x" * 300, "opendata"):
         assert client.get(f"/{service}/$bulk-publish").status_code == 404, service
     assert client.get("/flu%00/$bulk-publish").status_code == 400  # refused at the edge
-    assert client.get("/opendata/slots-CT.ndjson").status_code == 404  # Hartford has flu only
-    assert client.get("/opendata/flu-slots-CT.ndjson").status_code == 200
+    assert (
+        client.get("/opendata/slots-CT-2026-03-02.ndjson").status_code == 404
+    )  # Hartford has flu only
+    assert client.get("/opendata/flu-slots-CT-2026-03-02.ndjson").status_code == 200
     with app.app_context():  # a file an earlier build published and this one does not
         get_redis().hset(
-            "{fairslot:opendata}:doc:file:slots-NY.ndjson",
+            "{fairslot:opendata}:doc:file:slots-NY-2026-03-02.ndjson",
             mapping={"body": b"{}", "etag": '"x"', "last_modified": "2021-01-01T00:00:00+00:00"},
         )
-    assert client.get("/opendata/slots-NY.ndjson").status_code == 404
+    assert client.get("/opendata/slots-NY-2026-03-02.ndjson").status_code == 404

@@ -73,11 +73,10 @@ def test_html_hold_without_admission_goes_to_the_waiting_room_in_always_mode(bui
     response = html_hold(client, slot)
     assert response.status_code == 303
     clinic = clinic_of(app, slot)
-    # Back from the line, the clinic page on that day offers the time the resident picked.
-    location = urlsplit(response.headers["Location"])
-    back = parse_qs(location.query)["next"][0]
-    assert location.path == "/waiting-room"
-    assert back.startswith(f"/clinics/{clinic}?date=") and back.endswith(f"&slot={slot}")
+    # Back to the slot's own day, vaccine and time after the line.
+    back = f"/clinics/{clinic}?date=2026-03-03&vaccine=janssen-covid19&slot={slot}"
+    to_room = urlsplit(response.headers["Location"])
+    assert to_room.path == "/waiting-room" and parse_qs(to_room.query) == {"next": [back]}
     assert admission_cookie(client) is None
     assert counters(app, slot) == (0, 0)
     # Following the link keeps where to go back to.
