@@ -188,6 +188,17 @@ SETTINGS: tuple[Setting, ...] = (
             "At most this many admitted users active in the booking funnel at once."),
     Setting("FAIRSLOT_QUEUE_ADMIT_PER_MINUTE", 300, int,
             "At most this many new admissions per minute."),
+    Setting("FAIRSLOT_QUEUE_AUTOTUNE", False, _bool,
+            "Let the admission rate follow the booking path's own p99 latency and errors, "
+            "measured on the server (starting from `FAIRSLOT_QUEUE_ADMIT_PER_MINUTE`, within the "
+            "two bounds below); admins see it and can pin a rate (docs/performance.md)."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE", 30, int,
+            "With autotune: the controller never admits fewer per minute."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE", 3000, int,
+            "With autotune: the controller never admits more per minute."),
+    Setting("FAIRSLOT_QUEUE_TARGET_P99_MS", 500, int,
+            "The booking path's latency target (p99, ms): the controller admits faster while at "
+            "most 1% of booking requests are slower (or fail), slower as soon as more are."),
     Setting("FAIRSLOT_QUEUE_OPENS_AT", None, str,
             "When booking opens, ISO 8601 with offset (`2026-03-04T06:00:00-05:00`). Before the "
             "pre-queue window the waiting room is closed; within it, arrivals get a random place "
