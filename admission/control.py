@@ -172,8 +172,8 @@ class AdmissionControl:
     def view(self, start_per_minute: int, *, now: float) -> ControlView:
         """The controller as admins see it (read fresh)."""
         self._cached = None
+        rate = self.rate(start_per_minute, now=now)  # may step: read the state after it
         state, pinned = self._read()
-        rate = self.rate(start_per_minute, now=now)
         return ControlView(self.config.enabled, rate, pinned, state, self.config)
 
     def pin(self, per_minute: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -191,7 +192,7 @@ def queue_rate() -> Any:
     try:
         if action == "pin":
             raw = request.form.get("rate", "").strip()
-            if not raw.isdigit() or not 1 <= int(raw) <= PIN_LIMIT:
+            if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= PIN_LIMIT:
                 error = N_(
                     "Give a whole number of admissions per minute, from 1 to %(most)s.",
                     most=f"{PIN_LIMIT:,}",
