@@ -69,7 +69,7 @@ DECISIONS: dict[str, str] = {
         "where they last slowed down."
     ),
     Decision.CUT: N_(
-        "Cut by 30%: too many booking requests were slower than the target or failed."
+        "Cut by 30 percent: too many booking requests were slower than the target or failed."
     ),
     Decision.RECOVERING: N_(
         "Held after a cut: booking pages are still slow, and the cut needs a few seconds to show."
