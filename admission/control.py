@@ -15,6 +15,8 @@ The controller is TCP's congestion control applied to admissions (AIMD with a sl
   where the path last got slow is the best estimate of capacity, so approach it gently.
 * **Hold** when nobody is waiting: the rate is not what limits admission then, and raising it
   on an idle path would leave it far too high when a crowd arrives (TCP's cwnd validation).
+  Likewise when people wait but no booking request came in the window (admission paused or
+  off, or the path down): there is no evidence that more would be served in time.
 
 Its inputs are the booking path's figures over a sliding window (``admission.health``) and the
 length of the line; its output is the admissions per minute the queue's scripts use, within
@@ -50,6 +52,7 @@ class Decision(enum.StrEnum):
     CUT = "cut"
     RECOVERING = "recovering"  # too slow, but the last cut has not had a window to show
     NO_DEMAND = "no_demand"
+    NO_TRAFFIC = "no_traffic"  # no booking requests in the window: nothing to judge by
     AT_BOUND = "at_bound"
     PINNED = "pinned"
 
@@ -115,6 +118,9 @@ def step(
         return replace(moved, rate=rate, threshold=rate, cut_at=now, decision=Decision.CUT)
     if waiting <= 0:
         return replace(moved, decision=Decision.NO_DEMAND)
+    if figures.requests == 0:
+        # People wait but nobody books: admission is paused or off, or the path is down.
+        return replace(moved, decision=Decision.NO_TRAFFIC)
     if state.rate >= config.max_per_minute:
         return replace(moved, rate=float(config.max_per_minute), decision=Decision.AT_BOUND)
     if state.threshold is None or state.rate < state.threshold:

@@ -75,6 +75,9 @@ DECISIONS: dict[str, str] = {
         "Held after a cut: booking pages are still slow, and the cut needs a few seconds to show."
     ),
     Decision.NO_DEMAND: N_("Held: nobody is waiting, so a higher rate would not let anyone in."),
+    Decision.NO_TRAFFIC: N_(
+        "Held: people are waiting but no booking request came in, so there is nothing to judge by."
+    ),
     Decision.AT_BOUND: N_("Held at the configured maximum."),
     Decision.PINNED: N_("Pinned by an admin."),
 }

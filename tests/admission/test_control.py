@@ -112,6 +112,14 @@ def test_nobody_waiting_holds_the_rate_so_it_does_not_wind_up_on_an_idle_path():
     assert (state.decision, state.rate) == (Decision.NO_DEMAND, 100)
 
 
+def test_people_waiting_but_no_booking_requests_hold_the_rate_too():
+    # Admission paused or off, or the path down: no evidence that more would be served.
+    state = ControlState.initial(100, CONFIG, now=0.0)
+    for t in range(1, 100):
+        state = step(state, figures(0), waiting=500, now=t * 5.0, config=CONFIG)
+    assert (state.decision, state.rate) == (Decision.NO_TRAFFIC, 100)
+
+
 def test_the_rate_stays_within_the_bounds():
     config = ControlConfig(enabled=True, min_per_minute=50, max_per_minute=200)
     assert ControlState.initial(5, config, now=0).rate == 50
