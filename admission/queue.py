@@ -17,6 +17,7 @@ from typing import Any
 
 from admission import scripts
 from admission.control import AdmissionControl
+from admission.polling import PollPlan
 from admission.scripts import (
     AdmitLimits,
     MinuteFigures,
@@ -108,11 +109,13 @@ class AdmissionQueue:
         rng: random.Random | None = None,
         settings_cache_seconds: float = 2.0,
         control: AdmissionControl | None = None,
+        poll_budget: float = 200.0,
     ) -> None:
         self.redis = redis
         self.defaults = defaults
         self.prefix = prefix
         self.control = control  # sets the admission rate from the booking path's health
+        self.poll_budget = poll_budget  # polls a second for the whole line (``polling``)
         self.rng = rng or random.SystemRandom()
         self._cache_seconds = settings_cache_seconds
         self._cached: tuple[float, QueueSettings] | None = None
@@ -347,7 +350,7 @@ class AdmissionQueue:
             active=reply.active,
             admitted_last_minute=reply.admitted_last_minute,
             eta_seconds=eta,
-            poll_after_seconds=self._poll_after(state, ahead, phase),
+            poll_after_seconds=self._poll_after(state, ahead, phase, reply.waiting, settings),
             remaining=remaining,
             sold_out=remaining == 0,
             likely_too_late=remaining is not None and ahead is not None and ahead >= remaining,
@@ -358,18 +361,23 @@ class AdmissionQueue:
             updated_at=datetime.fromtimestamp(now, UTC),
         )
 
-    def _poll_after(self, state: TicketState, ahead: int | None, phase: QueuePhase) -> int:
-        """Near the front, poll often; far back, rarely (with jitter so polls do not align)."""
+    def _poll_after(
+        self,
+        state: TicketState,
+        ahead: int | None,
+        phase: QueuePhase,
+        waiting: int,
+        settings: QueueSettings,
+    ) -> int:
+        """Near the front, poll often; far back, rarely, so the line keeps to the poll budget.
+
+        With up to 20% jitter (only ever longer), so polls do not align.
+        """
         if state != TicketState.WAITING:
             return 0
+        plan = PollPlan(self.poll_budget, settings.idle_minutes * 60)
         if phase != QueuePhase.OPEN or ahead is None:
-            base = 30
-        elif ahead < 50:
-            base = 5
-        elif ahead < 500:
-            base = 10
-        elif ahead < 5000:
-            base = 20
+            base = plan.prequeue_interval(waiting)
         else:
-            base = 45
-        return base + int(self.rng.random() * base * 0.2)
+            base = plan.interval(ahead + 1, waiting)
+        return math.ceil(base * (1 + 0.2 * self.rng.random()))

@@ -210,6 +210,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_QUEUE_IDLE_MINUTES", 5, int,
             "A waiting ticket not polled, or an admitted user not seen, for this long gives up its "
             "place to the next person."),
+    Setting("FAIRSLOT_QUEUE_POLL_BUDGET", 200, int,
+            "Status polls a second the whole line may make, across all app servers: each "
+            "waiting person is told to poll less often the farther back they are, so the total "
+            "stays under this for lines up to budget x 0.7 x the idle timeout (in seconds) "
+            "long (docs/performance.md)."),
     Setting("FAIRSLOT_QUEUE_JOIN_RATE_LIMIT", "10 per minute", str,
             "Per-client limit on joining the waiting room."),
     Setting("FAIRSLOT_QUEUE_POLL_RATE_LIMIT", "120 per minute", str,

@@ -57,10 +57,16 @@ def control_from_config(config: Any) -> ControlConfig:
 def init_app(app: Flask) -> None:
     """Create the app's queue, and its admission controller, on its Redis."""
     defaults = defaults_from_config(app.config)
+    if app.config["QUEUE_POLL_BUDGET"] < 1:
+        raise ConfigError("FAIRSLOT_QUEUE_POLL_BUDGET must be at least 1 poll a second")
     redis = redis_of(app)
     control = AdmissionControl(redis, DEFAULT_PREFIX, control_from_config(app.config))
     app.extensions[_EXT] = AdmissionQueue(
-        redis, defaults, rng=app.config.get("QUEUE_RNG"), control=control
+        redis,
+        defaults,
+        rng=app.config.get("QUEUE_RNG"),
+        control=control,
+        poll_budget=float(app.config["QUEUE_POLL_BUDGET"]),
     )
 
 
