@@ -45,7 +45,7 @@ def _sample(redis: Any, t: float) -> dict[str, Any]:
 
 
 def run(
-    stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, seconds: float = 45.0
+    stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, seconds: float = 40.0
 ) -> dict[str, Any]:
     """Both drills; what each saw, second by second, and its summary."""
     reference = profile.admit_per_minute
