@@ -48,8 +48,14 @@ def queued_seconds(header: str | None, received_at: float) -> float:
     return waited if 0.0 <= waited <= MAX_QUEUED_SECONDS else 0.0
 
 
+def _measuring() -> bool:
+    control = get_queue().control
+    return control is not None and control.config.enabled
+
+
 def _start() -> None:
-    if not is_booking_request():
+    # Only the controller reads the window: with autotune off, booking requests pay nothing.
+    if not is_booking_request() or not _measuring():
         return
     queued = 0.0
     if current_app.config["PROXY_COUNT"]:

@@ -61,10 +61,16 @@ def test_a_server_error_on_the_booking_path_counts_as_slow(app, clock):
 def test_the_proxys_start_stamp_counts_only_behind_the_proxy(build, clock, proxies):
     import time
 
-    app = build(QUEUE_MODE="off", PROXY_COUNT=proxies)
+    app = build(QUEUE_MODE="off", PROXY_COUNT=proxies, QUEUE_AUTOTUNE=True)
     stamp = f"t={time.time() - 2:.3f}"  # two seconds in nginx's backlog
     app.test_client().get("/api/v1/clinics", headers={"X-Request-Start": stamp})
     assert window(app, clock).slow == proxies  # a client's own header is never trusted
+
+
+def test_with_autotune_off_booking_requests_are_not_measured(build, clock):
+    app = build(QUEUE_MODE="off")
+    app.test_client().get("/api/v1/clinics")
+    assert window(app, clock).requests == 0
 
 
 @pytest.mark.parametrize(
