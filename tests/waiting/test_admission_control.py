@@ -146,6 +146,7 @@ def test_admins_see_the_controller_and_can_pin_and_unpin_a_rate_audited(app, clo
     assert [api_join(client)["state"] for _ in range(3)].count("admitted") == 1  # 2 a minute
     dashboard = text(admin.get("/admin/dashboard"))
     assert "2 per minute, pinned by an admin" in dashboard
+    assert "\nfairslot_queue_admit_per_minute 2\n" in text(client.get("/metrics"))
     unpinned = admin.post("/admin/queue/rate", data={"action": "unpin", "csrf_token": token})
     assert unpinned.status_code == 303
     assert "pinned" not in admin_page(admin).split("Admission rate")[1].split("<h2")[0]
