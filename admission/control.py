@@ -161,6 +161,7 @@ class AdmissionControl:
         self._waiting_key = f"{prefix}:waiting"
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, ControlState | None, int | None] | None = None
+        self._lost_step: int | None = None  # a step period another process claimed
 
     def rate(self, start_per_minute: int, *, now: float) -> int:
         """The admissions per minute in force now, stepping the controller when a step is due."""
@@ -211,9 +212,12 @@ class AdmissionControl:
         self, state: ControlState | None, start_per_minute: int, now: float
     ) -> ControlState | None:
         period = math.floor(now / self.config.step_seconds)
+        if period == self._lost_step:
+            return None  # asked already: no second round trip per poll until the cache renews
         claim = f"{self.prefix}:control_step:{period}"
         if not self.redis.set(claim, 1, nx=True, ex=self.config.step_seconds * 4):
-            return None  # another process takes this step
+            self._lost_step = period  # another process takes this step
+            return None
         seconds = self.config.window_seconds
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self._state_key)  # fresh: another process may have stepped since our read

@@ -92,6 +92,20 @@ def test_only_one_process_takes_each_step():
     assert second.control.view(4, now=T0 + 5).state.rate == 6.25
 
 
+def test_a_process_that_lost_the_step_does_not_ask_again_on_every_poll():
+    client = redis_client()
+    first, second = controlled_queue(client), controlled_queue(client)
+    second.control._cache_seconds = 60  # its stale state stays cached, the step due
+    second.poll("x", now=T0 - 10)  # reads (no state yet) and takes a step
+    first.poll("x", now=T0)  # takes the step of this period
+    claims = []
+    real_set = client.set
+    client.set = lambda *a, **k: claims.append(a[0]) or real_set(*a, **k)
+    for i in range(5):
+        second.poll("x", now=T0 + i / 10)
+    assert len(claims) == 1  # one attempt at the period's claim, lost, then no more
+
+
 def test_a_pin_replaces_the_controller_until_unpinned_and_no_step_overwrites_it():
     queue = controlled_queue(admit_per_minute=600)
     queue.control.pin(3)
