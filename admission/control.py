@@ -190,6 +190,11 @@ class AdmissionControl:
         self.redis.set(self._pin_key, int(per_minute))
         self._cached = None
 
+    def restart(self) -> None:
+        """Forget the controller's state: its next step starts again from the configured rate."""
+        self.redis.delete(self._state_key)
+        self._cached = None
+
     def unpin(self) -> None:
         """Hand the rate back to the controller, from where it last was."""
         self.redis.delete(self._pin_key)

@@ -151,6 +151,14 @@ def queue_update() -> Any:
     try:
         before = get_queue().settings().to_redis()
         get_queue().update_settings(**changes)
+        control = get_queue().control
+        new_rate = changes.get("admit_per_minute", before.get("admit_per_minute"))
+        if (
+            control is not None
+            and control.config.enabled
+            and new_rate != before.get("admit_per_minute")
+        ):
+            control.restart()  # with autotune on, the setting is where the controller starts
     except SettingsError as exc:
         return _page(str(exc), 422, values=changes)
     except RedisError:

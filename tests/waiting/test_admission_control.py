@@ -206,3 +206,24 @@ def test_with_autotune_off_there_is_nothing_to_pin(app, clock, accounts):
     )
     assert refused.status_code == 409
     assert rate_audit(app) == []
+
+
+def test_a_new_starting_rate_saved_by_an_admin_restarts_the_controller_from_it(
+    app, clock, accounts
+):
+    add_slots(app, clock(), 50)
+    client = app.test_client()
+    for _ in range(3):
+        api_join(client)  # a step at the configured 4 a minute
+    with app.app_context():
+        assert get_queue().control.view(4, now=clock().timestamp()).state is not None
+    admin = admin_client(app, clock)
+    page = admin_page(admin)
+    assert "the controller starts from this rate" in page
+    form = {"admit_per_minute": "40", "csrf_token": csrf_from(page)}
+    assert admin.post("/admin/queue", data=form).status_code == 303
+    with app.app_context():
+        queue = get_queue()
+        view = queue.control.view(queue.settings().admit_per_minute, now=clock().timestamp())
+        assert (view.rate, view.state) == (40, None)  # forgotten: starts again at 40
+    assert "40 per minute, set by the controller" in admin_page(admin)
