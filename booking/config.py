@@ -196,6 +196,10 @@ SETTINGS: tuple[Setting, ...] = (
             "With autotune: the controller never admits fewer per minute."),
     Setting("FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE", 3000, int,
             "With autotune: the controller never admits more per minute."),
+    Setting("FAIRSLOT_TRUST_REQUEST_START", False, _bool,
+            "With autotune behind a proxy that stamps `X-Request-Start` itself, replacing any a "
+            "client sent (the shipped nginx config does), count the time a booking request "
+            "waited for a worker in its latency. Needs `FAIRSLOT_PROXY_COUNT` too."),
     Setting("FAIRSLOT_QUEUE_TARGET_P99_MS", 500, int,
             "The booking path's latency target (p99, ms): the controller admits faster while at "
             "most 1% of booking requests are slower (or fail), slower as soon as more are."),

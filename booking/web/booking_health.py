@@ -2,10 +2,11 @@
 
 The admission controller (``admission.control``) follows these figures, so only booking
 requests count: the resident pages and the API's booking routes, not the waiting room, its
-polls, staff consoles or static files. Behind the shipped nginx (``FAIRSLOT_PROXY_COUNT`` set),
-the time the request waited for a worker counts too: nginx stamps ``X-Request-Start`` (its
-own value replaces any a client sent), and a stamp that is malformed or outside the last
-minute is ignored rather than trusted.
+polls, staff consoles or static files. Behind the shipped nginx (``FAIRSLOT_PROXY_COUNT`` and
+``FAIRSLOT_TRUST_REQUEST_START`` set), the time the request waited for a worker counts too:
+nginx stamps ``X-Request-Start``, its own value replacing any a client sent. Both settings are
+needed because a client that could send its own stamp could make booking look slow and so
+slow admission for everyone. A stamp that is malformed or outside the last minute is ignored.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _start() -> None:
     if not is_booking_request() or not _measuring():
         return
     queued = 0.0
-    if current_app.config["PROXY_COUNT"]:
+    if current_app.config["PROXY_COUNT"] and current_app.config["TRUST_REQUEST_START"]:
         queued = queued_seconds(request.headers.get("X-Request-Start"), time.time())
     g.booking_started = time.perf_counter() - queued
 

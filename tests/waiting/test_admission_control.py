@@ -57,14 +57,20 @@ def test_a_server_error_on_the_booking_path_counts_as_slow(app, clock):
     assert (got.requests, got.errors, got.slow) == (1, 1, 1)
 
 
-@pytest.mark.parametrize("proxies", [0, 1])
-def test_the_proxys_start_stamp_counts_only_behind_the_proxy(build, clock, proxies):
+@pytest.mark.parametrize(
+    ("proxies", "trusted", "counted"), [(0, False, 0), (1, False, 0), (0, True, 0), (1, True, 1)]
+)
+def test_the_proxys_start_stamp_counts_only_when_trusted_behind_the_proxy(
+    build, clock, proxies, trusted, counted
+):
     import time
 
-    app = build(QUEUE_MODE="off", PROXY_COUNT=proxies, QUEUE_AUTOTUNE=True)
+    app = build(
+        QUEUE_MODE="off", PROXY_COUNT=proxies, TRUST_REQUEST_START=trusted, QUEUE_AUTOTUNE=True
+    )
     stamp = f"t={time.time() - 2:.3f}"  # two seconds in nginx's backlog
     app.test_client().get("/api/v1/clinics", headers={"X-Request-Start": stamp})
-    assert window(app, clock).slow == proxies  # a client's own header is never trusted
+    assert window(app, clock).slow == counted  # a client's own header is never trusted
 
 
 def test_with_autotune_off_booking_requests_are_not_measured(build, clock):
