@@ -11,7 +11,17 @@ from bench.stats import ratio
 def sections(results: dict[str, Any]) -> list[str]:
     """Markdown lines of every section that has results."""
     lines: list[str] = []
-    for part in (_setup, _crowd, _correctness, _ceilings, _scale, _drills, _notes, _charts):
+    for part in (
+        _setup,
+        _crowd,
+        _correctness,
+        _ceilings,
+        _scale,
+        _drills,
+        _tuning,
+        _notes,
+        _charts,
+    ):
         lines.extend(part(results))
     return lines
 
@@ -295,6 +305,43 @@ def _drills(results: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _tuning(results: dict[str, Any]) -> list[str]:
+    t = results.get("tuning")
+    drills = {k: v for k, v in (t or {}).items() if isinstance(v, dict)}
+    if not drills:
+        return []
+    target = t.get("target_ms") if t else None
+    lines = [
+        "## Self-tuning drills (admission controller on)",
+        "",
+        f"Target: booking p99 under {fmt(target)} ms. Rates in admissions per minute.",
+        "",
+        "| Drill | Start | Rate min / max / last | Booking p99 bins over target "
+        "(all / second half) | Errors / requests | Booked |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, d in drills.items():
+        lines.append(
+            f"| {name} | {_whole(d.get('start_per_minute'))} | {_whole(d.get('rate_min'))} / "
+            f"{_whole(d.get('rate_max'))} / {_whole(d.get('rate_last'))} | "
+            f"{d.get('bins_over_target')} / {d.get('bins_over_target_second_half')} | "
+            f"{d.get('errors')} / {d.get('requests')} | {d.get('booked')} |"
+        )
+    for name, d in drills.items():
+        rates = {int(s["t"] // 5) * 5: s.get("rate") for s in d.get("samples", [])}
+        lines += ["", f"### {name}: every 5 s", "", "| t (s) | Rate | Booking p99 (ms) |"]
+        lines.append("|---|---|---|")
+        for b in d.get("bins", []):
+            rate = rates.get(int(b["t"]))
+            lines.append(f"| {_whole(b['t'])} | {_whole(rate)} | {_whole(b['p99_ms'])} |")
+    lines.append("")
+    return lines
+
+
+def _whole(value: float | None) -> str:
+    return fmt(None if value is None else round(value))
 
 
 def _notes(results: dict[str, Any]) -> list[str]:

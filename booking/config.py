@@ -188,6 +188,21 @@ SETTINGS: tuple[Setting, ...] = (
             "At most this many admitted users active in the booking funnel at once."),
     Setting("FAIRSLOT_QUEUE_ADMIT_PER_MINUTE", 300, int,
             "At most this many new admissions per minute."),
+    Setting("FAIRSLOT_QUEUE_AUTOTUNE", False, _bool,
+            "Let the admission rate follow the booking path's own p99 latency and errors, "
+            "measured on the server (starting from `FAIRSLOT_QUEUE_ADMIT_PER_MINUTE`, within the "
+            "two bounds below); admins see it and can pin a rate (docs/performance.md)."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE", 30, int,
+            "With autotune: the controller never admits fewer per minute."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE", 3000, int,
+            "With autotune: the controller never admits more per minute."),
+    Setting("FAIRSLOT_TRUST_REQUEST_START", False, _bool,
+            "With autotune behind a proxy that stamps `X-Request-Start` itself, replacing any a "
+            "client sent (the shipped nginx config does), count the time a booking request "
+            "waited for a worker in its latency. Needs `FAIRSLOT_PROXY_COUNT` too."),
+    Setting("FAIRSLOT_QUEUE_TARGET_P99_MS", 500, int,
+            "The booking path's latency target (p99, ms): the controller admits faster while at "
+            "most 1% of booking requests are slower (or fail), slower as soon as more are."),
     Setting("FAIRSLOT_QUEUE_OPENS_AT", None, str,
             "When booking opens, ISO 8601 with offset (`2026-03-04T06:00:00-05:00`). Before the "
             "pre-queue window the waiting room is closed; within it, arrivals get a random place "
@@ -199,6 +214,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_QUEUE_IDLE_MINUTES", 5, int,
             "A waiting ticket not polled, or an admitted user not seen, for this long gives up its "
             "place to the next person."),
+    Setting("FAIRSLOT_QUEUE_POLL_BUDGET", 200, int,
+            "Status polls a second the whole line may make, across all app servers: each "
+            "waiting person is told to poll less often the farther back they are, so the total "
+            "stays under this for lines up to budget x 0.7 x the idle timeout (in seconds) "
+            "long (docs/performance.md)."),
     Setting("FAIRSLOT_QUEUE_JOIN_RATE_LIMIT", "10 per minute", str,
             "Per-client limit on joining the waiting room."),
     Setting("FAIRSLOT_QUEUE_POLL_RATE_LIMIT", "120 per minute", str,
