@@ -25,6 +25,7 @@ import pytest
 from booking.web.booking_health import queued_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.backend_free  # real nginx and stand-in pools: no test backend
 CONFIG = ROOT / "deploy" / "nginx" / "fairslot.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
