@@ -9,9 +9,11 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from booking.models import ProviderFeed, ProviderLocation, ProviderSlot
-from booking.services import inventory, provider_search
+from booking.services import inventory, provider_feeds, provider_search
+from booking.services.feed_reader import FeedLocation, FeedSlot, Snapshot
 from booking.services.geo import lookup_zip
 from tests.support import make_clinic, make_slot
 
@@ -276,3 +278,23 @@ def test_our_api_and_open_data_never_list_them(app, client, session, now, stores
     for body in (clinics, summary):
         assert "Our Clinic" in body or "available" in body
         assert "Example Pharmacy" not in body and "pharmacy.example.com" not in body
+
+
+def test_a_location_without_a_position_is_placed_at_its_zip_code(session, now):
+    feed = add_feed(session, now)
+    place = FeedLocation(
+        "store-7", "Example Pharmacy #7", "7 Main St", "Boston", "MA", "02115-1234",
+        None, None, None, None, None, None,
+    )  # fmt: skip
+    nowhere = FeedLocation(*[*place.__dict__.values()][:5], "99999", *[None] * 6)
+    slot = FeedSlot("store-7", "covid19", None, now + timedelta(hours=1),
+                    now + timedelta(hours=2), 1, LINK, None)  # fmt: skip
+    provider_feeds.keep_snapshot(session, feed.id, Snapshot([place], [slot]), {}, now=now)
+    (found,) = near(session, now)
+    assert (found.location.latitude, found.location.longitude) == (
+        FENWAY.latitude,
+        FENWAY.longitude,
+    )
+    provider_feeds.keep_snapshot(session, feed.id, Snapshot([nowhere], []), {}, now=now)
+    kept = session.scalars(select(ProviderLocation).where(ProviderLocation.feed_id == feed.id))
+    assert [(x.latitude, x.postal_code) for x in kept] == [(None, "99999")]
