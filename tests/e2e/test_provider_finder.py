@@ -17,7 +17,9 @@ from booking.services import provider_feeds
 from tests.e2e.audit import Audit
 from tests.e2e.conftest import AGENT, PHONE, ZIP, LiveServer, translated
 from tests.e2e.flows import sign_in, submit
-from tests.opendata.feed_server import FeedServer, pharmacy_feed
+from tests.opendata.feed_server import REGISTRY, FeedServer, pharmacy_feed, serve
+
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>' + "W" * 120
 
 
 @pytest.fixture
@@ -25,7 +27,13 @@ def chain(live_server: LiveServer) -> Iterator[int]:
     """A chain's feed on 127.0.0.1, registered and fetched once; stopped afterwards, so the
     other browser tests' searches are as they were."""
     server = FeedServer()
-    pharmacy_feed(server, datetime.now(UTC))
+    feed = pharmacy_feed(server, datetime.now(UTC))
+    # Its second store is hostile: markup and one endless word in its name, an http link.
+    feed["locations"][1]["name"] = HOSTILE
+    feed["slots"][-1]["extension"] = [
+        {"url": f"{REGISTRY}/StructureDefinition/booking-deep-link", "valueUrl": "http://x.test/"}
+    ]
+    serve(server, feed)
     app = live_server.app
     with app.app_context():
         feed_id = db.transaction(
@@ -59,6 +67,9 @@ def check_listing(page: Any) -> None:
     query = dict(parse_qsl(urlsplit(link).query))
     assert link.startswith("https://pharmacy.example.com/book?slot=2&")
     assert query["source"] == "fairslot" and query["booking-referral"]
+    hostile = page.locator(".result--provider", has=page.get_by_text(HOSTILE, exact=True))
+    assert hostile.count() == 1 and hostile.locator("a.provider-book").count() == 0
+    assert page.evaluate("window.pwned") is None
 
 
 def search(page: Any) -> None:
