@@ -236,6 +236,9 @@ def test_the_resident_sees_another_providers_times_marked_with_link_and_freshnes
         assert query["source"] == "fairslot" and len(query["booking-referral"]) == 32
     assert 'href="tel:6175550100"' in page
     assert "Example Pharmacy #3" not in page  # out of reach
+    app.config["PROVIDER_FEED_MAX_AGE_MINUTES"] = 11  # the copy is 12 minutes old: stale
+    page = client.get("/search", query_string={"zip": "02115"}).get_data(as_text=True)
+    assert "result--provider" not in page and "Example Pharmacy" not in page
 
 
 def test_the_agent_sees_them_too(app, agent, session, now, stores):
@@ -275,8 +278,15 @@ def test_our_api_and_open_data_never_list_them(app, client, session, now, stores
     session.commit()
     clinics = client.get("/api/v1/clinics", query_string={"zip": "02115"}).get_data(as_text=True)
     summary = client.get("/api/v1/availability").get_data(as_text=True)
+    files = [
+        client.get(urlsplit(entry["url"]).path).get_data(as_text=True)
+        for entry in client.get("/$bulk-publish").json["output"]
+    ]
+    assert any("Our Clinic" in body for body in files)
+    for body in files:
+        assert "Example Pharmacy" not in body and "pharmacy.example.com" not in body
+    assert "Our Clinic" in clinics and '"available"' in summary
     for body in (clinics, summary):
-        assert "Our Clinic" in body or "available" in body
         assert "Example Pharmacy" not in body and "pharmacy.example.com" not in body
 
 
