@@ -265,6 +265,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_PROVIDER_FEED_TIMEOUT_SECONDS", 60.0, float,
             "The longest one provider feed's fetch may take, all its files together; a slower "
             "one is refused."),
+    Setting("FAIRSLOT_PROVIDER_FEED_MAX_AGE_MINUTES", 60, int,
+            "Search results show a provider's free appointments only while its copy is at most "
+            "this old (from its last successful fetch); an older copy is not shown until the "
+            "feed is read again."),
     Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
             "Per-client limit on the open data endpoints (generous: public and cached)."),
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,
