@@ -55,9 +55,13 @@ def test_a_batch_creates_resizes_and_closes_by_the_clinics_own_ids(app, client, 
         assert slot_by_external(s, a, "EHR-2").is_open is False
         assert s.scalar(select(Reservation.status)) == "cancelled"
         assert s.scalar(select(func.count(OutboxMessage.id))) >= 2  # booked, then cancelled
-        actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        actions = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.clinic_id == a).order_by(AuditEntry.id)
+        ).all()
         assert actions.count("clinic_api.batch") == 3  # every use, the replay too
-        entry = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.clinic_id == a).order_by(AuditEntry.id.desc())
+        ).first()
         key_row = s.get(ClinicApiKey, world["key_a_id"])
         assert entry.detail["key"] == key_row.prefix and key.startswith(key_row.prefix + "_")
         assert key_row.last_used_at == clock()
@@ -170,7 +174,9 @@ def test_rotated_and_revoked_keys_are_refused_at_once(app, client, clock, world)
     assert revoked.status_code == 401 and "revoked" in revoked.get_json()["detail"]
     with app.app_context():
         refused = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "clinic_api.refused")
+            select(AuditEntry).where(
+                AuditEntry.action == "clinic_api.refused", AuditEntry.clinic_id == a
+            )
         ).all()
         assert [e.detail["status"] for e in refused] == [401]
 
