@@ -34,7 +34,6 @@ TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
 TABLES = (
-    "audit_log",
     "clinic_api_batch",
     "clinic_api_key_clinic",
     "clinic_api_key",
