@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 
 from booking.api import bp
@@ -92,7 +92,7 @@ def clinic_systems_batch(clinic_id: str) -> Any:
         return outcome, {"idempotency_key": key, "replayed": outcome.replayed, **counts}
 
     outcome = _as_key(target, "clinic_api.batch", work)
-    response: Response = current_app.json.response(outcome.result)
+    response = jsonify(outcome.result)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

@@ -90,7 +90,7 @@ _ROSTER_ROW = {
 _KEY_REFUSED = problem(
     "No valid key: missing, malformed, unknown, rotated or revoked (with `WWW-Authenticate`)."
 )
-_SECURITY = [{"clinicKey": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"clinicKey": []}]
 PATHS: dict[str, Any] = {
     "/api/v1/clinic-systems/clinics/{clinic_id}/slot-batches": {
         "post": {

@@ -51,11 +51,8 @@ def _page(
     names = {c.id: c.name for c in clinics}
     if not admin:
         granted = {g for _, extra in keys for g in extra}
-        names = dict(
-            db.session.execute(select(Clinic.id, Clinic.name).where(Clinic.id.in_(granted)))
-            .tuples()
-            .all()
-        )
+        rows = db.session.execute(select(Clinic.id, Clinic.name).where(Clinic.id.in_(granted)))
+        names = {clinic_id: name for clinic_id, name in rows}
     page = render_template(
         "clinic/api_keys.html",
         clinic=clinic,
