@@ -26,7 +26,7 @@ from booking.services import staff as staff_service
 from booking.services.errors import DomainError, NotFound
 from booking.services.text import N_
 from booking.services.validation import parse_date
-from booking.web.access import audit_key_refusal, key_route, presented_key
+from booking.web.access import audit_key_refusal, key_route, presented_key, require_key
 
 PREFIX = "/v1/clinic-systems/clinics/<clinic_id>"
 T = TypeVar("T")
@@ -75,6 +75,7 @@ def _as_key(
 @key_route
 def clinic_systems_batch(clinic_id: str) -> Any:
     """Create, resize and close the clinic's slots, by its own ids, in one idempotent batch."""
+    require_key()
     target = path_id(clinic_id, _NO_CLINIC)
     key = idempotency_key()
     if key is None:
@@ -102,6 +103,7 @@ def clinic_systems_batch(clinic_id: str) -> Any:
 @key_route
 def clinic_systems_roster(clinic_id: str) -> Any:
     """The clinic's booked residents on one local day."""
+    require_key()
     target = path_id(clinic_id, _NO_CLINIC)
     day = parse_date(request.args.get("date"), field="date")
 

@@ -149,7 +149,16 @@ def _load_api_key() -> None:
         g.api_key = db.transaction(lambda s: api_keys.authenticate(s, presented, secret_key=secret))
     except api_keys.KeyRefused as exc:
         audit_key_refusal(exc.key, exc.status, str(exc.detail))
-        raise
+        # Raised by the view (require_key), after the rate limiter has counted the attempt
+        # against the client's address: guessing keys is limited like anything else.
+        g.key_refused = exc
+
+
+def require_key() -> None:
+    """Refuse the request if the key it presented was refused (first thing a key view does)."""
+    refused: api_keys.KeyRefused | None = g.get("key_refused")
+    if refused is not None:
+        raise refused
 
 
 def _check_access() -> Response | None:

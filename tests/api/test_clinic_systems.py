@@ -300,3 +300,9 @@ def test_each_key_has_its_own_rate_limit(build, clock):
         headers={"Authorization": f"Bearer {world['key_b']}"},
     )
     assert other.status_code == 200
+    # Guessing keys is limited too: a refused key counts against the client's address.
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    guess = {"Authorization": "Bearer fsk_aaaaaaaaaa_" + "A" * 43}
+    url = f"{BASE}/{world['a']}/roster?date={day}"
+    assert [guesser.get(url, headers=guess).status_code for _ in range(3)] == [401, 401, 429]

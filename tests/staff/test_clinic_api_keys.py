@@ -13,7 +13,7 @@ from tests.staff.support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic
 
 PASSWORD = "keys password 1234"
-KEY_RE = re.compile(r'value="(fsk_[a-z2-7]{10}_[A-Za-z0-9_-]{43})"')
+KEY_RE = re.compile(r">(fsk_[a-z2-7]{10}_[A-Za-z0-9_-]{43})</textarea>")
 
 
 def accounts(app, clock):
