@@ -170,11 +170,14 @@ def api_key_clinics(clinic_id: int, key_id: int) -> Any:
     """Let a key act for other clinics too (a chain's), or for its own again only."""
     clinic = _clinic(clinic_id)
     raw = request.form.getlist("clinic_ids")
-    chosen = {int(v) for v in raw if v.isascii() and v.isdigit() and len(v) <= 10}
+    # Anything that is not a clinic id (text, a huge number) makes the set name no clinic: the
+    # service then refuses it as an unknown clinic.
+    valid = all(v.isascii() and v.isdigit() and len(v) <= 10 for v in raw)
+    chosen = {int(v) for v in raw} if valid else {0}
 
     def work(s: Session) -> None:
         api_keys.clinic_key(s, clinic_id, key_id)
-        extra = api_keys.set_scope(s, key_id, chosen if len(chosen) == len(raw) else {0})
+        extra = api_keys.set_scope(s, key_id, chosen)
         audit(
             "clinic.api_key_scope",
             record_type="api_key",

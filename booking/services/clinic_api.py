@@ -280,6 +280,8 @@ def _create(
     ).one()
     if slot.external_id is not None:
         raise Conflict(N_("Another external id already names the slot at that time."))
+    if not slot.is_open:
+        raise Conflict(N_("That slot is closed; push a new slot with a new external id."))
     # A slot the console made at that time becomes this one: the clinic's system now names it.
     slot.external_id = item["external_id"]
     session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from booking.db import db
 from booking.models import (
     AuditEntry,
+    Clinic,
     ClinicApiBatch,
     ClinicApiKey,
     OutboxMessage,
@@ -20,6 +21,7 @@ from booking.models import (
 from booking.services import api_keys
 from tests.api.clinic_keys import BASE, at, book, new_slot, push, slot_by_external, two_clinics
 from tests.staff.support import signed_in_client
+from tests.support import make_slot, one_dose_product
 
 
 @pytest.fixture
@@ -67,6 +69,27 @@ def test_a_batch_creates_resizes_and_closes_by_the_clinics_own_ids(app, client, 
         assert actions.count("clinic_api.batch") == 3  # every use, the replay too
         assert {e.clinic_id for e in mine} == {a} and key.startswith(key_row.prefix + "_")
         assert key_row.last_used_at == clock()
+
+
+def test_a_slot_the_console_made_is_adopted_by_its_time(app, client, clock, world):
+
+    a, key = world["a"], world["key_a"]
+    start = at(clock())
+    with app.app_context():
+        s = db.session
+        clinic = s.get(Clinic, a)
+        flu = one_dose_product(s, "flu").id
+        make_slot(s, clinic, start, capacity=3, service="flu", product_id=flu)
+        closed = make_slot(s, clinic, at(clock(), hour=10), service="flu", product_id=flu)
+        closed.is_open = False
+        s.commit()
+    adopted = push(client, a, key, [new_slot("OLD-1", start, capacity=5)], "adopt")
+    assert adopted.get_json()["slots"][0]["outcome"] == "adopted"
+    with app.app_context():
+        assert slot_by_external(db.session, a, "OLD-1").capacity == 5
+        assert db.session.scalar(select(func.count(Slot.id)).where(Slot.clinic_id == a)) == 2
+    refused = push(client, a, key, [new_slot("OLD-2", at(clock(), hour=10))], "closed")
+    assert refused.status_code == 409
 
 
 def test_a_failing_item_leaves_the_whole_batch_unwritten(app, client, clock, world):
