@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from booking.db import db
 from booking.models import AuditEntry, ClinicApiKey, ClinicApiKeyClinic
-from booking.services import staff
+from booking.services import api_keys, staff
 from tests.staff.support import TOTP, signed_in_client
 from tests.support import csrf_from, make_clinic
 
@@ -96,3 +96,21 @@ def test_a_state_admin_lets_a_key_act_for_a_chains_clinics(app, clock):
     assert saved.status_code == 303
     with app.app_context():
         assert db.session.scalars(select(ClinicApiKeyClinic.clinic_id)).all() == [other]
+
+
+def test_the_audit_log_names_the_key_that_acted(app, clock):
+    own, _other = accounts(app, clock)
+    with app.app_context():
+        made = api_keys.create_key(
+            db.session, own, "EHR", secret_key=app.config["SECRET_KEY"], actor=None, now=clock()
+        )
+        db.session.commit()
+        prefix, secret = made.key.prefix, made.secret
+    roster = app.test_client().get(
+        f"/api/v1/clinic-systems/clinics/{own}/roster?date=2026-03-03",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert roster.status_code == 200
+    admin = signed_in_client(app, "state_admin@keys.example", PASSWORD, clock())
+    page = admin.get("/admin/audit?action=clinic_api.").get_data(as_text=True)
+    assert "Clinic system (API key)" in page and prefix in page
