@@ -274,6 +274,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,
             "Per-agent limit on look-ups in the 2-1-1 console (counted per signed-in agent, not "
             "per address: a call center shares one)."),
+    Setting("FAIRSLOT_CLINIC_API_RATE_LIMIT", "120 per minute;3000 per hour", str,
+            "Per-key limit on the clinic systems API (each clinic API key has its own count)."),
     Setting("FAIRSLOT_METRICS_TOKEN", None, str,
             "If set, `/metrics` requires `Authorization: Bearer <token>`. In production `/metrics` "
             "answers only with it: unset, it answers 404 (and start-up logs a warning)."),

@@ -38,6 +38,9 @@ TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
 TABLES = (
+    "clinic_api_batch",
+    "clinic_api_key_clinic",
+    "clinic_api_key",
     "provider_slot",
     "provider_location",
     "provider_feed",

@@ -169,6 +169,13 @@ def test_admin_pages(new_page: Any, live_server: LiveServer, busy: None):
             page.goto(path)
             audit(name, screenshot=screenshot)
             layout(page, audit, name)
+        # A state admin lets a clinic's key act for a chain's other clinics.
+        page.goto(f"/clinic/{live_server.clinic_id}/api-keys")
+        page.fill("#name", "Chain sync")
+        page.get_by_role("button", name="Make a key").click()
+        page.locator("details.key-scope summary").first.click()
+        audit("clinic-api-keys-admin", screenshot=True)
+        layout(page, audit, "clinic-api-keys-admin")
         # A change of mode, made on the page, is in the audit log with what it was before.
         page.goto("/admin/queue")
         page.check("#mode-paused")
