@@ -250,8 +250,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_OPENDATA_MAX_AGE", 300, int,
             "`Cache-Control: max-age` (seconds) on the open availability data."),
     Setting("FAIRSLOT_OPENDATA_REFRESH_SECONDS", 60, int,
-            "The open data is rebuilt at most this often; one process does it, the others serve "
-            "the copy in Redis."),
+            "The open data is rebuilt at most this often, by the workers (a housekeeping job) "
+            "where they run, else by the request that finds it stale; the others serve the copy "
+            "in Redis."),
     Setting("FAIRSLOT_OPENDATA_IDENTIFIER_SYSTEM", "urn:fairslot:clinic", _uri,
             "The `system` of the identifier (value: the clinic's id) every published Location "
             "carries beside its VTrckS PIN. Aggregators de-duplicate on it, so it does not follow "

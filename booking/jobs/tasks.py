@@ -2,7 +2,8 @@
 
 ``send_message`` is the sender; the others are housekeeping that every worker schedules
 periodically (``booking.jobs.worker``): the outbox relay, the expired-hold sweep, advancing
-the waiting room, and scheduling the fetch of other providers' feeds (booking.jobs.providers).
+the waiting room, scheduling the fetch of other providers' feeds (booking.jobs.providers)
+and rebuilding the open data (booking.jobs.opendata).
 """
 
 from __future__ import annotations
@@ -162,4 +163,5 @@ HOUSEKEEPING = (
     "booking.jobs.tasks.release_expired_holds",
     "booking.jobs.tasks.advance_admission_queue",
     "booking.jobs.providers.schedule_provider_feeds",
+    "booking.jobs.opendata.rebuild_open_data",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -220,3 +221,25 @@ __all__ = [
     "file_prefix",
     "manifest_index",
 ]
+
+
+def feed_of(config: Mapping[str, Any]) -> Feed:
+    """The feed's settings from the app's configuration."""
+    return Feed(
+        base_url=str(config["PUBLIC_URL"]).rstrip("/"),
+        booking_phone=config["BOOKING_PHONE"],
+        identifier_system=config["OPENDATA_IDENTIFIER_SYSTEM"],
+        horizon_days=config["BOOKING_DAYS"],
+    )
+
+
+def publication_builds(
+    session: Session, *, now: datetime, feed: Feed
+) -> dict[str, Callable[[], Build]]:
+    """Each publication's build, by name: the bulk files with their manifests, and the
+    availability summary."""
+
+    def summary() -> Build:
+        return Build({"summary": build_summary(session, now=now, horizon_days=feed.horizon_days)})
+
+    return {"bulk": lambda: bulk_build(session, now=now, feed=feed), "summary": summary}

@@ -4,6 +4,10 @@ dated by when their content last changed.
 Aggregators poll every few minutes; rebuilding NDJSON per request would put that load on the
 database. Instead one process rebuilds when the copy in Redis is older than the refresh
 interval (the others keep serving the current copy), and every response comes from Redis.
+Where workers run, they rebuild (a housekeeping job) and say so in Redis, and web requests only
+serve the stored copy: at a million slots a rebuild takes minutes, longer than a web worker may
+spend on one request. Without a worker that has rebuilt lately, the request that finds the copy
+stale rebuilds it, as a single-process demo needs.
 
 A rebuild compares each document with the stored one: an unchanged document keeps its body,
 its gzip copy, its ETag and its ``Last-Modified`` (nothing is written), so an aggregator's
@@ -27,6 +31,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 PREFIX = "{fairslot:opendata}"
 LOCK_SECONDS = 60
+# A worker's rebuild may take minutes (145 s at a million slots): its lock outlasts that, so no
+# request starts a second rebuild beside it.
+WORKER_LOCK_SECONDS = 900
+REBUILDER = f"{PREFIX}:rebuilder"
 GZIP_LEVEL = 6  # zlib's default: nearly level 9's size for a fraction of its time on NDJSON
 # What an index is rendered with to compare its content, whatever its date.
 _UNDATED = datetime(2000, 1, 1, tzinfo=UTC)
@@ -93,9 +101,18 @@ def _second(moment: datetime) -> datetime:
 class Publisher:
     """Keeps the published documents in Redis, rebuilt at most once per refresh interval."""
 
-    def __init__(self, redis: Any, refresh_seconds: int) -> None:
+    def __init__(self, redis: Any, refresh_seconds: int, lock_seconds: int = LOCK_SECONDS) -> None:
         self.redis = redis
         self.refresh_seconds = refresh_seconds
+        self.lock_seconds = lock_seconds
+
+    def mark_rebuilder(self, seconds: int) -> None:
+        """Say that workers rebuild the documents, for the next ``seconds``."""
+        self.redis.set(REBUILDER, 1, ex=max(1, seconds))
+
+    def workers_rebuild(self) -> bool:
+        """Whether a worker has rebuilt lately (so requests only serve what is stored)."""
+        return bool(self.redis.exists(REBUILDER))
 
     def _stale(self, name: str, now: datetime) -> bool:
         built = self.redis.hget(f"{PREFIX}:meta:{name}", "built_at")
@@ -117,7 +134,8 @@ class Publisher:
         if not self._stale(name, now):
             return
         has_copy = self.redis.exists(f"{PREFIX}:meta:{name}")
-        if not self.redis.set(f"{PREFIX}:lock:{name}", 1, nx=True, ex=LOCK_SECONDS) and has_copy:
+        locked = self.redis.set(f"{PREFIX}:lock:{name}", 1, nx=True, ex=self.lock_seconds)
+        if not locked and has_copy:
             return  # someone else is rebuilding; serve the current copy meanwhile
         try:
             self._store(name, now, build())

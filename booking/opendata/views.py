@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -21,48 +20,51 @@ from booking.clock import now
 from booking.db import db
 from booking.models.vaccines import SERVICE_CODES
 from booking.opendata import bp
-from booking.opendata.publish import Feed, build_summary, bulk_build
+from booking.opendata.publish import feed_of, publication_builds
 from booking.opendata.store import Build, Document, Publisher, direct, gzip_etag
 from booking.redis_client import get_redis
+from booking.services.text import N_
+from booking.web.problems import problem
 
 NDJSON = "application/fhir+ndjson"
 REFERRALS = "{fairslot:referrals}"
 
 
-def _publisher() -> Publisher:
-    return Publisher(get_redis(), current_app.config["OPENDATA_REFRESH_SECONDS"])
+class NotBuiltYet(Exception):
+    """Workers rebuild the documents and have not stored this publication yet."""
 
 
-def _feed() -> Feed:
-    config = current_app.config
-    return Feed(
-        base_url=str(config["PUBLIC_URL"]).rstrip("/"),
-        booking_phone=config["BOOKING_PHONE"],
-        identifier_system=config["OPENDATA_IDENTIFIER_SYSTEM"],
-        horizon_days=config["BOOKING_DAYS"],
-    )
+def _build(publication: str) -> Build:
+    builds = publication_builds(db.session, now=now(), feed=feed_of(current_app.config))
+    return builds[publication]()
 
 
-def _bulk() -> Build:
-    return bulk_build(db.session, now=now(), feed=_feed())
-
-
-def _summary() -> Build:
-    body = build_summary(db.session, now=now(), horizon_days=current_app.config["BOOKING_DAYS"])
-    return Build({"summary": body})
-
-
-def _document(publication: str, key: str, build: Callable[[], Build]) -> Document | None:
+def _document(publication: str, key: str) -> Document | None:
     """The document as this client takes it: gzipped if its Accept-Encoding allows."""
     gzipped = request.accept_encodings["gzip"] > 0
     try:
-        publisher = _publisher()
-        publisher.refresh(publication, now(), build)
-        if key not in publisher.names(publication):
+        publisher = Publisher(get_redis(), current_app.config["OPENDATA_REFRESH_SECONDS"])
+        if not publisher.workers_rebuild():
+            publisher.refresh(publication, now(), lambda: _build(publication))
+        names = publisher.names(publication)
+        if not names:
+            raise NotBuiltYet(publication)
+        if key not in names:
             return None  # e.g. yesterday's slot file, gone since
         return publisher.get(key, gzipped=gzipped)
     except RedisError:
-        return direct(build(), key, now(), gzipped=gzipped)
+        return direct(_build(publication), key, now(), gzipped=gzipped)
+
+
+def _not_built_yet() -> Response:
+    """503 with Retry-After: the workers' next rebuild stores it."""
+    seconds = str(current_app.config["HOUSEKEEPING_SECONDS"])
+    return problem(
+        503,
+        N_("Not published yet"),
+        N_("The open data is being prepared. Please try again shortly."),
+        headers={"Retry-After": seconds, "Access-Control-Allow-Origin": "*"},
+    )
 
 
 def _respond(document: Document, mimetype: str) -> Response:
@@ -109,7 +111,10 @@ def bulk_publish(service: str | None = None) -> Any:
     if service is not None and service not in SERVICE_CODES:
         abort(404)
     key = "manifest" if service is None else f"manifest:{service}"
-    document = _document("bulk", key, _bulk)
+    try:
+        document = _document("bulk", key)
+    except NotBuiltYet:
+        return _not_built_yet()
     assert document is not None
     return _respond(document, "application/json")
 
@@ -119,7 +124,10 @@ def bulk_file(name: str) -> Any:
     """One NDJSON file of Locations, Schedules or Slots."""
     if len(name) > 40 or not name.endswith(".ndjson"):
         abort(404)
-    document = _document("bulk", f"file:{name}", _bulk)
+    try:
+        document = _document("bulk", f"file:{name}")
+    except NotBuiltYet:
+        return _not_built_yet()
     if document is None:
         abort(404)
     return _respond(document, NDJSON)
@@ -128,7 +136,10 @@ def bulk_file(name: str) -> Any:
 @bp.get("/api/v1/availability")
 def availability_summary() -> Any:
     """Per clinic, free appointments by day (cached like the bulk files)."""
-    document = _document("summary", "summary", _summary)
+    try:
+        document = _document("summary", "summary")
+    except NotBuiltYet:
+        return _not_built_yet()
     assert document is not None
     return _respond(document, "application/json")
 
