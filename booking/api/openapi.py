@@ -15,8 +15,8 @@ from typing import Any
 from flask import Flask, current_app
 
 from booking.api import bp, openapi_queue
-from booking.api.openapi_limits import exact
 from booking.api import openapi_availability as opendata_openapi
+from booking.api.openapi_limits import exact
 from booking.api.openapi_schemas import (
     BODY_ERRORS,
     DATE,

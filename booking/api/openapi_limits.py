@@ -172,12 +172,8 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "createHold": {
         "201": {
-            "confirm": _link(
-                "confirmHold", "Confirm the hold.", hold_id="$response.body#/hold_id"
-            ),
-            "release": _link(
-                "releaseHold", "Release the hold.", hold_id="$response.body#/hold_id"
-            ),
+            "confirm": _link("confirmHold", "Confirm the hold.", hold_id="$response.body#/hold_id"),
+            "release": _link("releaseHold", "Release the hold.", hold_id="$response.body#/hold_id"),
         }
     },
     "confirmHold": {
