@@ -77,6 +77,31 @@ def _dates(today: date) -> dict[str, dict[str, Any]]:
     }
 
 
+# Optional body fields the server reads null as left out (the holds, courses and queue views).
+NULL_IS_LEFT_OUT = {
+    "createHold": ("date_of_birth",),
+    "confirmHold": (
+        "phone",
+        "email",
+        "eligibility_attested",
+        "second_dose_slot_id",
+        "prior_dose_date",
+        "has_condition",
+    ),
+    "rescheduleReservation": ("second_dose_slot_id",),
+    "cancelReservation": ("dose_one_given_on",),
+    "createQueueTicket": ("hcaptcha_response", "has_condition"),
+}
+
+
+def _nullable(schema: dict[str, Any]) -> None:
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    schema["type"] = [*kinds, "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    schema["description"] = f"{schema.get('description', '')} Null: as if left out.".strip()
+
+
 # Which date each operation's parameter or body field is, when it is not just "any date".
 _BIRTH_FIELDS = {
     ("createHold", "date_of_birth"),
@@ -130,6 +155,8 @@ def exact(document: dict[str, Any], *, today: date, companions: bool) -> dict[st
                 if "$ref" in schema:
                     schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
                 _tighten(schema, name, "", dates)
+                for field in NULL_IS_LEFT_OUT.get(name, ()):
+                    _nullable(schema["properties"][field])
             for status, links in LINKS.get(name, {}).items():
                 operation["responses"][status]["links"] = links
     return document

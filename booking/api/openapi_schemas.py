@@ -232,7 +232,11 @@ SCHEMAS: dict[str, Any] = {
     "Person": {
         "type": "object",
         "required": ["first_name", "last_name", "date_of_birth", "resident"],
-        "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
+        # A null phone or email is one left out (so it does not count).
+        "anyOf": [
+            {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+            {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        ],
         "description": "At least one of phone and email is required. The eligibility rules "
         "are checked on the appointment's date: age (and the product's ages), `resident`, "
         "`has_condition`.",
