@@ -59,32 +59,68 @@ TEXT = st.one_of(
 VALUE = st.one_of(TEXT, st.lists(TEXT, min_size=2, max_size=3))
 
 
+# What a person would type in a field a page renders empty, so that a post gets past the
+# first missing field to the checks behind it (a field not named here starts empty).
+VALID = {
+    "email": "new.person@example.org",
+    "display_name": "New Person",
+    "password": "a long enough password",
+    "name": "New Place",
+    "address_line": "1 Main Street",
+    "city": "Boston",
+    "postal_code": "02115",
+    "zip": "02115",
+    "latitude": "42.35",
+    "longitude": "-71.06",
+    "phone": "617-555-0123",
+    "first_name": "Maria",
+    "last_name": "Lopez",
+    "date_of_birth": "04/27/1950",
+    "dob": "04/27/1950",
+    "day": "2026-03-03",
+    "date": "2026-03-03",
+    "effective_from": "2026-03-02",
+    "phase": "1b",
+    "min_age_years": "65",
+    "manifest_url": "https://feeds.example.org/$bulk-publish",
+    "manufacturer": "Maker",
+    "cvx_code": "207",
+    "code": "ABCD2345",
+    "reason": "Caller asked",
+}
+
+
 class _Forms(HTMLParser):
     """The POST forms of a page: their action path and each field's first value."""
 
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[tuple[str, dict[str, str]]] = []
+        self._open = False
         self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
-        if tag == "form" and a.get("method", "get").lower() == "post":
-            self.forms.append((urlsplit(a.get("action", "")).path, {}))
-        elif not self.forms:
+        if tag == "form":
+            self._open = a.get("method", "get").lower() == "post"
+            if self._open:
+                self.forms.append((urlsplit(a.get("action", "")).path, {}))
+        if not self._open:
             return
         fields = self.forms[-1][1]
         name = a.get("name", "")
         if tag in ("input", "textarea") and name and name not in fields:
             if a.get("type") not in ("checkbox", "radio") or "checked" in a:
-                fields[name] = a.get("value", "")
+                fields[name] = a.get("value") or VALID.get(name, "")
         elif tag == "select":
             self._select = name
         elif tag == "option" and self._select and self._select not in fields:
             fields[self._select] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
+        if tag == "form":
+            self._open = False
+        elif tag == "select":
             self._select = None
 
 
@@ -165,14 +201,14 @@ def world(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[tuple[Flas
         yield app, ids
 
 
-def _client(app: Flask, who: str, clock: Clock) -> tuple[Any, str]:
-    if who == "resident":
-        client = app.test_client()
-        page = client.get("/lookup")
-    else:
-        client = console_sign_in(app, who, clock())
-        page = client.get("/staff/")
-    return client, csrf_from(page.get_data(as_text=True))
+def _client(app: Flask, who: str, clock: Clock) -> Any:
+    return app.test_client() if who == "resident" else console_sign_in(app, who, clock())
+
+
+def _token(client: Any, who: str) -> str:
+    """The client's CSRF token now (a sign-in attempt starts a new session, and a new token)."""
+    page = client.get("/lookup" if who == "resident" else "/staff/")
+    return csrf_from(page.get_data(as_text=True))
 
 
 @st.composite
@@ -189,8 +225,9 @@ def _form(draw: Any, baseline: dict[str, str], names: list[str]) -> dict[str, An
     return {**form, **extra}
 
 
-def _fuzz(app: Flask, client: Any, token: str, path: str, forms: Any) -> None:
+def _fuzz(app: Flask, client: Any, who: str, path: str, forms: Any) -> None:
     """Post EXAMPLES generated forms to ``path``: no 5xx, no table changed by a refusal."""
+    token = [_token(client, who)]
 
     @settings(
         max_examples=EXAMPLES,
@@ -203,11 +240,13 @@ def _fuzz(app: Flask, client: Any, token: str, path: str, forms: Any) -> None:
     def post(form: dict[str, Any]) -> None:
         with app.app_context():
             before = row_counts()
-        response = client.post(path, data={**form, "csrf_token": token})
+        response = client.post(path, data={**form, "csrf_token": token[0]})
         assert response.status_code < 500, (path, form, response.status_code)
         if response.status_code >= 400:
             with app.app_context():
                 assert row_counts() == before, ("half-written", path, form)
+        else:
+            token[0] = _token(client, who)  # a sign-in or sign-out starts a new session
 
     post()
 
@@ -228,16 +267,16 @@ def test_every_form_refuses_generated_values_without_a_5xx(world: Any, clock: Cl
     # Everyone signs in first (once: a TOTP code works once), before any form changes a thing.
     clients = {who: _client(app, who, clock) for who in {_who(app, rule) for rule in routes}}
     rendered: dict[str, Any] = {}
-    for who, (client, _) in clients.items():
+    for who, client in clients.items():
         rendered.update(rendered_forms(app, client, who, ids))
     failures: list[str] = []
     for rule in routes:
         who = _who(app, rule)
-        client, token = clients[who]
+        client = clients[who]
         path = _fill(rule, ids)
         baseline = {k: v for k, v in rendered.get(path, {}).items() if k != "csrf_token"}
         try:
-            _fuzz(app, client, token, path, _form(baseline, names))
+            _fuzz(app, client, who, path, _form(baseline, names))
         except AssertionError as failed:
             failures.append(f"{rule.endpoint} as {who}: {failed}")
     assert not failures, "\n".join(failures)
