@@ -1,10 +1,12 @@
 """Schemathesis over the app's own OpenAPI document, in-process (WSGI), waiting room off and on.
 
-Every operation with every check the installed schemathesis has (no server error; status
-codes, bodies, headers and content types as documented; data the document calls invalid
-refused, data it calls valid accepted; ...), then its stateful phase, which follows the
-document's links (search, slots, hold, confirm, look up, move, cancel; ticket, poll).
-Examples are few, derandomized (the same ones every run) and without a deadline.
+Every operation through schemathesis's coverage phase (each limit's edges, each type mutation,
+each missing field, valid and invalid) and its fuzzing phase (generated valid and invalid
+requests), with every check the installed version has (no server error; status codes, bodies,
+headers and content types as documented; invalid data refused, valid data accepted; ...);
+then its stateful phase, which follows the document's links (search, slots, hold, confirm,
+look up, move, cancel; ticket, poll). Fuzzing is derandomized (the same examples every run),
+bounded and without a deadline; the coverage phase is deterministic.
 
 Valid data is accepted, with one narrow exception, named here: a 422 whose every error is a
 rule the document cannot state as a JSON Schema, because it depends on what the server holds
@@ -37,7 +39,7 @@ from booking.db import db
 from tests.conftest import rolled_back_app
 from tests.support import Clock, make_clinic, make_slot, two_dose_product
 
-EXAMPLES = 10  # per operation, valid and invalid data: 12 operations, 240 requests per mode
+EXAMPLES = 10  # fuzzed per operation, of valid data and of invalid
 STEPS = 6  # calls per stateful scenario
 SCENARIOS = 8
 BASE_URL = "http://fairslot.test"  # the test app's one trusted host
