@@ -78,6 +78,16 @@ def _uri(value: str) -> str:
     return value
 
 
+def _contact(value: str) -> str:
+    """A security contact as security.txt's URI: ``mailto:`` an address, or an https page."""
+    value = value.strip()
+    if re.fullmatch(r"[^@\s:/]{1,64}@[^@\s/]+\.[^@\s/]+", value):
+        return f"mailto:{value}"
+    if re.fullmatch(r"(mailto:[^@\s]+@|https://)[^\s]+", value) and len(value) <= 200:
+        return value
+    raise ValueError("expected an email address or an https:// address")
+
+
 def _hours(value: str) -> tuple[int, ...]:
     """A comma-separated list of whole hours, e.g. ``24,2``; empty means none."""
     hours = tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
@@ -277,6 +287,10 @@ SETTINGS: tuple[Setting, ...] = (
             "per address: a call center shares one)."),
     Setting("FAIRSLOT_CLINIC_API_RATE_LIMIT", "120 per minute;3000 per hour", str,
             "Per-key limit on the clinic systems API (each clinic API key has its own count)."),
+    Setting("FAIRSLOT_SECURITY_CONTACT", None, _contact,
+            "Where vulnerabilities are reported: an email address or an https:// page, served "
+            "as the `Contact` of `/.well-known/security.txt` (RFC 9116).",
+            shown="`security@` the host of `FAIRSLOT_PUBLIC_URL`"),
     Setting("FAIRSLOT_METRICS_TOKEN", None, str,
             "If set, `/metrics` requires `Authorization: Bearer <token>`. In production `/metrics` "
             "answers only with it: unset, it answers 404 (and start-up logs a warning)."),
@@ -460,5 +474,7 @@ def load_config(
     public_host = _check_public_url(config["PUBLIC_URL"], env, bool(config["PRIVATE_NETWORK"]))
     # Flask's own TRUSTED_HOSTS, which FAIRSLOT_TRUSTED_HOSTS only adds to.
     config["TRUSTED_HOSTS"] = trusted_hosts(public_host, config)
+    if not config.get("SECURITY_CONTACT"):
+        config["SECURITY_CONTACT"] = f"mailto:security@{public_host}"
     config["TESTING"] = env == "test" or bool(config.get("TESTING"))
     return config

@@ -41,6 +41,13 @@ def json_object(*, optional: bool = False) -> dict[str, Any]:
     return body
 
 
+def is_json_integer(value: object) -> bool:
+    """Whether a decoded JSON value is an integer (7 or 7.0: JSON has one kind of number)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 def path_id(raw: str, missing: str) -> int:
     """An id from the URL path; anything that cannot be one is the unknown thing (404)."""
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= MAX_ID:

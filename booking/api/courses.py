@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from booking.api import bp
-from booking.api.common import MAX_ID, json_object, path_id
+from booking.api.common import MAX_ID, is_json_integer, json_object, path_id
 from booking.api.reservations import booking_view, date_of_birth
 from booking.api.serializers import slot_json
 from booking.clock import now
@@ -52,7 +52,7 @@ def _int_field(body: dict[str, Any], name: str, *, required: bool) -> int | None
     raw = body.get(name)
     if raw is None and not required:
         return None
-    if not isinstance(raw, int) or isinstance(raw, bool):
+    if not is_json_integer(raw):
         message = N_("Send %(field)s as a JSON integer.", field=name)
         raise InvalidInput(N_("Invalid number."), errors={name: message})
     return parse_int(raw, field=name, low=1, high=MAX_ID)

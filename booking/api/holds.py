@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app
 
 from booking.api import bp
-from booking.api.common import MAX_ID, idempotency_key, json_object
+from booking.api.common import MAX_ID, idempotency_key, is_json_integer, json_object
 from booking.api.serializers import booking_vaccine_json, local_iso
 from booking.clock import now
 from booking.db import db
@@ -169,7 +169,7 @@ def _course_fields(body: dict[str, Any]) -> tuple[int | None, date | None]:
     raw_slot, raw_date = body.get("second_dose_slot_id"), body.get("prior_dose_date")
     slot_id = None
     if raw_slot is not None:
-        if not isinstance(raw_slot, int) or isinstance(raw_slot, bool):
+        if not is_json_integer(raw_slot):
             message = N_("Send second_dose_slot_id as a JSON integer.")
             raise InvalidInput(N_("Invalid number."), errors={"second_dose_slot_id": message})
         slot_id = parse_int(raw_slot, field="second_dose_slot_id", low=1, high=MAX_ID)

@@ -16,6 +16,7 @@ from flask import Flask, current_app
 
 from booking.api import bp, openapi_clinic_systems, openapi_queue
 from booking.api import openapi_availability as opendata_openapi
+from booking.api.openapi_limits import exact
 from booking.api.openapi_schemas import (
     BODY_ERRORS,
     DATE,
@@ -33,6 +34,7 @@ from booking.api.openapi_schemas import (
     problem,
     ref,
 )
+from booking.clock import utcnow
 from booking.limits import LIMITED_ENDPOINTS, POLL_ENDPOINTS
 from booking.web.gate import GATED
 
@@ -328,7 +330,8 @@ def document(app: Flask) -> dict[str, Any]:
             **(BODY_ERRORS if "requestBody" in operation else {}),
         }
         operation["responses"] = dict(sorted({**extra, **responses}.items()))
-    return {
+    clock = app.config.get("CLOCK") or utcnow
+    whole = {
         "openapi": "3.1.0",
         "info": {
             "title": "FairSlot API",
@@ -346,6 +349,8 @@ def document(app: Flask) -> dict[str, Any]:
             },
         },
     }
+    # The dates relative to today (a search, a birth) are the server's today, in UTC.
+    return exact(whole, today=clock().date(), companions=app.config["COMPANION_BOOKING"])
 
 
 @bp.get("/openapi.json")

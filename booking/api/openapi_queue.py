@@ -19,6 +19,7 @@ from booking.api.openapi_schemas import (
 # A ticket's phase: admission.queue.AdmissionQueue.phase computes it from the opening time. A line
 # that is polled can read "closed" too, when the opening was moved later after people joined.
 PHASES = ["closed", "prequeue", "open"]
+_ANSWERS = ["service", "date_of_birth", "resident"]
 
 TICKET_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -98,6 +99,11 @@ PATHS: dict[str, Any] = {
                         "date_of_birth": DATE,
                         "resident": {**YES_NO, "description": RESIDENT},
                         "has_condition": {**YES_NO, "description": HAS_CONDITION},
+                    },
+                    # The answers come together, or not at all (has_condition defaults to no).
+                    "dependentRequired": {
+                        name: _ANSWERS
+                        for name in ("service", "date_of_birth", "resident", "has_condition")
                     },
                 },
                 required=False,

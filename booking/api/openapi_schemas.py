@@ -83,8 +83,28 @@ ZIP = {
     "type": "string",
     "minLength": 1,
     "maxLength": 60,
-    "pattern": "^([0-9]{5}(-[0-9]{4})?|.*[^0-9 -].*)$",
+    # No control character anywhere (booking/web/input_guard.py), as in every text.
+    "pattern": "^([0-9]{5}(-[0-9]{4})?|[^\\u0000-\\u001f\\u007f-\\u009f]*"
+    "[^0-9 \\u0000-\\u001f\\u007f-\\u009f-][^\\u0000-\\u001f\\u007f-\\u009f]*)$",
     "examples": ["02115", "Worcester", "Jamaica Plain"],
+}
+# booking.services.validation.normalize_phone: ten digits (eleven with a leading 1), the area
+# code and exchange not starting with 0 or 1, between spaces, dots, dashes, parentheses and +.
+_SEP = "[ \\t()+.-]*"
+PHONE = {
+    "type": "string",
+    "maxLength": 40,
+    "pattern": f"^{_SEP}(1{_SEP})?[2-9]{_SEP}[0-9]{_SEP}[0-9]{_SEP}[2-9]({_SEP}[0-9]){{6}}{_SEP}$",
+    "description": "US number, any common format",
+    "examples": ["617-555-0123"],
+}
+# validation._EMAIL_RE, less the control characters the edge refuses.
+_NOT_IN_EMAIL = "@\\s\\u0000-\\u001f\\u007f-\\u009f"
+EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": f"^[^{_NOT_IN_EMAIL}]{{1,64}}@[^{_NOT_IN_EMAIL}]+\\.[^{_NOT_IN_EMAIL}]{{2,}}$",
+    "examples": ["maria@example.com"],
 }
 YES_NO = {"type": ["boolean", "string"], "enum": [True, False, "yes", "no"]}
 RESIDENT = "Lives, works or studies in the state."
@@ -212,6 +232,11 @@ SCHEMAS: dict[str, Any] = {
     "Person": {
         "type": "object",
         "required": ["first_name", "last_name", "date_of_birth", "resident"],
+        # A null phone or email is one left out (so it does not count).
+        "anyOf": [
+            {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+            {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        ],
         "description": "At least one of phone and email is required. The eligibility rules "
         "are checked on the appointment's date: age (and the product's ages), `resident`, "
         "`has_condition`.",
@@ -219,8 +244,8 @@ SCHEMAS: dict[str, Any] = {
             "first_name": NAME,
             "last_name": NAME,
             "date_of_birth": DATE,
-            "phone": {"type": "string", "description": "US number, any common format"},
-            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "phone": PHONE,
+            "email": EMAIL,
             "eligibility_attested": {"type": "boolean"},
             "second_dose_slot_id": {
                 **ID,

@@ -1,12 +1,15 @@
-"""Liveness and readiness probes for load balancers and orchestrators, and the site icon."""
+"""Liveness and readiness probes for load balancers and orchestrators, the site icon, and
+where to report a vulnerability (security.txt)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app
 from sqlalchemy import text
 
+from booking.clock import now
 from booking.db import db
 from booking.redis_client import get_redis
 
@@ -45,3 +48,24 @@ def readyz() -> Any:
 def favicon() -> Any:
     """The site icon where browsers and crawlers look for it first (pages link the SVG)."""
     return current_app.send_static_file("favicon.ico")
+
+
+# RFC 9116 wants the file renewed within a year; served fresh, it always is.
+SECURITY_TXT_DAYS = 180
+
+
+@bp.get("/.well-known/security.txt")
+def security_txt() -> Any:
+    """Where to report a vulnerability (RFC 9116), from FAIRSLOT_SECURITY_CONTACT."""
+    expires = (now() + timedelta(days=SECURITY_TXT_DAYS)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    public = current_app.config["PUBLIC_URL"].rstrip("/")
+    fields = {
+        "Contact": current_app.config["SECURITY_CONTACT"],
+        "Expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Preferred-Languages": "en, es",
+        "Canonical": f"{public}/.well-known/security.txt",
+    }
+    body = "".join(f"{name}: {value}\n" for name, value in fields.items())
+    return Response(body, mimetype="text/plain")

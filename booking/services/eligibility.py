@@ -119,15 +119,16 @@ def check(
     today: date,
     rules: Mapping[str, Rule | Sequence[Rule]] | None = None,
 ) -> None:
-    """Raise InvalidInput, saying why, unless some rule in force makes the person eligible."""
+    """Raise NotEligible, saying why, unless some rule in force makes the person eligible."""
     available = rules if rules is not None else DEFAULT_RULES
     found = available.get(answers.service)
     if found is None:
         raise InvalidInput(N_("Unknown vaccine."), errors={"service": N_("Choose a vaccine.")})
     candidates = [found] if isinstance(found, Rule) else list(found)
     if not candidates:
-        raise InvalidInput(
+        raise NotEligible(
             N_("Booking for this vaccine has not opened yet."),
+            rule="phase",
             errors={"service": N_("Booking for this vaccine has not opened yet.")},
         )
     age = age_on(answers.date_of_birth, today)
@@ -137,7 +138,14 @@ def check(
     # Explain the nearest miss; between equals, one the person could still act on (a condition
     # to attest) is more useful than their age.
     closest = min(attempts, key=lambda failures: (len(failures), "date_of_birth" in failures))
-    raise InvalidInput(N_("You are not eligible to book this vaccine yet."), errors=closest)
+    # The rule named is the nearest miss's first: what an API client can tell apart.
+    rule = next(_RULE_OF[field] for field in (*closest, "date_of_birth") if field in _RULE_OF)
+    raise NotEligible(
+        N_("You are not eligible to book this vaccine yet."), rule=rule, errors=closest
+    )
+
+
+_RULE_OF = {"date_of_birth": "age", "resident": "residency", "has_condition": "condition"}
 
 
 _YES = ("yes", "true", "1", "on")

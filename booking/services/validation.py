@@ -97,6 +97,8 @@ def parse_int(raw: object, *, field: str, low: int, high: int) -> int:
     if isinstance(raw, bool):
         raw = None
     value: int | None = None
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53:
+        raw = int(raw)  # JSON has one kind of number: 7.0 is the integer 7
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, str) and re.fullmatch(r"\s*\d{1,9}\s*", raw):
