@@ -58,6 +58,19 @@ def _host_list(value: str) -> tuple[str, ...]:
     return hosts
 
 
+def _host_ports(value: str) -> tuple[tuple[str, int], ...]:
+    """Comma-separated ``host:port`` pairs (the Redis sentinels)."""
+    pairs = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        host, _, port = part.rpartition(":")
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]", host) or not port.isdigit():
+            raise ValueError("expected host:port pairs such as sentinel-1:26379,sentinel-2:26379")
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is out of range")
+        pairs.append((host.strip("[]"), int(port)))
+    return tuple(pairs)
+
+
 def _full_phone(value: str) -> str:
     """A phone number anyone can dial from anywhere: ten digits (a leading 1 or +1 allowed)."""
     if re.search(r"[^\d\s()+.\-]", value):
@@ -140,7 +153,15 @@ SETTINGS: tuple[Setting, ...] = (
             shown="SQLite in `instance/`"),
     Setting("FAIRSLOT_REDIS_URL", None, str,
             "e.g. `redis://cache:6379/0`. Holds the waiting room, the rate-limit counters, the job "
-            "queue and the shared copy of the open data.", shown="in-process fakeredis"),
+            "queue and the shared copy of the open data. With `FAIRSLOT_REDIS_SENTINELS` set, "
+            "only its database number and password are used (e.g. `redis://:secret@primary/0`).",
+            shown="in-process fakeredis"),
+    Setting("FAIRSLOT_REDIS_SENTINELS", (), _host_ports,
+            "Redis Sentinel: the sentinels, `host:port` comma-separated. Set, every Redis client "
+            "(queue, rate limits, RQ, open-data cache) asks them for the primary and follows a "
+            "failover. See docs/operations.md.", shown="none"),
+    Setting("FAIRSLOT_REDIS_SENTINEL_SERVICE", "fairslot", str,
+            "The service (master) name the sentinels monitor."),
     Setting("FAIRSLOT_INSTANCE_PATH", None, str,
             "Where the embedded SQLite database and the demo key live.", shown="`./instance`"),
     Setting("FAIRSLOT_HOLD_MINUTES", 10, int,
