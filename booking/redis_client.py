@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 from flask import Flask, current_app
@@ -37,19 +37,23 @@ class RedisTarget:
     @property
     def password(self) -> str | None:
         """The password in the URL, if any (it applies to the Redis servers, not the sentinels)."""
-        return urlsplit(self.url or "").password
+        password = urlsplit(self.url or "").password
+        return unquote(password) if password is not None else None
 
     def limiter_uri(self) -> str:
         """The rate limiter's storage URI (flask-limiter speaks ``redis+sentinel://``)."""
         if not self.sentinels:
             return self.url or "memory://"
-        hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        auth = f":{quote(self.password, safe='')}@" if self.password else ""
-        return f"redis+sentinel://{auth}{hosts}/{self.service}"
+        hosts = ",".join(
+            f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in self.sentinels
+        )
+        # The password goes in the options: the limiter would not unquote it from the URI.
+        return f"redis+sentinel://{hosts}/{self.service}"
 
     def limiter_options(self) -> dict[str, Any]:
         """Connection options for the limiter's sentinel storage (primary only, this db)."""
-        return {"db": self.db, "use_replicas": False, "sentinel_kwargs": _SENTINEL_TIMEOUTS}
+        options = {"db": self.db, "use_replicas": False, "sentinel_kwargs": _SENTINEL_TIMEOUTS}
+        return options | ({"password": self.password} if self.password else {})
 
 
 # How long to wait for a sentinel's answer: short, so a dead sentinel costs little.
