@@ -71,6 +71,13 @@ def _host_ports(value: str) -> tuple[tuple[str, int], ...]:
     return tuple(pairs)
 
 
+def _log_format(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in {"json", "text"}:
+        raise ValueError("expected json or text")
+    return lowered
+
+
 def _full_phone(value: str) -> str:
     """A phone number anyone can dial from anywhere: ten digits (a leading 1 or +1 allowed)."""
     if re.search(r"[^\d\s()+.\-]", value):
@@ -162,6 +169,11 @@ SETTINGS: tuple[Setting, ...] = (
             "failover. See docs/operations.md.", shown="none"),
     Setting("FAIRSLOT_REDIS_SENTINEL_SERVICE", "fairslot", str,
             "The service (master) name the sentinels monitor."),
+    Setting("FAIRSLOT_LOG_FORMAT", None, _log_format,
+            "`json`: one JSON object per line (time, level, logger, message, `request_id`, and "
+            "for each answered request its method, path, status and duration); `text`: plain "
+            "lines. The request id is the `X-Request-ID` header nginx passes (or a new one).",
+            shown="`json` in production, else `text`"),
     Setting("FAIRSLOT_INSTANCE_PATH", None, str,
             "Where the embedded SQLite database and the demo key live.", shown="`./instance`"),
     Setting("FAIRSLOT_HOLD_MINUTES", 10, int,
@@ -449,6 +461,8 @@ def load_config(
     if not config.get("DATABASE_URL"):
         instance.mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{instance / 'fairslot.sqlite3'}"
+    if config.get("LOG_FORMAT") is None:
+        config["LOG_FORMAT"] = "json" if env == "production" else "text"
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = env == "production"
     public_host = _check_public_url(config["PUBLIC_URL"], env, bool(config["PRIVATE_NETWORK"]))
