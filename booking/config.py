@@ -328,6 +328,10 @@ SETTINGS: tuple[Setting, ...] = (
             "How long one send may take; it is also the send job's timeout. A send claimed longer "
             "ago than this is presumed dead with its worker and is tried again, with the same "
             "idempotency key."),
+    Setting("FAIRSLOT_RETENTION_DAYS", 90, int,
+            "Residents' personal data (their reservations and the messages to them) is deleted "
+            "this many days after the appointment by `flask --app wsgi purge` (daily: "
+            "`fairslot-purge.timer`); expired holds a day after they ran out."),
     Setting("FAIRSLOT_HOUSEKEEPING_SECONDS", 60, _housekeeping_seconds,
             "How often the workers run the outbox relay (which also schedules the reminders due "
             "within 15 minutes), the expired-hold sweep and the waiting room's advance (once per "
