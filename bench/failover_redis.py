@@ -344,6 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         slots = seed(url, slots=20, capacity=20)
         env = app_env(cluster, url, smtp)
         worker = Worker(env, cluster.dir / "worker.log").start()
+        saved_environ = dict(os.environ)
         os.environ.update(env)  # parsed and checked as in production
         app = create_app({"SESSION_COOKIE_SECURE": False})  # the test client speaks plain http
         restored = RestoreCounter()
@@ -389,6 +390,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["bookings"] = check_bookings(url, log, smtp, timeout=60)
         return figures
     finally:
+        if "saved_environ" in locals():
+            os.environ.clear()
+            os.environ.update(saved_environ)
         if worker is not None:
             worker.stop()
         smtp.stop()
@@ -398,8 +402,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         admin.dispose()
 
 
-def main() -> None:
-    """Parse the options, run the drill, print its figures."""
+def options(argv: list[str] | None = None) -> argparse.Namespace:
+    """The drill's options (defaults: 60 browsers, 20 API clients, the kill at 8 s)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--database-url",
@@ -414,7 +418,12 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=8.0, help="seconds in, the primary dies")
     parser.add_argument("--seconds", type=float, default=60.0, help="the crowd gives up after this")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    """Parse the options, run the drill, print its figures."""
+    args = options()
     figures = run(args)
     print(json.dumps(figures, indent=2))
     if args.json:

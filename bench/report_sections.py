@@ -11,7 +11,17 @@ from bench.stats import ratio
 def sections(results: dict[str, Any]) -> list[str]:
     """Markdown lines of every section that has results."""
     lines: list[str] = []
-    for part in (_setup, _crowd, _correctness, _ceilings, _scale, _drills, _notes, _charts):
+    for part in (
+        _setup,
+        _crowd,
+        _correctness,
+        _ceilings,
+        _scale,
+        _drills,
+        _failover_redis,
+        _notes,
+        _charts,
+    ):
         lines.extend(part(results))
     return lines
 
@@ -295,6 +305,34 @@ def _drills(results: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _failover_redis(results: dict[str, Any]) -> list[str]:
+    f = results.get("failover_redis")
+    if not f:
+        return []
+    seen, b = f.get("seen_by_users") or {}, f.get("bookings") or {}
+    restored = f.get("restored") or {}
+    return [
+        "## Redis failover (Sentinel: the primary killed for good)",
+        "",
+        "| Promoted after (s) | Errors users saw (users) | Error window (s) | Replica behind "
+        "(bytes) | Restored: waiting / admitted | Lost: browsers rejoined / API tickets | "
+        "Acknowledged missing / booked twice | Emails missing / twice |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {fmt(f.get('promoted_after_s'))} | {seen.get('errors', 'n/a')} "
+        f"({seen.get('users', 'n/a')}) | {fmt(seen.get('first_s'))}-{fmt(seen.get('last_s'))} | "
+        f"{f.get('replica_lag_bytes_at_kill', 'n/a')} | {restored.get('waiting', 0)} / "
+        f"{restored.get('admission', 0)} | {f.get('browsers_rejoined', 'n/a')} / "
+        f"{f.get('api_tickets_lost', 'n/a')} | {b.get('acknowledged_missing', 'n/a')} / "
+        f"{b.get('booked_twice', 'n/a')} | {b.get('emails_missing', 'n/a')} / "
+        f"{b.get('emails_doubled', 'n/a')} |",
+        "",
+        f"{f.get('residents', 'n/a')} residents (browsers and API clients, in this process) "
+        f"against a primary, a replica and three sentinels; the primary got SIGKILL at "
+        f"{fmt(f.get('killed_at_s'))} s. See bench/failover_redis.py and docs/operations.md.",
+        "",
+    ]
 
 
 def _notes(results: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, data, drills, loadgen, report, scale, scenario
+from bench import ceilings, data, drills, failover_redis, loadgen, report, scale, scenario
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
-        "--parts", default="crowd,ceilings,scale,drills", help="comma-separated parts to run"
+        "--parts",
+        default="crowd,ceilings,scale,drills,failover_redis",
+        help="comma-separated parts to run",
     )
     parser.add_argument(
         "--port-offset",
@@ -167,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
             results["drills"] = drills.run(stack, redis, profile, smtp, sms, capacity)
         if "scale" in parts:
             results["scale"] = scale.run(stack, redis, profile)
+        if "failover_redis" in parts:
+            # Its own Redis set (primary, replica, sentinels) and a scratch database on ours.
+            server = stack.database_url.rsplit("/", 1)[0]
+            drill = failover_redis.options(["--database-url", f"{server}/postgres"])
+            results["failover_redis"] = failover_redis.run(drill)
     except KeyboardInterrupt:
         print("interrupted: stopping everything the bench started", file=sys.stderr)
         results["interrupted"] = True
