@@ -180,6 +180,28 @@ def api_client(app: Any, log: Log, i: int, slots: list[int], deadline: float) ->
         time.sleep(0.3)
 
 
+def quiet() -> None:
+    """Keep the in-process app's one line per request out of the drill's output."""
+    logging.getLogger("fairslot.request").setLevel(logging.WARNING)
+
+
+def start_crowd(
+    app: Any, log: Log, args: argparse.Namespace, slots: list[int], deadline: float
+) -> list[threading.Thread]:
+    """Start ``args.browsers`` browsers and ``args.api`` API clients, spread over the arrival."""
+    threads = [
+        threading.Thread(target=browser, args=(app, log, i, slots, deadline), daemon=True)
+        for i in range(args.browsers)
+    ] + [
+        threading.Thread(target=api_client, args=(app, log, i, slots, deadline), daemon=True)
+        for i in range(args.api)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(args.arrive_over / len(threads))
+    return threads
+
+
 def seed(url: str, slots: int, capacity: int) -> list[int]:
     """Migrate the scratch database and add one clinic's slots tomorrow; return their ids."""
     from booking.migrate import upgrade
@@ -202,16 +224,15 @@ def seed(url: str, slots: int, capacity: int) -> list[int]:
     return ids
 
 
-def app_env(cluster: SentinelCluster, url: str, smtp: SmtpSink) -> dict[str, str]:
-    """The production settings the app and the worker share (loopback, Sentinel, SMTP sink)."""
+def app_env(redis: dict[str, str], url: str, smtp: SmtpSink) -> dict[str, str]:
+    """The production settings the app and the worker share (loopback, ``redis``, SMTP sink)."""
     return {
+        **redis,
         "FAIRSLOT_ENV": "production",
         "FAIRSLOT_SECRET_KEY": secrets.token_urlsafe(32),
         "FAIRSLOT_PUBLIC_URL": "http://127.0.0.1:28001",
         "FAIRSLOT_PRIVATE_NETWORK": "true",
         "FAIRSLOT_DATABASE_URL": url,
-        "FAIRSLOT_REDIS_SENTINELS": cluster.sentinels_setting,
-        "FAIRSLOT_REDIS_SENTINEL_SERVICE": SERVICE,
         "FAIRSLOT_SMTP_HOST": "127.0.0.1",
         "FAIRSLOT_SMTP_PORT": str(smtp.port),
         "FAIRSLOT_SMTP_SECURITY": "none",
@@ -264,7 +285,11 @@ class Worker:
         self.stopping.set()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=20)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
         self.thread.join(timeout=20)
 
 
@@ -342,25 +367,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cluster.start()
         smtp.start()
         slots = seed(url, slots=20, capacity=20)
-        env = app_env(cluster, url, smtp)
+        sentinels = {
+            "FAIRSLOT_REDIS_SENTINELS": cluster.sentinels_setting,
+            "FAIRSLOT_REDIS_SENTINEL_SERVICE": SERVICE,
+        }
+        env = app_env(sentinels, url, smtp)
         worker = Worker(env, cluster.dir / "worker.log").start()
         saved_environ = dict(os.environ)
         os.environ.update(env)  # parsed and checked as in production
         app = create_app({"SESSION_COOKIE_SECURE": False})  # the test client speaks plain http
+        quiet()
         restored = RestoreCounter()
         logging.getLogger("booking.web.gate").addHandler(restored)
         log = Log()
         deadline = log.start + args.seconds
-        threads = [
-            threading.Thread(target=browser, args=(app, log, i, slots, deadline), daemon=True)
-            for i in range(args.browsers)
-        ] + [
-            threading.Thread(target=api_client, args=(app, log, i, slots, deadline), daemon=True)
-            for i in range(args.api)
-        ]
-        for thread in threads:
-            thread.start()
-            time.sleep(args.arrive_over / len(threads))
+        threads = start_crowd(app, log, args, slots, deadline)
         time.sleep(max(0.0, args.kill_at - (time.monotonic() - log.start)))
         primary, replica = client(cluster.primary_port), client(cluster.replica_port)
         lag = int(primary.info("replication")["master_repl_offset"]) - int(
