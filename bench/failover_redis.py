@@ -182,7 +182,8 @@ def api_client(app: Any, log: Log, i: int, slots: list[int], deadline: float) ->
 
 def quiet() -> None:
     """Keep the in-process app's one line per request out of the drill's output."""
-    logging.getLogger("fairslot.request").setLevel(logging.WARNING)
+    for name in ("fairslot.request", "mail.log"):  # mail.log: the SMTP sink's conversation
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def start_crowd(
@@ -308,6 +309,13 @@ def errors_after(log: Log, at: float) -> dict[str, Any]:
         "first_s": round(bad[0][0] - at, 2),
         "last_s": round(max(t for t, _, _ in bad) - at, 2),
         "by_status": dict(Counter(str(status) for _, _, status in bad)),
+        "by_step": dict(
+            Counter(
+                what
+                for t, _, what, status in log.rows
+                if t >= at and (status >= 500 or status == 0)
+            )
+        ),
     }
 
 
