@@ -1,4 +1,4 @@
-"""The data-retention rule, applied: what is deleted, and when (docs/operations.md, section 6).
+"""The data-retention rule, applied: what is deleted, and when (docs/operations.md, section 7).
 
 Residents' personal data lives in reservations and the messages to them. It is deleted
 ``resident_days`` after the appointment, a whole slot at a time (the slot, its reservations, their
