@@ -19,6 +19,7 @@ def sections(results: dict[str, Any]) -> list[str]:
         _scale,
         _drills,
         _failover_redis,
+        _failover_postgres,
         _notes,
         _charts,
     ):
@@ -331,6 +332,35 @@ def _failover_redis(results: dict[str, Any]) -> list[str]:
         f"{f.get('residents', 'n/a')} residents (browsers and API clients, in this process) "
         f"against a primary, a replica and three sentinels; the primary got SIGKILL at "
         f"{fmt(f.get('killed_at_s'))} s. See bench/failover_redis.py and docs/operations.md.",
+        "",
+    ]
+
+
+def _failover_postgres(results: dict[str, Any]) -> list[str]:
+    f = results.get("failover_postgres")
+    if not f:
+        return []
+    seen, b, cost = (
+        f.get("seen_by_users") or {},
+        f.get("bookings") or {},
+        f.get("commit_cost") or {},
+    )
+    return [
+        "## PostgreSQL failover (the primary killed for good, the replica promoted)",
+        "",
+        "| Synchronous commit | Promoted after (s) | Errors users saw (users) | Error window (s) | "
+        "Acknowledged missing / booked twice | Emails missing / twice | Booking with sync on / "
+        "off (ms) |",
+        "|---|---|---|---|---|---|---|",
+        f"| {'on' if f.get('synchronous_commit') else 'off'} | {fmt(f.get('promoted_after_s'))} | "
+        f"{seen.get('errors', 'n/a')} ({seen.get('users', 'n/a')}) | {fmt(seen.get('first_s'))}-"
+        f"{fmt(seen.get('last_s'))} | {b.get('acknowledged_missing', 'n/a')} / "
+        f"{b.get('booked_twice', 'n/a')} | {b.get('emails_missing', 'n/a')} / "
+        f"{b.get('emails_doubled', 'n/a')} | {fmt(cost.get('sync_ms'))} / "
+        f"{fmt(cost.get('async_ms'))} ({cost.get('ratio', 'n/a')}x) |",
+        "",
+        "The app on libpq's multi-host URL (target_session_attrs=read-write); the drill promotes "
+        "the replica 1 s after the kill. See bench/failover_postgres.py and docs/operations.md.",
         "",
     ]
 

@@ -21,7 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, data, drills, failover_redis, loadgen, report, scale, scenario
+from bench import (
+    ceilings,
+    data,
+    drills,
+    failover_postgres,
+    failover_redis,
+    loadgen,
+    report,
+    scale,
+    scenario,
+)
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--parts",
-        default="crowd,ceilings,scale,drills,failover_redis",
+        default="crowd,ceilings,scale,drills,failover_redis,failover_postgres",
         help="comma-separated parts to run",
     )
     parser.add_argument(
@@ -174,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.database_url.rsplit("/", 1)[0]
             drill = failover_redis.options(["--database-url", f"{server}/postgres"])
             results["failover_redis"] = failover_redis.run(drill)
+        if "failover_postgres" in parts:
+            # Two clusters of its own (a primary and its replica), beside the bench's.
+            results["failover_postgres"] = failover_postgres.run(failover_postgres.options([]))
     except KeyboardInterrupt:
         print("interrupted: stopping everything the bench started", file=sys.stderr)
         results["interrupted"] = True

@@ -315,3 +315,13 @@ def test_report_has_the_redis_failover_drill_when_it_ran():
     assert "## Redis failover (Sentinel: the primary killed for good)" in text
     assert "| 2.4 | 338 (48) | 0.0-2.3 | 0 | 0 / 0 | 0 / 0 | 0 / 0 | 0 / 0 |" in text
     assert "Redis failover" not in report.render({"machine": {}, "profile": {"name": "quick"}})
+
+
+def test_report_has_the_postgresql_failover_drill_when_it_ran():
+    path = ROOT / "bench/results/2026-12-07-drills/failover_postgres.json"
+    figures = json.loads(path.read_text())
+    text = report.render(
+        {"machine": {}, "profile": {"name": "quick"}, "failover_postgres": figures}
+    )
+    assert "## PostgreSQL failover" in text
+    assert "| on | 1.3 | 8 (2) | 0.1-1.2 | 0 / 0 | 0 / 0 | 108.0 / 104.0 (1.04x) |" in text
