@@ -74,12 +74,16 @@ def init_app(app: Flask) -> None:
         g.request_id_token = correlation.bind(g.request_id)
         g.request_started = time.perf_counter()
 
+    log_requests = bool(app.config["REQUEST_LOG"])
+
     @app.after_request
     def _log_request(response: Response) -> Response:
         request_id = g.get("request_id")
         if request_id is None:  # a request refused before the hooks ran
             return response
         response.headers[correlation.HEADER] = request_id
+        if not log_requests:
+            return response
         REQUEST_LOG.info(
             "%s %s %s",
             request.method,

@@ -65,6 +65,17 @@ def test_a_missing_or_implausible_id_is_replaced_by_a_new_one(app, client, lines
     assert "never-logged" not in json.dumps(answered)  # the query string is not logged
 
 
+def test_the_request_line_can_be_switched_off_and_the_id_still_travels(
+    database_url, clock, tmp_path, lines
+):
+    from tests.conftest import rolled_back_app
+
+    with rolled_back_app(database_url, clock, tmp_path, REQUEST_LOG=False) as quiet:
+        response = quiet.test_client().get("/healthz", headers={"X-Request-ID": "quiet-0123abcd"})
+    assert response.headers["X-Request-ID"] == "quiet-0123abcd"
+    assert lines() == []
+
+
 def test_a_line_with_newlines_and_an_exception_stays_one_json_object(lines):
     try:
         raise ValueError("two\nlines")
