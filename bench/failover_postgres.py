@@ -14,11 +14,9 @@ one confirmation email each. About two minutes (initdb is most of it).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.failover_redis import (
@@ -26,6 +24,8 @@ from bench.failover_redis import (
     Worker,
     app_env,
     check_bookings,
+    crowd_arguments,
+    drill_main,
     errors_after,
     quiet,
     seed,
@@ -81,8 +81,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         url = pair.url()
         slots = seed(url, slots=20, capacity=30)
         env = app_env({"FAIRSLOT_REDIS_URL": redis.url}, url, smtp)
-        # A send whose worker lost the database mid-way is retried after its lease: keep it short.
-        env["FAIRSLOT_MESSAGE_LEASE_SECONDS"] = "20"
         worker = Worker(env, pair.dir / "worker.log").start()
         os.environ.update(env)
         app = create_app({"SESSION_COOKIE_SECURE": False})
@@ -128,25 +126,16 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     """The drill's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asynchronous", action="store_true", help="no synchronous commit")
-    parser.add_argument("--browsers", type=int, default=60)
-    parser.add_argument("--api", type=int, default=20)
-    parser.add_argument("--arrive-over", type=float, default=4.0)
-    parser.add_argument("--kill-at", type=float, default=6.0)
     parser.add_argument("--promote-after", type=float, default=1.0,
                         help="seconds between the kill and the promotion")  # fmt: skip
-    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--cost-rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    crowd_arguments(parser, kill_at=6.0)
     return parser.parse_args(argv)
 
 
 def main() -> None:
     """Parse the options, run the drill, print its figures."""
-    args = options()
-    figures = run(args)
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    drill_main(run, options())
 
 
 if __name__ == "__main__":
