@@ -73,10 +73,11 @@ seed: install ## Add the demo data to FAIRSLOT_DATABASE_URL (idempotent)
 test: install-test lint ## Lint, type-check and run the tests
 	$(BIN)/pytest
 
-# The browser tests always run on their own SQLite file and fakeredis, so the embedded run
-# leaves them out: they would only repeat what `make test` already ran.
-test-embedded: install-test ## Run the tests on the embedded default (SQLite + fakeredis), without the browser tests
-	env -u FAIRSLOT_TEST_DATABASE_URL -u FAIRSLOT_TEST_REDIS_URL $(BIN)/pytest -m "not e2e"
+# The browser tests always run on their own SQLite file and fakeredis, and the backend_free ones
+# (make demo from a fresh clone, the layering check) on no test backend at all, so the embedded
+# run leaves them out: they would only repeat what `make test` already ran.
+test-embedded: install-test ## Run the tests on the embedded default (SQLite + fakeredis), without the browser and backend-free tests
+	env -u FAIRSLOT_TEST_DATABASE_URL -u FAIRSLOT_TEST_REDIS_URL $(BIN)/pytest -m "not e2e and not backend_free"
 
 test-browser: install-test ## Run only the browser tests (headless Chromium at /usr/bin/chromium)
 	$(BIN)/pytest -m e2e

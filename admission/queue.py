@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from admission import restore, scripts
+from admission.control import AdmissionControl
+from admission.polling import PollPlan
 from admission.scripts import (
     AdmitLimits,
     MinuteFigures,
@@ -107,10 +109,14 @@ class AdmissionQueue:
         prefix: str = DEFAULT_PREFIX,
         rng: random.Random | None = None,
         settings_cache_seconds: float = 2.0,
+        control: AdmissionControl | None = None,
+        poll_budget: float = 200.0,
     ) -> None:
         self.redis = redis
         self.defaults = defaults
         self.prefix = prefix
+        self.control = control  # sets the admission rate from the booking path's health
+        self.poll_budget = poll_budget  # polls a second for the whole line (``polling``)
         self.rng = rng or random.SystemRandom()
         self._cache_seconds = settings_cache_seconds
         self._cached: tuple[float, QueueSettings] | None = None
@@ -193,9 +199,15 @@ class AdmissionQueue:
         return AdmitLimits(
             idle_seconds=settings.idle_minutes * 60,
             max_active=settings.max_active,
-            admit_per_minute=settings.admit_per_minute,
+            admit_per_minute=self.admit_rate(settings, now),
             can_admit=1 if can_admit else 0,
         )
+
+    def admit_rate(self, settings: QueueSettings, now: float) -> int:
+        """Admissions per minute in force: the controller's, an admin's pin, or the setting."""
+        if self.control is None:
+            return settings.admit_per_minute
+        return self.control.rate(settings.admit_per_minute, now=now)
 
     def join(self, *, binding: str, now: float) -> TicketStatus:
         """Take a ticket; early arrivals (pre-queue) get a random place among themselves."""
@@ -300,7 +312,7 @@ class AdmissionQueue:
         pipe.get(keys.admitted_total)
         waiting, _seen, active, _log, last_minute, total = pipe.execute()
         remaining, _ = self.inventory()
-        rate = self._rate_per_second(settings, int(last_minute))
+        rate = self._rate_per_second(settings, int(last_minute), now)
         if remaining == 0:
             rate = None  # sold out: nobody is let in, so the line never clears
         eta = math.ceil(int(waiting) / rate) if rate and waiting else (0 if not waiting else None)
@@ -320,11 +332,13 @@ class AdmissionQueue:
         """The last hour minute by minute, oldest first: people waiting and admissions."""
         return scripts.decode_history(self.redis.hgetall(self.keys.history), now=now)
 
-    def _rate_per_second(self, settings: QueueSettings, last_minute: int) -> float | None:
+    def _rate_per_second(
+        self, settings: QueueSettings, last_minute: int, now: float
+    ) -> float | None:
         if settings.mode in (QueueMode.PAUSED, QueueMode.OFF):
             return None
-        # The observed admission rate; before any is observed, the configured ceiling.
-        per_minute = last_minute if last_minute > 0 else settings.admit_per_minute
+        # The observed admission rate; before any is observed, the rate in force.
+        per_minute = last_minute if last_minute > 0 else self.admit_rate(settings, now)
         return per_minute / 60.0
 
     def _status(
@@ -337,7 +351,7 @@ class AdmissionQueue:
         in_line = state == TicketState.WAITING
         visible = in_line and reply.rank >= 0 and phase == QueuePhase.OPEN
         ahead = reply.rank if visible else None
-        rate = self._rate_per_second(settings, reply.admitted_last_minute)
+        rate = self._rate_per_second(settings, reply.admitted_last_minute, now)
         eta: int | None = None
         if in_line and phase == QueuePhase.OPEN and rate and ahead is not None and remaining != 0:
             # (Sold out, nobody is let in: there is no honest estimate to give.)
@@ -354,7 +368,7 @@ class AdmissionQueue:
             active=reply.active,
             admitted_last_minute=reply.admitted_last_minute,
             eta_seconds=eta,
-            poll_after_seconds=self._poll_after(state, ahead, phase),
+            poll_after_seconds=self._poll_after(state, ahead, phase, reply.waiting, settings),
             remaining=remaining,
             sold_out=remaining == 0,
             likely_too_late=remaining is not None and ahead is not None and ahead >= remaining,
@@ -366,18 +380,23 @@ class AdmissionQueue:
             place=reply.place,
         )
 
-    def _poll_after(self, state: TicketState, ahead: int | None, phase: QueuePhase) -> int:
-        """Near the front, poll often; far back, rarely (with jitter so polls do not align)."""
+    def _poll_after(
+        self,
+        state: TicketState,
+        ahead: int | None,
+        phase: QueuePhase,
+        waiting: int,
+        settings: QueueSettings,
+    ) -> int:
+        """Near the front, poll often; far back, rarely, so the line keeps to the poll budget.
+
+        With up to 20% jitter (only ever longer), so polls do not align.
+        """
         if state != TicketState.WAITING:
             return 0
+        plan = PollPlan(self.poll_budget, settings.idle_minutes * 60)
         if phase != QueuePhase.OPEN or ahead is None:
-            base = 30
-        elif ahead < 50:
-            base = 5
-        elif ahead < 500:
-            base = 10
-        elif ahead < 5000:
-            base = 20
+            base = plan.prequeue_interval(waiting)
         else:
-            base = 45
-        return base + int(self.rng.random() * base * 0.2)
+            base = plan.interval(ahead + 1, waiting)
+        return math.ceil(base * (1 + 0.2 * self.rng.random()))

@@ -142,3 +142,20 @@ def error_window(
         "last_s": round(times[-1] - since_s, 2),
         "span_s": round(times[-1] - times[0], 2),
     }
+
+
+BOOKING_STEPS = ("search", "slots", "hold", "confirm", "release")
+
+
+def booking_p99_by_bin(
+    requests: Sequence[Sequence[Any]], bin_s: float = 5.0
+) -> list[dict[str, Any]]:
+    """The generator's booking-step p99 (ms) and requests per 5 s bin."""
+    bins: dict[int, list[float]] = {}
+    for t, step, latency, status, _port in requests:
+        if step in BOOKING_STEPS and status != "failover":
+            bins.setdefault(int(float(t) // bin_s), []).append(float(latency) * 1000)
+    return [
+        {"t": i * bin_s, "requests": len(v), "p99_ms": round(percentile(v, 99) or 0.0, 1)}
+        for i, v in sorted(bins.items())
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_failover import failover_postgres_section, failover_redis_section
 from bench.report_format import dig, fmt, pct
 from bench.stats import ratio
 
@@ -18,8 +19,9 @@ def sections(results: dict[str, Any]) -> list[str]:
         _ceilings,
         _scale,
         _drills,
-        _failover_redis,
-        _failover_postgres,
+        failover_redis_section,
+        failover_postgres_section,
+        _tuning,
         _notes,
         _charts,
     ):
@@ -308,61 +310,41 @@ def _drills(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _failover_redis(results: dict[str, Any]) -> list[str]:
-    f = results.get("failover_redis")
-    if not f:
+def _tuning(results: dict[str, Any]) -> list[str]:
+    t = results.get("tuning")
+    drills = {k: v for k, v in (t or {}).items() if isinstance(v, dict)}
+    if not drills:
         return []
-    seen, b = f.get("seen_by_users") or {}, f.get("bookings") or {}
-    restored = f.get("restored") or {}
-    return [
-        "## Redis failover (Sentinel: the primary killed for good)",
+    target = t.get("target_ms") if t else None
+    lines = [
+        "## Self-tuning drills (admission controller on)",
         "",
-        "| Promoted after (s) | Errors users saw (users) | Error window (s) | Replica behind "
-        "(bytes) | Restored: waiting / admitted | Lost: browsers rejoined / API tickets | "
-        "Acknowledged missing / booked twice | Emails missing / twice |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {fmt(f.get('promoted_after_s'))} | {seen.get('errors', 'n/a')} "
-        f"({seen.get('users', 'n/a')}) | {fmt(seen.get('first_s'))}-{fmt(seen.get('last_s'))} | "
-        f"{f.get('replica_lag_bytes_at_kill', 'n/a')} | {restored.get('waiting', 0)} / "
-        f"{restored.get('admission', 0)} | {f.get('browsers_rejoined', 'n/a')} / "
-        f"{f.get('api_tickets_lost', 'n/a')} | {b.get('acknowledged_missing', 'n/a')} / "
-        f"{b.get('booked_twice', 'n/a')} | {b.get('emails_missing', 'n/a')} / "
-        f"{b.get('emails_doubled', 'n/a')} |",
+        f"Target: booking p99 under {fmt(target)} ms. Rates in admissions per minute.",
         "",
-        f"{f.get('residents', 'n/a')} residents (browsers and API clients, in this process) "
-        f"against a primary, a replica and three sentinels; the primary got SIGKILL at "
-        f"{fmt(f.get('killed_at_s'))} s. See bench/failover_redis.py and docs/operations.md.",
-        "",
+        "| Drill | Start | Rate min / max / last | Booking p99 bins over target "
+        "(all / second half) | Errors / requests | Booked |",
+        "|---|---|---|---|---|---|",
     ]
+    for name, d in drills.items():
+        lines.append(
+            f"| {name} | {_whole(d.get('start_per_minute'))} | {_whole(d.get('rate_min'))} / "
+            f"{_whole(d.get('rate_max'))} / {_whole(d.get('rate_last'))} | "
+            f"{d.get('bins_over_target')} / {d.get('bins_over_target_second_half')} | "
+            f"{d.get('errors')} / {d.get('requests')} | {d.get('booked')} |"
+        )
+    for name, d in drills.items():
+        rates = {int(s["t"] // 5) * 5: s.get("rate") for s in d.get("samples", [])}
+        lines += ["", f"### {name}: every 5 s", "", "| t (s) | Rate | Booking p99 (ms) |"]
+        lines.append("|---|---|---|")
+        for b in d.get("bins", []):
+            rate = rates.get(int(b["t"]))
+            lines.append(f"| {_whole(b['t'])} | {_whole(rate)} | {_whole(b['p99_ms'])} |")
+    lines.append("")
+    return lines
 
 
-def _failover_postgres(results: dict[str, Any]) -> list[str]:
-    f = results.get("failover_postgres")
-    if not f:
-        return []
-    seen, b, cost = (
-        f.get("seen_by_users") or {},
-        f.get("bookings") or {},
-        f.get("commit_cost") or {},
-    )
-    return [
-        "## PostgreSQL failover (the primary killed for good, the replica promoted)",
-        "",
-        "| Synchronous commit | Promoted after (s) | Errors users saw (users) | Error window (s) | "
-        "Acknowledged missing / booked twice | Emails missing / twice | Booking with sync on / "
-        "off (ms) |",
-        "|---|---|---|---|---|---|---|",
-        f"| {'on' if f.get('synchronous_commit') else 'off'} | {fmt(f.get('promoted_after_s'))} | "
-        f"{seen.get('errors', 'n/a')} ({seen.get('users', 'n/a')}) | {fmt(seen.get('first_s'))}-"
-        f"{fmt(seen.get('last_s'))} | {b.get('acknowledged_missing', 'n/a')} / "
-        f"{b.get('booked_twice', 'n/a')} | {b.get('emails_missing', 'n/a')} / "
-        f"{b.get('emails_doubled', 'n/a')} | {fmt(cost.get('sync_ms'))} / "
-        f"{fmt(cost.get('async_ms'))} ({cost.get('ratio', 'n/a')}x) |",
-        "",
-        "The app on libpq's multi-host URL (target_session_attrs=read-write); the drill promotes "
-        "the replica 1 s after the kill. See bench/failover_postgres.py and docs/operations.md.",
-        "",
-    ]
+def _whole(value: float | None) -> str:
+    return fmt(None if value is None else round(value))
 
 
 def _notes(results: dict[str, Any]) -> list[str]:

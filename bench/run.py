@@ -31,6 +31,7 @@ from bench import (
     report,
     scale,
     scenario,
+    tuning,
 )
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="crowd,ceilings,scale,drills,failover_redis,failover_postgres",
-        help="comma-separated parts to run",
+        help="comma-separated parts to run (also: tuning, the self-tuning drills)",
     )
     parser.add_argument(
         "--port-offset",
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         if "failover_postgres" in parts:
             # Two clusters of its own (a primary and its replica), beside the bench's.
             results["failover_postgres"] = failover_postgres.run(failover_postgres.options([]))
+        if "tuning" in parts:  # last: it restarts the app servers with the controller on
+            results["tuning"] = tuning.run(stack, redis, profile, smtp, sms)
     except KeyboardInterrupt:
         print("interrupted: stopping everything the bench started", file=sys.stderr)
         results["interrupted"] = True

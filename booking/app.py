@@ -18,7 +18,7 @@ from booking import (
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
-from booking.web import headers, input_guard
+from booking.web import booking_health, headers, input_guard
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)  # first: every later hook's log lines carry the request id
     input_guard.init_app(app)  # before any other hook or view reads the request's text
     headers.init_app(app)
+    booking_health.init_app(app)  # early: its timing then covers the other hooks too
 
     from booking import errors, i18n, jobs, limits
     from booking.admin import bp as admin_bp

@@ -225,6 +225,21 @@ SETTINGS: tuple[Setting, ...] = (
             "At most this many admitted users active in the booking funnel at once."),
     Setting("FAIRSLOT_QUEUE_ADMIT_PER_MINUTE", 300, int,
             "At most this many new admissions per minute."),
+    Setting("FAIRSLOT_QUEUE_AUTOTUNE", False, _bool,
+            "Let the admission rate follow the booking path's own p99 latency and errors, "
+            "measured on the server (starting from `FAIRSLOT_QUEUE_ADMIT_PER_MINUTE`, within the "
+            "two bounds below); admins see it and can pin a rate (docs/performance.md)."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE", 30, int,
+            "With autotune: the controller never admits fewer per minute."),
+    Setting("FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE", 3000, int,
+            "With autotune: the controller never admits more per minute."),
+    Setting("FAIRSLOT_TRUST_REQUEST_START", False, _bool,
+            "With autotune behind a proxy that stamps `X-Request-Start` itself, replacing any a "
+            "client sent (the shipped nginx config does), count the time a booking request "
+            "waited for a worker in its latency. Needs `FAIRSLOT_PROXY_COUNT` too."),
+    Setting("FAIRSLOT_QUEUE_TARGET_P99_MS", 500, int,
+            "The booking path's latency target (p99, ms): the controller admits faster while at "
+            "most 1% of booking requests are slower (or fail), slower as soon as more are."),
     Setting("FAIRSLOT_QUEUE_OPENS_AT", None, str,
             "When booking opens, ISO 8601 with offset (`2026-03-04T06:00:00-05:00`). Before the "
             "pre-queue window the waiting room is closed; within it, arrivals get a random place "
@@ -236,6 +251,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_QUEUE_IDLE_MINUTES", 5, int,
             "A waiting ticket not polled, or an admitted user not seen, for this long gives up its "
             "place to the next person."),
+    Setting("FAIRSLOT_QUEUE_POLL_BUDGET", 200, int,
+            "Status polls a second the whole line may make, across all app servers: each "
+            "waiting person is told to poll less often the farther back they are, so the total "
+            "stays under this for lines up to budget x 0.7 x the idle timeout (in seconds) "
+            "long (docs/performance.md)."),
     Setting("FAIRSLOT_QUEUE_JOIN_RATE_LIMIT", "10 per minute", str,
             "Per-client limit on joining the waiting room."),
     Setting("FAIRSLOT_QUEUE_POLL_RATE_LIMIT", "120 per minute", str,
@@ -282,11 +302,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_PROVIDER_FEED_TIMEOUT_SECONDS", 60.0, float,
             "The longest one provider feed's fetch may take, all its files together; a slower "
             "one is refused."),
+    Setting("FAIRSLOT_PROVIDER_FEED_MAX_AGE_MINUTES", 60, int,
+            "Search results show a provider's free appointments only while its copy is at most "
+            "this old (from its last successful fetch); an older copy is not shown until the "
+            "feed is read again."),
     Setting("FAIRSLOT_OPENDATA_RATE_LIMIT", "600 per minute", str,
             "Per-client limit on the open data endpoints (generous: public and cached)."),
     Setting("FAIRSLOT_AGENT_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour", str,
             "Per-agent limit on look-ups in the 2-1-1 console (counted per signed-in agent, not "
             "per address: a call center shares one)."),
+    Setting("FAIRSLOT_CLINIC_API_RATE_LIMIT", "120 per minute;3000 per hour", str,
+            "Per-key limit on the clinic systems API (each clinic API key has its own count)."),
     Setting("FAIRSLOT_METRICS_TOKEN", None, str,
             "If set, `/metrics` requires `Authorization: Bearer <token>`. In production `/metrics` "
             "answers only with it: unset, it answers 404 (and start-up logs a warning)."),

@@ -37,6 +37,8 @@ LIMITED_ENDPOINTS = {
     "opendata.availability_summary": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
     "agent.lookup": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
+    "api.clinic_systems_batch": ("CLINIC_API_RATE_LIMIT", ["POST"]),
+    "api.clinic_systems_roster": ("CLINIC_API_RATE_LIMIT", ["GET"]),
 }
 
 # Counted by the admission queue's POLL script with ``poll_limit()`` (QUEUE_POLL_RATE_LIMIT).
@@ -44,10 +46,14 @@ POLL_ENDPOINTS = frozenset({"api.get_ticket", "waiting.status", "waiting.status_
 
 
 def client_key() -> str:
-    """Whose bucket a request counts in: the signed-in staff member, else the client address.
+    """Whose bucket a request counts in: the API key, the staff member, else the address.
 
     A 2-1-1 call center puts many agents behind one address; each agent gets their own bucket.
+    A clinic system's key (checked before the limit) has its own, wherever it calls from.
     """
+    key = g.get("api_key")
+    if key is not None:
+        return f"clinic_api_key:{key.id}"
     staff = g.get("staff")
     return f"staff:{staff.id}" if staff is not None else get_remote_address()
 

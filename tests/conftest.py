@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import create_engine, text
 
 from booking import create_app
@@ -30,10 +32,15 @@ from tests.support import Clock, make_clinic
 
 pytest_plugins = ["tests.openapi_check"]  # every /api/v1/ response is checked against the document
 
+# Argon2id at its smallest cost, for the accounts the tests make.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
 TABLES = (
+    "clinic_api_batch",
+    "clinic_api_key_clinic",
+    "clinic_api_key",
     "provider_slot",
     "provider_location",
     "provider_feed",
@@ -81,6 +88,26 @@ def flush_test_redis() -> None:
         redis.Redis.from_url(TEST_REDIS_URL).flushdb()
 
 
+class _SharedTemplateCode(BytecodeCache):
+    """Compiled templates kept for the session: every test builds its own app, and compiling
+    each page's templates again for each one was a large share of the suite's time. Jinja checks
+    the source's checksum before using a bucket, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = _SharedTemplateCode()
+
+
 def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -> Flask:
     """Create a test app on the session's database and Redis."""
     config = {
@@ -94,7 +121,9 @@ def make_app(database_url: str, clock: Clock, tmp_path: Any, **overrides: Any) -
         "QUEUE_MODE": "off",  # the waiting-room tests turn it on
     }
     config.update(overrides)
-    return create_app(config)
+    application = create_app(config)
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
+    return application
 
 
 @contextmanager
@@ -255,3 +284,12 @@ def build(database_url: str, clock: Clock, tmp_path: Any) -> Iterator[AppFactory
     factory = AppFactory(database_url, clock, tmp_path, QUEUE_MODE="always")
     yield factory
     factory.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its smallest cost: production's parameters take a second a sign-in on a busy
+    CI core, and hundreds of accounts are made here. ``test_staff_auth`` checks the real ones."""
+    staff.use_password_hasher(CHEAP_HASHER)
+    yield
+    staff.use_password_hasher(staff.DEFAULT_HASHER)

@@ -134,6 +134,42 @@ def test_step_table_counts_errors_and_timeouts():
     assert analysis.status_counts(REQUESTS)["timeout"] == 1
 
 
+def test_the_tuning_drill_takes_the_booking_steps_p99_per_five_seconds():
+    requests = [
+        (0.5, "search", 0.020, "200", 1),
+        (1.0, "confirm", 0.900, "201", 1),
+        (2.0, "queue_status", 9.0, "200", 1),  # the waiting room is not the booking path
+        (3.0, "hold", 5.0, "failover", 1),  # refused and retried elsewhere: not a request seen
+        (6.0, "hold", 0.100, "201", 2),
+    ]
+    bins = analysis.booking_p99_by_bin(requests)
+    assert [(b["t"], b["requests"]) for b in bins] == [(0.0, 2), (5.0, 1)]
+    assert 800 < bins[0]["p99_ms"] <= 900 and bins[1]["p99_ms"] == 100
+
+
+def test_the_report_shows_the_tuning_drills():
+    drill = {
+        "start_per_minute": 12000,
+        "samples": [{"t": 0.4, "rate": 12000.0}, {"t": 5.2, "rate": 8400.0}],
+        "bins": [
+            {"t": 0.0, "requests": 9, "p99_ms": 900.0},
+            {"t": 5.0, "requests": 9, "p99_ms": 80},
+        ],
+        "errors": 0,
+        "requests": 40,
+        "booked": 7,
+        "rate_min": 8400.0,
+        "rate_max": 12000.0,
+        "rate_last": 8400.0,
+        "bins_over_target": 1,
+        "bins_over_target_second_half": 0,
+    }
+    results = {"tuning": {"reference_per_minute": 1200, "target_ms": 500, "10x too high": drill}}
+    text = report.render(results)
+    assert "| 10x too high | 12,000 | 8,400 / 12,000 / 8,400 | 1 / 0 | 0 / 40 | 7 |" in text
+    assert "| 0 | 12,000 | 900 |" in text and "| 5 | 8,400 | 80 |" in text
+
+
 def test_outcomes_and_error_window():
     figures = analysis.outcome_figures(RESIDENTS)
     assert figures["outcomes"] == {"booked": 1, "sold_out": 1}

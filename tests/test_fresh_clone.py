@@ -22,11 +22,12 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.status, response.read().decode()
 
 
 @pytest.mark.slow
+@pytest.mark.backend_free  # the demo always runs on its own SQLite file and fakeredis
 def test_make_demo_from_a_fresh_clone(tmp_path):
     if subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True

@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.backend_free  # source reading only: CI runs it once, not on each backend
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOKING = ROOT / "booking"
 SHARED = "booking.web"

@@ -15,11 +15,13 @@ from flask import current_app, get_template_attribute, jsonify, render_template,
 from flask_babel import gettext, pgettext
 from redis.exceptions import RedisError
 
+from admission.control import ControlView
 from admission.queue import QueueStats
 from admission.scripts import MinuteFigures
 from booking.admin import bp
 from booking.admin.charts import Chart, Series, column_chart
 from booking.admin.formatting import day_axis_label, hour_label, minute_label, number
+from booking.admin.queue import control_view
 from booking.clock import now
 from booking.db import db
 from booking.models import Role
@@ -44,6 +46,7 @@ class Live:
     hours_chart: Chart
     busiest: figures.HourFigures | None
     queue: QueueStats | None  # None while the queue's Redis is unreachable
+    control: ControlView | None  # the admission controller, likewise
     minutes: list[MinuteFigures]
     waiting_chart: Chart
     admitted_chart: Chart
@@ -119,6 +122,7 @@ def live_figures(moment: datetime) -> Live:
         hours_chart=hours_chart,
         busiest=max(busy, key=lambda h: (h.use_percent, h.booked)) if busy else None,
         queue=stats,
+        control=control_view() if stats is not None else None,
         minutes=minutes,
         waiting_chart=waiting_chart,
         admitted_chart=admitted_chart,

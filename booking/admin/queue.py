@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 
+from admission.control import PIN_LIMIT, ControlView, Decision
 from admission.settings import SettingsError
 from booking.admin import bp
 from booking.clock import now
@@ -56,6 +58,48 @@ def mode_words(mode: str) -> tuple[str, str]:
     return MODES.get(str(mode), (str(mode), ""))
 
 
+# What the controller's last step did, as the pages say it.
+DECISIONS: dict[str, str] = {
+    Decision.START: N_("Starting from the configured rate; no step taken yet."),
+    Decision.SLOW_START: N_(
+        "Raised by a quarter: booking pages were fast and people were waiting (no slowdown yet)."
+    ),
+    Decision.PROBE: N_(
+        "Raised a little: booking pages were fast and people were waiting, close to the rate "
+        "where they last slowed down."
+    ),
+    Decision.CUT: N_(
+        "Cut by 30 percent: too many booking requests were slower than the target or failed."
+    ),
+    Decision.RECOVERING: N_(
+        "Held after a cut: booking pages are still slow, and the cut needs a few seconds to show."
+    ),
+    Decision.NO_DEMAND: N_("Held: nobody is waiting, so a higher rate would not let anyone in."),
+    Decision.NO_TRAFFIC: N_(
+        "Held: people are waiting but no booking request came in, so there is nothing to judge by."
+    ),
+    Decision.AT_BOUND: N_("Held at the configured maximum."),
+    Decision.PINNED: N_("Pinned by an admin."),
+}
+
+
+@bp.app_template_global("admission_decision_words")
+def decision_words(decision: str) -> str:
+    """What the controller's last step did, for the reader."""
+    return DECISIONS.get(str(decision), str(decision))
+
+
+def control_view() -> ControlView | None:
+    """The admission controller as admins see it, or None while Redis is unreachable."""
+    try:
+        queue = get_queue()
+        if queue.control is None:
+            return None
+        return queue.control.view(queue.settings().admit_per_minute, now=now().timestamp())
+    except RedisError:
+        return None
+
+
 EDITABLE = (
     "mode",
     "max_active",
@@ -68,7 +112,9 @@ EDITABLE = (
 )
 
 
-def _page(error: str | None = None, status: int = 200, values: Any = None) -> Any:
+def _page(
+    error: str | None = None, status: int = 200, values: Any = None, rate_value: str = ""
+) -> Any:
     try:
         refresh_inventory()
         stats = get_queue().stats(now=now().timestamp())
@@ -85,6 +131,8 @@ def _page(error: str | None = None, status: int = 200, values: Any = None) -> An
         error=error,
         saved=request.args.get("saved"),
         moment=now(),
+        control=control_view() if redis_ok else None,
+        rate_value=rate_value,
     ), status
 
 
@@ -103,6 +151,14 @@ def queue_update() -> Any:
     try:
         before = get_queue().settings().to_redis()
         get_queue().update_settings(**changes)
+        control = get_queue().control
+        new_rate = changes.get("admit_per_minute", before.get("admit_per_minute"))
+        if (
+            control is not None
+            and control.config.enabled
+            and new_rate != before.get("admit_per_minute")
+        ):
+            control.restart()  # with autotune on, the setting is where the controller starts
     except SettingsError as exc:
         return _page(str(exc), 422, values=changes)
     except RedisError:
@@ -133,3 +189,44 @@ def queue_revoke() -> Any:
         lambda _s: audit("queue.revoke_ticket", record_type="queue_ticket", record_id=ticket)
     )
     return redirect(url_for("admin.queue_view", saved=1), code=303)
+
+
+@bp.post("/queue/rate")
+@staff_route(Role.STATE_ADMIN)
+def queue_rate() -> Any:
+    """Pin the admission rate at a fixed value, or hand it back to the controller (audited)."""
+    queue = get_queue()
+    if queue.control is None or not queue.control.config.enabled:
+        return _page(N_("Automatic tuning is off: set the rate in the controls below."), 409)
+    action = request.form.get("action", "")
+    detail: dict[str, Any] = {}
+    try:
+        if action == "pin":
+            raw = request.form.get("rate", "").strip()
+            if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= PIN_LIMIT:
+                error = N_(
+                    "Give a whole number of admissions per minute, from 1 to %(most)s.",
+                    most=f"{PIN_LIMIT:,}",
+                )
+                return _page(error, 422, rate_value=raw[:20])
+            detail = {"from": control_view_rate(), "to": int(raw)}
+            queue.control.pin(int(raw))
+        elif action == "unpin":
+            detail = {"pinned": control_view_rate()}
+            queue.control.unpin()
+        else:
+            return _page(N_("Choose to pin the rate or to let the controller set it."), 422)
+    except RedisError:
+        return _page(N_("The queue's Redis is unreachable; nothing was changed."), 503)
+
+    def record(_s: Any) -> None:
+        audit(f"queue.rate_{action}", record_type="queue", record_id="rate", detail=detail)
+
+    db.transaction(record)
+    return redirect(url_for("admin.queue_view", saved=1), code=303)
+
+
+def control_view_rate() -> int | None:
+    """The admission rate in force now, for the audit record."""
+    view = control_view()
+    return view.rate if view is not None else None

@@ -14,7 +14,7 @@ from booking.clock import now
 from booking.db import db
 from booking.models import Channel, Slot
 from booking.services import agent as agent_service
-from booking.services import holds, inventory
+from booking.services import holds, inventory, provider_search
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.web.access import audit, staff_route
@@ -23,6 +23,7 @@ from booking.web.search_args import (
     SEARCH_FIELDS,
     parse_search,
     pick_day,
+    run_provider_search,
     run_search,
 )
 
@@ -67,7 +68,16 @@ def search() -> Any:
         service=params["service"],
         horizon_days=current_app.config["BOOKING_DAYS"],
     )
-    return _search_page(values, {}, params=params, results=results, moment=moment)
+    elsewhere = run_provider_search(params)
+    return _search_page(
+        values,
+        {},
+        params=params,
+        results=results,
+        elsewhere=elsewhere,
+        listed=provider_search.by_distance(results, elsewhere),
+        moment=moment,
+    )
 
 
 @bp.get("/clinics/<int(max=2147483647):clinic_id>")

@@ -53,7 +53,14 @@ TICKET_SCHEMA: dict[str, Any] = {
             "type": ["integer", "null"],
             "description": "From the admission rate observed on the server; null while paused.",
         },
-        "poll_after_seconds": {"type": "integer", "description": "When to ask again."},
+        "poll_after_seconds": {
+            "type": "integer",
+            "description": (
+                "Seconds until the next poll: longer the farther back in line, so the whole "
+                "line keeps to the server's poll budget; 0 once admitted. Polling sooner "
+                "changes nothing and counts against the client's poll allowance (429)."
+            ),
+        },
         "remaining_appointments": {"type": ["integer", "null"]},
         "sold_out": {"type": "boolean"},
         "likely_too_late": {"type": "boolean"},

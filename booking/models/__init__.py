@@ -4,6 +4,7 @@ Importing this package registers every model, so ``metadata`` describes the whol
 (Alembic's environment and the schema test read it). A new model module is imported here.
 """
 
+from booking.models.api_keys import ClinicApiBatch, ClinicApiKey, ClinicApiKeyClinic
 from booking.models.base import Base, UTCDateTime
 from booking.models.clinics import Clinic, EligibilityRule, Slot
 from booking.models.locales import LOCALES
@@ -36,6 +37,9 @@ __all__ = [
     "Base",
     "Channel",
     "Clinic",
+    "ClinicApiBatch",
+    "ClinicApiKey",
+    "ClinicApiKeyClinic",
     "EligibilityRule",
     "FeedStatus",
     "MessageChannel",

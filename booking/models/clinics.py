@@ -84,6 +84,8 @@ class Slot(Base):
     phone_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     phone_release_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
+    # The clinic's own id for the slot, from its scheduling system (the clinic systems API).
+    external_id: Mapped[str | None] = mapped_column(String(64))
 
     clinic: Mapped[Clinic] = relationship(back_populates="slots", lazy="raise")
 
@@ -104,6 +106,7 @@ class Slot(Base):
         # A clinic may run two products of one service at the same hour.
         UniqueConstraint("clinic_id", "starts_at", "product_id"),
         Index("ix_slot_starts_at", "starts_at"),
+        Index("uq_slot_clinic_id_external_id", "clinic_id", "external_id", unique=True),
     )
 
     @property

@@ -11,7 +11,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from booking.clock import now
 from booking.db import db
 from booking.resident import bp
-from booking.services import courses, inventory, products
+from booking.services import courses, inventory, products, provider_search
 from booking.services.errors import InvalidInput, NotFound
 from booking.services.products import VaccineFilter
 from booking.services.validation import parse_birth_date
@@ -22,6 +22,7 @@ from booking.web.search_args import (
     next_anywhere,
     parse_search,
     pick_day,
+    run_provider_search,
     run_search,
 )
 
@@ -47,6 +48,7 @@ def search() -> Any:
             422,
         )
     results = run_search(params)
+    elsewhere = run_provider_search(params)
     # Only the search's own fields go back into links: url_for must not see "_external" etc.
     values = {k: request.args[k] for k in SEARCH_FIELDS if request.args.get(k)}
     last_day = beyond_horizon(params)
@@ -57,6 +59,8 @@ def search() -> Any:
             values=values,
             params=params,
             results=results,
+            elsewhere=elsewhere,
+            listed=provider_search.by_distance(results, elsewhere),
             last_day=last_day,
             wider=[m for m in RADIUS_CHOICES if m > params["radius_miles"]][:2],
             anywhere=next_anywhere(params) if nothing_near and last_day is None else None,

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from booking.models import FeedStatus, ProviderFeed, ProviderLocation, ProviderSlot
 from booking.services.errors import InvalidInput, NotFound
-from booking.services.feed_reader import Snapshot
+from booking.services.feed_reader import FeedLocation, Snapshot
+from booking.services.geo import lookup_zip
 from booking.services.text import N_
 
 MAX_PROBLEM = 500
@@ -124,6 +125,14 @@ def _feed(session: Session, feed_id: int) -> ProviderFeed | None:
     return feed if feed is not None and feed.active else None
 
 
+def _placed(location: FeedLocation) -> dict[str, float]:
+    """A location without a position is placed at its ZIP code's centre, so searches find it."""
+    if location.latitude is not None and location.longitude is not None:
+        return {}
+    place = lookup_zip(location.postal_code[:5])
+    return {"latitude": place.latitude, "longitude": place.longitude} if place else {}
+
+
 def keep_snapshot(
     session: Session,
     feed_id: int,
@@ -138,7 +147,10 @@ def keep_snapshot(
         return
     _clear(session, feed_id)
     if snapshot.locations:
-        locations = [{**location.__dict__, "feed_id": feed_id} for location in snapshot.locations]
+        locations = [
+            {**location.__dict__, **_placed(location), "feed_id": feed_id}
+            for location in snapshot.locations
+        ]
         session.execute(insert(ProviderLocation), locations)
     ids = {
         source_id: row_id

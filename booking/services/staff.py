@@ -21,11 +21,13 @@ from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 
 # Argon2id (argon2-cffi's default type) with its RFC 9106 "low memory" parameters.
-_hasher = PasswordHasher()
+DEFAULT_HASHER = PasswordHasher()
+_hasher = DEFAULT_HASHER
 MIN_PASSWORD_LENGTH = 12
 DISPLAY_NAME_MAX = 120  # the column's length
 # A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("fairslot-no-such-user")
+# Made on first use with the hasher in force, never at import time.
+_dummy_hash: str | None = None
 
 
 class SignInRefused(DomainError):
@@ -52,9 +54,24 @@ class Policy:
     absolute_hours: int = 12
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash with other Argon2 parameters from now on (the test suite's cheap ones); hashes made
+    with any parameters still verify, and a sign-in rehashes them with the ones in force."""
+    global _hasher, _dummy_hash
+    _hasher = hasher
+    _dummy_hash = None
+
+
 def hash_password(password: str) -> str:
     """Hash a password with Argon2id."""
     return _hasher.hash(password)
+
+
+def _unknown_account_hash() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("fairslot-no-such-user")
+    return _dummy_hash
 
 
 def _unknown_clinics(session: Session, clinic_ids: tuple[int, ...]) -> set[int]:
@@ -121,7 +138,7 @@ def authenticate(
         select(StaffUser).where(StaffUser.email == email.strip().lower()).with_for_update()
     ).one_or_none()
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_unknown_account_hash(), password)
         raise SignInRefused(N_("The email or password is not right."))
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLocked(

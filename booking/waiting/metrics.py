@@ -36,10 +36,12 @@ def metrics() -> Any:
     lines: list[str] = []
     try:
         refresh_inventory()
-        stats = get_queue().stats(now=now().timestamp())
+        queue = get_queue()
+        stats = queue.stats(now=now().timestamp())
+        rate = queue.admit_rate(queue.settings(), now().timestamp())
         up = 1
     except RedisError:
-        stats = None
+        stats, rate = None, None
         up = 0
     lines += _line("fairslot_queue_redis_up", up, "1 if the queue's Redis answered.")
     if stats is not None:
@@ -49,6 +51,11 @@ def metrics() -> Any:
             "fairslot_queue_admitted_last_minute",
             stats.admitted_last_minute,
             "Admissions in the last 60 seconds.",
+        )
+        lines += _line(
+            "fairslot_queue_admit_per_minute",
+            rate,
+            "Admissions per minute in force (the controller's with autotune on, or a pin).",
         )
         lines += [
             "# HELP fairslot_queue_admitted_total Admissions since the queue was created.",

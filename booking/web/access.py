@@ -20,7 +20,8 @@ from flask_wtf.csrf import CSRFError
 
 from booking.clock import now
 from booking.db import db
-from booking.models import CLINIC_ROLES, StaffUser
+from booking.models import CLINIC_ROLES, ClinicApiKey, StaffUser
+from booking.services import api_keys
 from booking.services import staff as staff_service
 
 STAFF_COOKIE = "fairslot_staff"
@@ -37,6 +38,16 @@ def staff_route(*roles: str) -> Callable[[F], F]:
         return view
 
     return mark
+
+
+def key_route(view: F) -> F:
+    """Declare a view of the clinic systems API: a clinic's API key (Bearer) is required.
+
+    The key is checked centrally before the view runs (so its rate limit counts per key); the
+    view checks it again, locked, inside its own transaction, and checks the clinic's scope.
+    """
+    view.key_scoped = True  # type: ignore[attr-defined]
+    return view
 
 
 def policy() -> staff_service.Policy:
@@ -102,8 +113,56 @@ def _load_staff() -> None:
         bind_session(token)  # a plain page view: start afresh, with a token of its own
 
 
+def presented_key() -> str:
+    """The API key a request presents as a Bearer token (empty if none)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def audit_key_refusal(key: ClinicApiKey | None, status: int, detail: str) -> None:
+    """Record a refused use of a known key, in a transaction of its own (the work rolled back)."""
+    if key is None:
+        return
+    db.transaction(
+        lambda s: staff_service.record_audit(
+            s,
+            actor=None,
+            action="clinic_api.refused",
+            now=now(),
+            record_type="api_key",
+            record_id=key.id,
+            clinic_id=key.clinic_id,
+            request_id=g.get("request_id"),
+            ip=request.remote_addr,
+            detail={"key": key.prefix, "path": request.path[:200], "status": status, "why": detail},
+        )
+    )
+
+
+def _load_api_key() -> None:
+    secret = current_app.config["SECRET_KEY"]
+    presented = presented_key()
+    try:
+        g.api_key = db.transaction(lambda s: api_keys.authenticate(s, presented, secret_key=secret))
+    except api_keys.KeyRefused as exc:
+        audit_key_refusal(exc.key, exc.status, str(exc.detail))
+        # Raised by the view (require_key), after the rate limiter has counted the attempt
+        # against the client's address: guessing keys is limited like anything else.
+        g.key_refused = exc
+
+
+def require_key() -> None:
+    """Refuse the request if the key it presented was refused (first thing a key view does)."""
+    refused: api_keys.KeyRefused | None = g.get("key_refused")
+    if refused is not None:
+        raise refused
+
+
 def _check_access() -> Response | None:
     view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "key_scoped", False):
+        _load_api_key()
+        return None
     roles = getattr(view, "required_roles", None)
     if roles is None:
         return None

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 from redis.exceptions import RedisError
 
-from admission.queue import AdmissionQueue
+from admission.control import AdmissionControl, ControlConfig
+from admission.queue import DEFAULT_PREFIX, AdmissionQueue
 from admission.settings import QueueSettings
 from booking.clock import now
+from booking.config import ConfigError
 from booking.db import db
 from booking.redis_client import get_redis, redis_of
 from booking.services.inventory import remaining_appointments
@@ -37,10 +39,35 @@ def defaults_from_config(config: Any) -> QueueSettings:
     )
 
 
+def control_from_config(config: Any) -> ControlConfig:
+    """The admission controller's bounds and target from the FAIRSLOT_QUEUE_* settings."""
+    try:
+        return ControlConfig(
+            enabled=bool(config["QUEUE_AUTOTUNE"]),
+            min_per_minute=config["QUEUE_ADMIT_MIN_PER_MINUTE"],
+            max_per_minute=config["QUEUE_ADMIT_MAX_PER_MINUTE"],
+            target_ms=config["QUEUE_TARGET_P99_MS"],
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE, _MAX_PER_MINUTE, _TARGET_P99_MS: {exc}"
+        ) from None
+
+
 def init_app(app: Flask) -> None:
-    """Create the app's queue on its Redis."""
+    """Create the app's queue, and its admission controller, on its Redis."""
     defaults = defaults_from_config(app.config)
-    app.extensions[_EXT] = AdmissionQueue(redis_of(app), defaults, rng=app.config.get("QUEUE_RNG"))
+    if app.config["QUEUE_POLL_BUDGET"] < 1:
+        raise ConfigError("FAIRSLOT_QUEUE_POLL_BUDGET must be at least 1 poll a second")
+    redis = redis_of(app)
+    control = AdmissionControl(redis, DEFAULT_PREFIX, control_from_config(app.config))
+    app.extensions[_EXT] = AdmissionQueue(
+        redis,
+        defaults,
+        rng=app.config.get("QUEUE_RNG"),
+        control=control,
+        poll_budget=float(app.config["QUEUE_POLL_BUDGET"]),
+    )
 
 
 def get_queue() -> AdmissionQueue:

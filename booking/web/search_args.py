@@ -11,7 +11,7 @@ from flask import abort, current_app
 from booking.clock import now
 from booking.db import db
 from booking.models import VaccineProduct
-from booking.services import inventory, products, search
+from booking.services import inventory, products, provider_search, search
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.services.validation import parse_date, parse_int
@@ -54,6 +54,7 @@ def parse_search(args: Any) -> dict[str, Any]:
     parsed["service"] = service
     product = parse_product(args.get("product"), service, errors)
     parsed["product_id"] = product.id if product else None
+    parsed["product_cvx"] = product.cvx_code if product else None
     if product is not None and service is None:
         parsed["service"] = product.service
     if "place" in parsed:
@@ -97,6 +98,23 @@ def run_search(params: dict[str, Any]) -> list[inventory.ClinicResult]:
         product_id=params.get("product_id"),
         now=now(),
         horizon_days=current_app.config["BOOKING_DAYS"],
+    )
+
+
+def run_provider_search(params: dict[str, Any]) -> list[provider_search.ProviderResult]:
+    """Other providers' fresh free appointments for the same validated search."""
+    config = current_app.config
+    return provider_search.providers_near(
+        db.session,
+        latitude=params["place"].latitude,
+        longitude=params["place"].longitude,
+        radius_miles=params["radius_miles"],
+        now=now(),
+        max_age=timedelta(minutes=config["PROVIDER_FEED_MAX_AGE_MINUTES"]),
+        horizon_days=config["BOOKING_DAYS"],
+        day=params["date"],
+        service=params["service"],
+        product_cvx=params.get("product_cvx"),
     )
 
 

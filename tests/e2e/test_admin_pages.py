@@ -5,6 +5,8 @@ button is broken across lines; screenshots of the main ones to docs/screenshots/
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
+from admission import health
 from booking.db import db
 from booking.models import Clinic, OutboxMessage, Slot, StaffUser
 from booking.services import holds, reservations
@@ -89,7 +92,7 @@ def layout(page: Any, audit: Audit, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def busy(live_server: LiveServer) -> None:
+def busy(live_server: LiveServer) -> Iterator[None]:
     """Bookings over the next days, a failed message and a line of people, for the figures."""
     app = live_server.app
     with app.app_context():
@@ -125,7 +128,25 @@ def busy(live_server: LiveServer) -> None:
         queue, start = get_queue(), time.time() - 40 * 60
         for i in range(120):  # a line that grows over forty minutes
             queue.join(binding=f"busy-{i}", now=start + i * 20)
+        # The admission controller on, having just seen 2% of booking requests too slow.
+        control = queue.control
+        assert control is not None
+        configured = control.config
+        control.config = replace(configured, enabled=True)
+        for n in range(200):
+            latency = 900 if n % 50 == 0 else 40
+            health.record(
+                queue.redis,
+                queue.prefix,
+                ended_at=time.time() - 2,
+                latency_ms=latency,
+                error=n == 1,
+                target_ms=configured.target_ms,
+            )
+        control.view(queue.settings().admit_per_minute, now=time.time())
     live_server.queue_settings(mode="off")
+    yield
+    control.config = configured
 
 
 def test_admin_pages(new_page: Any, live_server: LiveServer, busy: None):
@@ -148,6 +169,13 @@ def test_admin_pages(new_page: Any, live_server: LiveServer, busy: None):
             page.goto(path)
             audit(name, screenshot=screenshot)
             layout(page, audit, name)
+        # A state admin lets a clinic's key act for a chain's other clinics.
+        page.goto(f"/clinic/{live_server.clinic_id}/api-keys")
+        page.fill("#name", "Chain sync")
+        page.get_by_role("button", name="Make a key").click()
+        page.locator("details.key-scope summary").first.click()
+        audit("clinic-api-keys-admin", screenshot=True)
+        layout(page, audit, "clinic-api-keys-admin")
         # A change of mode, made on the page, is in the audit log with what it was before.
         page.goto("/admin/queue")
         page.check("#mode-paused")

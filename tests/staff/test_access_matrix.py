@@ -1,8 +1,10 @@
-"""The access matrix: every staff route, every role, own and other clinic's ids.
+"""The access matrix: every staff route, every role, own and other clinic's ids; and every
+route of the clinic systems API against every role's session and other clinics' keys.
 
-Generated from the app's URL map, so a new staff route is covered the day it is added. Every
-request that is out of role, or aims at another clinic's ids, must be refused (302 to sign-in
-when signed out, 401/403 for the wrong role, 404 for another clinic) and must change nothing.
+Generated from the app's URL map, so a new staff or key-scoped route is covered the day it is
+added. Every request that is out of role, or aims at another clinic's ids, must be refused
+(302 to sign-in when signed out, 401/403 for the wrong role, 404 for another clinic) and must
+change nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.db import db
-from booking.models import AuditEntry, Clinic, Reservation, Role, Slot, StaffUser
-from booking.services import holds, reservations, staff
+from booking.models import (
+    AuditEntry,
+    Clinic,
+    ClinicApiBatch,
+    ClinicApiKey,
+    ClinicApiKeyClinic,
+    Reservation,
+    Role,
+    Slot,
+    StaffUser,
+)
+from booking.services import api_keys, holds, reservations, staff
 from tests.staff.support import TOTP, signed_in_client
 from tests.support import ANSWERS, csrf_from, make_clinic, make_slot, person
 
@@ -46,6 +58,10 @@ def world(app, clock):
             )
             ids[f"{label}_slot"] = slot.id
             ids[f"{label}_reservation"] = done.reservation.id
+            made = api_keys.create_key(
+                s, clinic.id, label, secret_key=app.config["SECRET_KEY"], actor=None, now=clock()
+            )
+            ids[f"{label}_key"], ids[f"{label}_key_text"] = made.key.id, made.secret
         for role in ROLES:
             user = staff.create_user(
                 s,
@@ -91,6 +107,13 @@ def snapshot(app) -> tuple[Any, ...]:
             ),
             sorted(s.execute(select(Clinic.id, Clinic.name, Clinic.active)).all()),
             sorted(s.execute(select(StaffUser.id, StaffUser.active, StaffUser.role)).all()),
+            sorted(
+                s.execute(
+                    select(ClinicApiKey.id, ClinicApiKey.prefix, ClinicApiKey.revoked_at)
+                ).all()
+            ),
+            s.scalar(select(func.count(ClinicApiKeyClinic.key_id))),
+            s.scalar(select(func.count(ClinicApiBatch.id))),
         )
 
 
@@ -114,7 +137,7 @@ def fill(path: str, ids: dict[str, Any], clinic: str) -> str:
         name = match.group(2)
         if name == "clinic_id":
             return str(ids[f"{clinic}_clinic"])
-        if name in ("slot_id", "reservation_id"):
+        if name in ("slot_id", "reservation_id", "key_id"):
             return str(ids[f"{records}_{name.removesuffix('_id')}"])
         if name == "user_id":
             return str(ids["user_agent"])
@@ -129,6 +152,9 @@ def test_every_refusal_in_the_matrix(app, clock, world):
     routes = staff_routes(app)
     assert len(routes) >= 10, "the matrix found the staff routes"
     before = snapshot(app)
+    with app.app_context():
+        # The audit log is append-only: entries other tests committed stay; only new ones count.
+        audited = db.session.scalar(select(func.max(AuditEntry.id))) or 0
     checked = 0
     for role in [None, *ROLES]:
         client, token = signed_in(app, clock, role)
@@ -136,7 +162,9 @@ def test_every_refusal_in_the_matrix(app, clock, world):
             variants = ["own"]
             if "<" in path and role in CLINIC_ROLES:
                 variants.append("other")  # another clinic's ids must be refused
-            mixes = "clinic_id" in path and ("slot_id" in path or "reservation_id" in path)
+            mixes = "clinic_id" in path and any(
+                name in path for name in ("slot_id", "reservation_id", "key_id")
+            )
             if mixes and role is not None:
                 variants.append("mixed")  # a record of another clinic under one's own
             for clinic in variants:
@@ -159,7 +187,9 @@ def test_every_refusal_in_the_matrix(app, clock, world):
     assert snapshot(app) == before, "a refused request changed data"
     with app.app_context():
         refused_actions = db.session.scalars(
-            select(AuditEntry.action).where(AuditEntry.action != "staff.sign_in")
+            select(AuditEntry.action).where(
+                AuditEntry.action != "staff.sign_in", AuditEntry.id > audited
+            )
         ).all()
     assert refused_actions == [], "refused requests must not be audited as done"
 
@@ -168,3 +198,61 @@ def test_the_matrix_sees_every_console(app):
     paths = {path for path, _, _ in staff_routes(app)}
     for prefix in ("/staff/", "/admin/"):
         assert any(p.startswith(prefix) for p in paths), prefix
+
+
+def key_routes(app) -> list[tuple[str, str]]:
+    return [
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if getattr(app.view_functions[rule.endpoint], "key_scoped", False)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_every_key_scoped_route_refuses_sessions_and_other_clinics_keys(app, clock, world):
+    """No staff session is a key; another clinic's key, or a revoked one, acts for nobody."""
+    routes = key_routes(app)
+    assert len(routes) >= 2, "the matrix found the clinic systems API"
+    with app.app_context():
+        revoked = api_keys.create_key(
+            db.session,
+            world["own_clinic"],
+            "old",
+            secret_key=app.config["SECRET_KEY"],
+            actor=None,
+            now=clock(),
+        )
+        api_keys.revoke_key(db.session, world["own_clinic"], revoked.key.id, now=clock())
+        db.session.commit()
+    before = snapshot(app)
+    body = {"slots": [{"external_id": "M-1", "capacity": 1, "closed": True}]}
+    checked = 0
+
+    def call(client, path, method, key=None):
+        url = fill(path, world, "own") + "?date=2026-03-03"
+        headers = {"Idempotency-Key": "matrix"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return client.open(
+            url, method=method, json=body if method == "POST" else None, headers=headers
+        )
+
+    for role in [None, *ROLES]:
+        client, _token = signed_in(app, clock, role)
+        for path, method in routes:
+            # A signed-in session of any role, with no key: refused, whatever the clinic.
+            response = call(client, path, method)
+            assert response.status_code == 401, (role, path, method)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            checked += 1
+    client = app.test_client()
+    for path, method in routes:
+        foreign = call(client, path, method, world["other_key_text"])
+        assert foreign.status_code == 404 and "scope" in foreign.get_json()["detail"], path
+        assert call(client, path, method, revoked.secret).status_code == 401, path
+        # Control: the own clinic's key is let through to the work (here a 404 for an unknown
+        # slot, or the roster).
+        assert call(client, path, method, world["own_key_text"]).status_code in (200, 404)
+        checked += 3
+    assert checked >= 2 * (len(ROLES) + 1) + 6
+    assert snapshot(app) == before, "a refused request changed data"

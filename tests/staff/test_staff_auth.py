@@ -15,7 +15,7 @@ from booking.models import AuditEntry, StaffSession, StaffUser
 from booking.services import staff
 from booking.web.access import STAFF_COOKIE
 from booking.web.queue_state import get_queue
-from tests.conftest import rolled_back_app
+from tests.conftest import CHEAP_HASHER, rolled_back_app
 from tests.staff.support import PASSWORD, admin_client, sign_in
 from tests.support import DOB, csrf_from, make_clinic
 
@@ -25,6 +25,24 @@ def test_passwords_are_argon2id(app, accounts):
         user = db.session.get(StaffUser, accounts["agent"][0])
         assert user.password_hash.startswith("$argon2id$")
         assert user.email == "agent@example.org"
+
+
+def test_production_hashes_with_rfc_9106_parameters_and_upgrades_cheaper_hashes(
+    app, accounts, clock
+):
+    # The suite hashes cheaply (conftest); what production uses, and what it does with a hash
+    # made with weaker parameters, is checked here.
+    default = staff.DEFAULT_HASHER
+    assert (default.time_cost, default.memory_cost, default.parallelism) == (3, 65536, 4)
+    with app.app_context():
+        user = db.session.get(StaffUser, accounts["agent"][0])
+        assert ",t=1," in user.password_hash  # made by the suite's cheap hasher
+        staff.use_password_hasher(default)
+        try:
+            staff.authenticate(db.session, user.email, PASSWORD, now=clock(), policy=staff.Policy())
+        finally:
+            staff.use_password_hasher(CHEAP_HASHER)
+        assert "$m=65536,t=3,p=4$" in user.password_hash
 
 
 def test_sign_in_renews_the_session_and_opens_the_console(app, accounts):

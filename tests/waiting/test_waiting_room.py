@@ -407,6 +407,7 @@ def test_metrics_report_the_line_admissions_and_inventory(build, now):
     assert values["fairslot_queue_waiting"] == 2
     assert values["fairslot_queue_active"] == 1
     assert values["fairslot_queue_admitted_last_minute"] == 1
+    assert values["fairslot_queue_admit_per_minute"] == 300  # the setting: autotune is off
     assert values["fairslot_inventory_remaining"] == 5
     assert values["fairslot_queue_redis_up"] == 1
     assert values['fairslot_queue_mode{mode="always"}'] == 1
