@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from admission import scripts
+from admission import restore, scripts
 from admission.control import AdmissionControl
 from admission.polling import PollPlan
 from admission.scripts import (
@@ -55,6 +55,7 @@ class TicketStatus:
     opens_at: datetime | None
     binding: str
     updated_at: datetime
+    place: float | None = None  # set by join: what the client keeps to be restored its place
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class AdmissionQueue:
         self._advance = redis.register_script(scripts.ADVANCE)
         self._touch = redis.register_script(scripts.TOUCH)
         self._revoke = redis.register_script(scripts.REVOKE)
+        self._restore = redis.register_script(restore.RESTORE)
 
     # Settings -----------------------------------------------------------------------------
 
@@ -281,6 +283,22 @@ class AdmissionQueue:
         args = scripts.revoke_args(self.prefix, ticket)
         return scripts.decode_revoke(self._revoke(keys=self.keys, args=args))
 
+    def restore(
+        self, ticket: str, *, binding: str, issued_at: float, now: float, place: float | None
+    ) -> bool:
+        """Put back a ticket Redis lost, from what the app signed for its holder; True if done.
+
+        With ``place``, it waits there again; without, it is admitted again (its holder showed
+        a valid admission token). Only a ticket issued within its lifetime and of which Redis
+        has no trace at all: one that expired, was revoked or is another's stays as it is.
+        """
+        if now - issued_at >= TICKET_TTL_SECONDS or "." in ticket or not ticket:
+            return False
+        args = restore.restore_args(
+            self.prefix, ticket, now=now, ttl=TICKET_TTL_SECONDS, binding=binding, place=place
+        )
+        return bool(self._restore(keys=self.keys, args=args))
+
     # Reporting ----------------------------------------------------------------------------
 
     def stats(self, *, now: float) -> QueueStats:
@@ -359,6 +377,7 @@ class AdmissionQueue:
             opens_at=settings.opens_at,
             binding=reply.binding,
             updated_at=datetime.fromtimestamp(now, UTC),
+            place=reply.place,
         )
 
     def _poll_after(

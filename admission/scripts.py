@@ -145,11 +145,13 @@ class TicketReply(NamedTuple):
     admitted_at: float | None
     remaining: int | None  # appointments still free, None if never counted
     counted_at: float | None  # when the inventory was counted
+    place: float | None = None  # JOIN only: the ticket's place in line (its score)
 
 
 def _ticket_reply(raw: Sequence[Any]) -> TicketReply:
     remaining, counted_at = _text(raw[7]), _text(raw[8])
     admitted_at = _text(raw[6])
+    place = _text(raw[9]) if len(raw) > 9 else ""
     return TicketReply(
         state=_state(raw[0]),
         rank=int(raw[1]),
@@ -160,6 +162,7 @@ def _ticket_reply(raw: Sequence[Any]) -> TicketReply:
         admitted_at=float(admitted_at) if admitted_at else None,
         remaining=int(remaining) if remaining else None,
         counted_at=float(counted_at) if counted_at else None,
+        place=float(place) if place else None,
     )
 
 
@@ -203,7 +206,9 @@ redis.call('ZADD', W, score, id)
 redis.call('ZADD', SEEN, now, id)
 advance(prefix, now, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]),
         tonumber(ARGV[11]), ttl)
-return status_of(prefix, id)
+local reply = status_of(prefix, id)
+reply[10] = redis.call('HGET', key, 'place') or ''  -- the client keeps it (see admission.restore)
+return reply
 """
 )
 

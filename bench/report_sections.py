@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_failover import failover_postgres_section, failover_redis_section
 from bench.report_format import dig, fmt, pct
 from bench.stats import ratio
 
@@ -18,6 +19,8 @@ def sections(results: dict[str, Any]) -> list[str]:
         _ceilings,
         _scale,
         _drills,
+        failover_redis_section,
+        failover_postgres_section,
         _tuning,
         _notes,
         _charts,

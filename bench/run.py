@@ -21,7 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, data, drills, loadgen, report, scale, scenario, tuning
+from bench import (
+    ceilings,
+    data,
+    drills,
+    failover_postgres,
+    failover_redis,
+    loadgen,
+    report,
+    scale,
+    scenario,
+    tuning,
+)
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
@@ -108,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--parts",
-        default="crowd,ceilings,scale,drills",
+        default="crowd,ceilings,scale,drills,failover_redis,failover_postgres",
         help="comma-separated parts to run (also: tuning, the self-tuning drills)",
     )
     parser.add_argument(
@@ -169,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             results["drills"] = drills.run(stack, redis, profile, smtp, sms, capacity)
         if "scale" in parts:
             results["scale"] = scale.run(stack, redis, profile)
+        if "failover_redis" in parts:
+            # Its own Redis set (primary, replica, sentinels) and a scratch database on ours.
+            server = stack.database_url.rsplit("/", 1)[0]
+            drill = failover_redis.options(["--database-url", f"{server}/postgres"])
+            results["failover_redis"] = failover_redis.run(drill)
+        if "failover_postgres" in parts:
+            # Two clusters of its own (a primary and its replica), beside the bench's.
+            results["failover_postgres"] = failover_postgres.run(failover_postgres.options([]))
         if "tuning" in parts:  # last: it restarts the app servers with the controller on
             results["tuning"] = tuning.run(stack, redis, profile, smtp, sms)
     except KeyboardInterrupt:

@@ -11,7 +11,10 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from booking import models  # noqa: F401 - every table registered on the metadata
+from booking import (
+    logs,
+    models,  # noqa: F401 - every table registered on the metadata
+)
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
@@ -44,13 +47,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             x_host=app.config["PROXY_COUNT"],
         )
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
+        logs.configure(app.config["LOG_FORMAT"])
     if app.config["FAIRSLOT_ENV"] == "production" and not app.config["METRICS_TOKEN"]:
         log.warning("FAIRSLOT_METRICS_TOKEN is not set: /metrics answers 404 until it is")
 
     db.init_app(app)
     init_redis(app)
     csrf.init_app(app)
+    logs.init_app(app)  # first: every later hook's log lines carry the request id
     input_guard.init_app(app)  # before any other hook or view reads the request's text
     headers.init_app(app)
     booking_health.init_app(app)  # early: its timing then covers the other hooks too

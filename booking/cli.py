@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import datetime
 
 import click
@@ -36,6 +37,26 @@ def register_cli(app: Flask) -> None:
 
         upgrade(current_app.config["DATABASE_URL"], revision)
         click.echo(f"Database migrated to {revision}.")
+
+    @app.cli.command("purge")
+    @click.option("--batch", default=500, show_default=True, help="Slots per transaction.")
+    def purge(batch: int) -> None:
+        """Delete what the retention rule says is due (FAIRSLOT_RETENTION_DAYS), batch by batch."""
+        from booking.services import retention
+
+        days = current_app.config["RETENTION_DAYS"]
+        totals = [0, 0, 0, 0]
+        while True:
+            done = db.transaction(
+                lambda s: retention.purge(s, now=now(), resident_days=days, batch=batch)
+            )
+            totals = [a + b for a, b in zip(totals, astuple(done), strict=True)]
+            if done.slots < batch:
+                break
+        click.echo(
+            f"Purged {totals[0]} slots older than {days} days with {totals[1]} reservations and "
+            f"{totals[2]} messages, and {totals[3]} expired holds."
+        )
 
     @app.cli.command("seed-demo")
     @click.option("--force", is_flag=True, help="Allow it outside demo/development.")

@@ -76,6 +76,10 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# admin_shutdown, crash_shutdown, cannot_connect_now, read_only_sql_transaction
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Tell whether a database error is a transient conflict worth retrying."""
     if isinstance(exc, DBAPIError):
@@ -85,6 +89,23 @@ def is_retryable(exc: BaseException) -> bool:
         if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
             return True
     return False
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Tell whether a database error means the server is gone or not taking writes now.
+
+    A killed or restarting server, or one that is (still) a read-only replica during a failover:
+    the request failed whole and may be tried again in a moment.
+    """
+    if not isinstance(exc, DBAPIError) or is_retryable(exc):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _UNAVAILABLE_SQLSTATES:
+        return True
+    # A failed connect has no SQLSTATE; psycopg raises OperationalError for it.
+    return isinstance(exc, OperationalError) and sqlstate is None and "connection" in str(exc.orig)
 
 
 class Database:

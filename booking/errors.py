@@ -14,7 +14,7 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 
-from booking.db import is_retryable
+from booking.db import is_retryable, is_unavailable
 from booking.i18n import translate
 from booking.services.errors import DomainError
 from booking.services.text import N_
@@ -118,5 +118,9 @@ def register(app: Flask) -> None:
             # Still conflicting after every retry: a busy moment, not a bug. Ask to retry.
             log.warning("transient database conflict persisted on %s", request.path)
             return http_error(ServiceUnavailable(retry_after=2))
+        if is_unavailable(exc):
+            # The database went away (a restart, a failover): nothing was written; come back soon.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return http_error(ServiceUnavailable(retry_after=5))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return http_error(InternalServerError())

@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from admission.queue import PollLimit
+from booking.redis_client import connect, redis_target
 
 # endpoint -> (app.config key holding its limit string, methods it applies to)
 LIMITED_ENDPOINTS = {
@@ -74,22 +75,23 @@ def init_app(app: Flask) -> Limiter:
         _windows(app.config.get("QUEUE_POLL_RATE_LIMIT") or "")
     except ValueError as exc:
         raise RuntimeError(f"FAIRSLOT_QUEUE_POLL_RATE_LIMIT is not a rate limit: {exc}") from None
-    redis_url = app.config.get("REDIS_URL")
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    target = redis_target(app.config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", target.limiter_uri() if target else "memory://")
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "fairslot")
     # X-RateLimit-* headers on every answer would cost two more Redis round trips each, which is
     # most of a queue-status poll's budget; a refused client still gets Retry-After (below).
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     options: dict[str, object] = {"socket_timeout": 1}
-    if redis_url:
-        import redis
-
+    if target is not None and target.sentinels:
+        # The sentinel storage makes its own clients, following the primary on failover.
+        options.update(target.limiter_options(), socket_connect_timeout=1)
+    elif target is not None:
         # redis-py's default pool raises past 100 connections; a blocking pool waits instead,
         # so a burst of threads gets rate-limited, not a 500.
-        options["connection_pool"] = redis.BlockingConnectionPool.from_url(
-            redis_url, max_connections=100, timeout=2, socket_timeout=1, socket_connect_timeout=1
-        )
+        options["connection_pool"] = connect(
+            target, max_connections=100, timeout=2, socket_timeout=1, socket_connect_timeout=1
+        ).connection_pool
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
     limiter = Limiter(key_func=client_key, app=app)
     for endpoint, (key, methods) in LIMITED_ENDPOINTS.items():

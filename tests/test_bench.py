@@ -7,8 +7,10 @@ test environment without the benchmark's extra dependencies (aiohttp, matplotlib
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,6 +30,8 @@ from booking.models import Reservation
 from booking.services import holds, products, reservations
 from booking.services.eligibility import EligibilityAnswers
 from tests.support import make_clinic, make_slot, person, two_dose_product
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_percentile_interpolates_between_ranks():
@@ -339,3 +343,21 @@ def test_the_course_checks_find_a_dose_one_without_its_dose_two(session, now):
     second = session.get(Reservation, done.second_dose.id)
     second.prior_dose_date = now.date()  # "dose 2 only": dose 1 given elsewhere
     assert count(data.HALF_COURSES_SQL) == 0
+
+
+def test_report_has_the_redis_failover_drill_when_it_ran():
+    figures = json.loads((ROOT / "bench/results/2026-12-07-drills/failover_redis.json").read_text())
+    text = report.render({"machine": {}, "profile": {"name": "quick"}, "failover_redis": figures})
+    assert "## Redis failover (Sentinel: the primary killed for good)" in text
+    assert "| 2.4 | 338 (48) | 0.0-2.3 | 0 | 0 / 0 | 0 / 0 | 0 / 0 | 0 / 0 |" in text
+    assert "Redis failover" not in report.render({"machine": {}, "profile": {"name": "quick"}})
+
+
+def test_report_has_the_postgresql_failover_drill_when_it_ran():
+    path = ROOT / "bench/results/2026-12-07-drills/failover_postgres.json"
+    figures = json.loads(path.read_text())
+    text = report.render(
+        {"machine": {}, "profile": {"name": "quick"}, "failover_postgres": figures}
+    )
+    assert "## PostgreSQL failover" in text
+    assert "| on | 1.3 | 8 (2) | 0.1-1.2 | 0 / 0 | 0 / 0 | 108.0 / 104.0 (1.04x) |" in text

@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from booking.clock import now
 from booking.db import db
 from booking.models import MessageStatus
+from booking.redis_client import connect, redis_target
 from booking.services import outbox
 from booking.services.errors import DomainError
 
@@ -41,19 +42,17 @@ def register(app: Flask) -> None:
     help="Run each job in a fresh child process (isolated, but about 4-5x the CPU per message).",
 )
 def worker(burst: bool, name: str | None, scheduler: bool, fork: bool) -> None:
-    """Run an RQ worker (and its scheduler) against FAIRSLOT_REDIS_URL."""
-    import redis
-
+    """Run an RQ worker (and its scheduler) against FAIRSLOT_REDIS_URL (or its sentinels)."""
     from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker, worker_queue_names
 
-    url = current_app.config.get("REDIS_URL")
-    if not url:
+    target = redis_target(current_app.config)
+    if target is None:
         raise click.UsageError(
             "FAIRSLOT_REDIS_URL is not set. On the embedded default the web process runs its "
             "own worker; a separate worker needs a real Redis."
         )
     # A connection of its own: RQ blocks on it for long waits, unlike the app's short timeouts.
-    connection = redis.Redis.from_url(url, health_check_interval=30)
+    connection = connect(target, blocking=False, health_check_interval=30)
     worker_class = FairSlotWorker if fork else FairSlotSimpleWorker
     rq_worker = worker_class(
         worker_queue_names(),

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from booking.redis_client import uses_real_redis
+
 _EMBEDDED = "fairslot.jobs.embedded"
 _LOCK = threading.Lock()
 
@@ -28,7 +30,7 @@ def embedded_worker_wanted(app: Flask) -> bool:
     asked = app.config.get("INPROCESS_WORKER")
     if asked is not None:
         return bool(asked)
-    return not app.config.get("REDIS_URL") and app.config["FAIRSLOT_ENV"] in (
+    return not uses_real_redis(app.config) and app.config["FAIRSLOT_ENV"] in (
         "demo",
         "development",
     )

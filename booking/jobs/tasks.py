@@ -15,6 +15,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from booking import correlation
 from booking.clock import now
 from booking.db import db
 from booking.jobs.queue import LIVE, RELAY_HORIZON, enqueue_message, get_queue, job_states
@@ -34,6 +35,14 @@ class RetryLater(Exception):
 
 def send_message(message_id: int) -> str:
     """Send one outbox message, at most once: claim, deliver, record (see services.outbox)."""
+    token = correlation.bind(None)  # _deliver binds the id of the request that wrote it
+    try:
+        return _send(message_id)
+    finally:
+        correlation.reset(token)
+
+
+def _send(message_id: int) -> str:
     config = current_app.config
     claim = db.transaction(
         lambda s: outbox.claim(
@@ -102,6 +111,7 @@ def _deliver(message_id: int) -> str:
     message = session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None:  # pragma: no cover - claimed a moment ago
         raise LookupError(f"message {message_id} vanished")
+    correlation.bind((message.payload or {}).get("request_id"))
     context = load_context(session, message)
     rendered = render_message(context, now=now())
     # End the read before the provider call: no connection or snapshot is held while it waits.

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from booking import correlation
 from booking.models import (
     MessageChannel,
     MessageKind,
@@ -111,7 +112,8 @@ def _write(
             locale=locale,
             revision=revision,
             dedupe_key=f"{reservation.id}:{key}:{channel.value}",
-            payload=payload,
+            # Which request wrote it, so the worker's log lines about it carry the same id.
+            payload={**payload, "request_id": correlation.current()},
             status=QUEUED,
             attempts=0,
             send_after=send_after,

@@ -31,7 +31,13 @@ from booking.services.errors import InvalidInput
 from booking.services.text import N_
 from booking.waiting import bp
 from booking.web.captcha import verify as verify_captcha
-from booking.web.gate import browser_binding, issue_token, set_cookie_later
+from booking.web.gate import (
+    browser_binding,
+    issue_token,
+    remember_ticket,
+    restore_lost_ticket,
+    set_cookie_later,
+)
 from booking.web.queue_state import captcha_config, current_settings, get_queue, refresh_inventory
 from booking.web.redirects import safe_next
 from booking.web.waiting import (
@@ -51,10 +57,11 @@ def _live_ticket() -> TicketStatus | None:
     if binding is None:
         session.pop("qticket", None)
         return None
+    moment = now().timestamp()
     try:
-        status = get_queue().poll(
-            ticket, now=now().timestamp(), binding=binding, limit=poll_limit()
-        )
+        status = get_queue().poll(ticket, now=moment, binding=binding, limit=poll_limit())
+        if status.state == TicketState.UNKNOWN and restore_lost_ticket(ticket, binding, moment):
+            status = get_queue().poll(ticket, now=moment, binding=binding)
     except PollLimited as limited:
         raise too_many_polls(limited) from None
     if status.state not in LIVE_STATES:
@@ -110,10 +117,11 @@ def join() -> Any:
         try:
             # Count what is left first: a sold-out room must not let its first arrival in.
             refresh_inventory()
-            status = get_queue().join(binding=binding, now=now().timestamp())
+            moment = now().timestamp()
+            status = get_queue().join(binding=binding, now=moment)
         except QueueClosed as closed:
             return _join_form(values, {}, 200, closed=closed)
-        session["qticket"] = status.ticket
+        remember_ticket(status, moment)
         session["qservice"] = answers.service
         return redirect(url_for("waiting.status"), code=303)
     except RedisError:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +26,6 @@ from booking.services import staff as staff_service
 
 STAFF_COOKIE = "fairslot_staff"
 F = TypeVar("F", bound=Callable[..., Any])
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 BINDING_KEY = "staff_binding"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -183,19 +180,16 @@ def _check_access() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the request id and the access check on every request."""
+    """Install the access check on every request (booking.logs gives it its id first)."""
 
     @app.before_request
     def _before() -> Response | None:
-        presented = request.headers.get("X-Request-ID", "")
-        g.request_id = presented if _REQUEST_ID_RE.match(presented) else uuid.uuid4().hex
         if request.endpoint and request.endpoint != "static":
             _load_staff()
         return _check_access()
 
     @app.after_request
     def _after(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id", "")
         if g.get("staff") is not None:
             response.headers["Cache-Control"] = "no-store"  # staff pages hold personal data
         return response

@@ -21,7 +21,7 @@ from flask import Flask, Response, current_app, g, request, session
 from redis.exceptions import RedisError
 
 from admission import tokens
-from admission.queue import QueueClosed
+from admission.queue import QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
 from booking.web.queue_state import current_settings, get_queue, refresh_inventory
@@ -56,6 +56,27 @@ def browser_binding(create: bool = False) -> str | None:
     if sid is None and create:
         sid = session["qsid"] = secrets.token_urlsafe(16)
     return sid
+
+
+def remember_ticket(status: TicketStatus, moment: float) -> None:
+    """Keep a new ticket in this browser's signed session, with what restores it if lost."""
+    session["qticket"] = status.ticket
+    if status.place is not None:
+        session["qplace"] = status.place
+        session["qjoined"] = int(moment)
+
+
+def restore_lost_ticket(ticket: str, binding: str, moment: float) -> bool:
+    """Put back this browser's ticket in its place if the line's Redis lost it (a failover)."""
+    place, joined = session.get("qplace"), session.get("qjoined")
+    if session.get("qticket") != ticket or place is None or joined is None:
+        return False
+    restored = get_queue().restore(
+        ticket, binding=binding, issued_at=float(joined), now=moment, place=float(place)
+    )
+    if restored:
+        log.warning("restored a waiting ticket Redis had lost, at its place %s", place)
+    return restored
 
 
 def issue_token(ticket: str, binding: str) -> str:
@@ -99,6 +120,8 @@ def require_admission(*, api: bool) -> Admission:
     except RedisError:
         log.warning("Redis unreachable: accepting a validly signed admission token unchecked")
         return Admission(claims.ticket)
+    if state == TicketState.UNKNOWN and _restore_admission(claims, binding, moment):
+        state = TicketState.ADMITTED
     if state != TicketState.ADMITTED:
         raise AdmissionRequired(f"ticket is {state}")
     if claims.expires_at - moment < settings.session_minutes * 30:
@@ -109,6 +132,20 @@ def require_admission(*, api: bool) -> Admission:
         else:
             set_cookie_later(renewed)
     return Admission(claims.ticket)
+
+
+def _restore_admission(claims: tokens.Claims, binding: str, moment: float) -> bool:
+    """A valid token for a ticket Redis has no trace of: it was lost (a failover), admit again."""
+    issued_at = claims.expires_at - current_settings().session_minutes * 60
+    try:
+        restored = get_queue().restore(
+            claims.ticket, binding=binding, issued_at=issued_at, now=moment, place=None
+        )
+    except RedisError:
+        return False
+    if restored:
+        log.warning("restored an admission Redis had lost")
+    return restored
 
 
 def admission_for_move(*, api: bool) -> tuple[bool, str | None]:
@@ -168,6 +205,7 @@ def try_auto_admit() -> Admission | None:
         status = queue.poll(session["qticket"], now=moment) if session.get("qticket") else None
         if status is None or status.state not in LIVE_STATES or status.binding != binding:
             status = queue.join(binding=binding, now=moment)
+            remember_ticket(status, moment)
     except RedisError:
         raise QueueUnavailable() from None
     except QueueClosed:
