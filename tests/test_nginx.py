@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from booking import correlation
 from booking.web.booking_health import queued_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ def _pool(name: str) -> ThreadingHTTPServer:
                     "for": self.headers.get("X-Forwarded-For"),
                     "proto": self.headers.get("X-Forwarded-Proto"),
                     "start": self.headers.get("X-Request-Start"),
+                    "request_id": self.headers.get("X-Request-ID"),
                 }
             ).encode()
             self.send_response(200)
@@ -157,3 +159,11 @@ def test_the_client_address_and_start_stamp_are_nginxs_own(proxy):
     assert stamped["start"].startswith("t=")
     assert before <= float(stamped["start"][2:]) <= after  # nginx's own, not the client's
     assert queued_seconds(stamped["start"], after) <= after - before
+
+
+def test_each_request_gets_nginxs_own_request_id(proxy):
+    forged = fetch(proxy, "/api/v1/holds", **{"X-Request-ID": "chosen-by-the-client"})
+    again = fetch(proxy, "/api/v1/holds", **{"X-Request-ID": "chosen-by-the-client"})
+    ids = {forged["request_id"], again["request_id"]}
+    assert len(ids) == 2 and "chosen-by-the-client" not in ids
+    assert all(correlation.accept_or_make(i) == i for i in ids)  # the app keeps them
