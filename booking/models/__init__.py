@@ -14,6 +14,11 @@ from booking.models.messages import (
     OutboxDelivery,
     OutboxMessage,
 )
+from booking.models.preregistrations import (
+    ACTIVE_PREREGISTRATION,
+    Preregistration,
+    PreregistrationStatus,
+)
 from booking.models.providers import FeedStatus, ProviderFeed, ProviderLocation, ProviderSlot
 from booking.models.reservations import BOOKED_STATUSES, Channel, Reservation, ReservationStatus
 from booking.models.staff import (
@@ -29,6 +34,7 @@ from booking.models.vaccines import VaccineProduct
 metadata = Base.metadata
 
 __all__ = [
+    "ACTIVE_PREREGISTRATION",
     "BOOKED_STATUSES",
     "CLINIC_ROLES",
     "LOCALES",
@@ -43,6 +49,8 @@ __all__ = [
     "MessageStatus",
     "OutboxDelivery",
     "OutboxMessage",
+    "Preregistration",
+    "PreregistrationStatus",
     "ProviderFeed",
     "ProviderLocation",
     "ProviderSlot",
