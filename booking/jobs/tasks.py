@@ -157,9 +157,20 @@ def advance_admission_queue() -> int:
         return 0
 
 
+def purge_preregistrations() -> int:
+    """Delete preregistrations kept past their retention time; return how many."""
+    from booking.services import preregistration
+
+    days = current_app.config["PREREGISTRATION_RETENTION_DAYS"]
+    return db.transaction(
+        lambda session: preregistration.purge(session, now=now(), retention_days=days)
+    )
+
+
 HOUSEKEEPING = (
     "booking.jobs.tasks.relay_outbox",
     "booking.jobs.tasks.release_expired_holds",
     "booking.jobs.tasks.advance_admission_queue",
     "booking.jobs.providers.schedule_provider_feeds",
+    "booking.jobs.tasks.purge_preregistrations",
 )

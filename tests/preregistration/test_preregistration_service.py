@@ -181,7 +181,8 @@ def test_vaccinated_people_are_closed_then_deleted(session, now):
         admission_ticket=None,
     )
     session.execute(
-        text("UPDATE reservation SET status = 'checked_in' WHERE id = :id"), {"id": done.reservation.id}
+        text("UPDATE reservation SET status = 'checked_in' WHERE id = :id"),
+        {"id": done.reservation.id},
     )
     assert preregistration.purge(session, now=now, retention_days=30) == 0
     session.refresh(prereg)
