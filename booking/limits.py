@@ -36,6 +36,10 @@ LIMITED_ENDPOINTS = {
     "opendata.availability_summary": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
     "agent.lookup": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
+    "api.create_preregistration": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "resident.preregister": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "api.get_preregistration": ("LOOKUP_RATE_LIMIT", ["GET"]),
+    "resident.prereg_link": ("LOOKUP_RATE_LIMIT", ["GET"]),
 }
 
 # Counted by the admission queue's POLL script with ``poll_limit()`` (QUEUE_POLL_RATE_LIMIT).

@@ -4,7 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from booking.api import clinics, courses, holds, openapi, queue, reservations  # noqa: E402, F401
+from booking.api import (  # noqa: E402, F401
+    clinics,
+    courses,
+    holds,
+    openapi,
+    preregistrations,
+    queue,
+    reservations,
+)
 from booking.web import problems  # noqa: E402
 
 problems.register(bp)

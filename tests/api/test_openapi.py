@@ -23,6 +23,7 @@ PATH_VALUES = {
     "hold_id": "A" * 32,
     "code": "ABCD2345",
     "ticket": "t" * 22,
+    "token": "1.x",
 }
 
 
