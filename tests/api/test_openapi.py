@@ -112,6 +112,8 @@ def test_the_rate_limited_operations_are_read_from_the_limits(app):
         ("/api/v1/queue/tickets", "post"),
         ("/api/v1/queue/tickets/{ticket}", "get"),
         ("/api/v1/availability", "get"),
+        ("/api/v1/preregistrations", "post"),
+        ("/api/v1/preregistrations/{token}", "get"),
     }
 
 
