@@ -36,6 +36,7 @@ LIMITED_ENDPOINTS = {
     "opendata.availability_summary": ("OPENDATA_RATE_LIMIT", ["GET"]),
     "staff.second_factor": ("STAFF_SIGNIN_RATE_LIMIT", ["POST"]),
     "agent.lookup": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
+    "agent.find_preregistration": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
     "api.create_preregistration": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
     "resident.preregister": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
     "api.get_preregistration": ("LOOKUP_RATE_LIMIT", ["GET"]),

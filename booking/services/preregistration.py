@@ -36,6 +36,7 @@ from booking.models.preregistrations import MAX_TRAVEL_MILES
 from booking.services import eligibility, geo
 from booking.services.errors import AlreadyBooked, Conflict, InvalidInput, NotFound
 from booking.services.text import N_
+from booking.services.tokens import person_key
 from booking.services.validation import normalize_phone, parse_int, parse_person, parse_zip
 
 CHANNELS = ("online", "agent", "api")
@@ -364,3 +365,16 @@ def purge(session: Session, *, now: datetime, retention_days: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def find_active(session: Session, first_name: str, last_name: str, born: date) -> Preregistration:
+    """A caller's active preregistration, found by name and date of birth (the person key)."""
+    found = session.scalar(
+        select(Preregistration).where(
+            Preregistration.person_key == person_key(first_name, last_name, born),
+            Preregistration.status.in_(ACTIVE),
+        )
+    )
+    if found is None:
+        raise NotFound(N_("No active preregistration matches these details."))
+    return found
