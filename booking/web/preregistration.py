@@ -60,11 +60,13 @@ def form_context(*, callback: bool = False) -> dict[str, Any]:
         "current_locale": current_locale(),
         "retention_notice": retention_notice(),
         "callback": callback,
-        "contact_intro": gettext(
-            "How should we send your invitation? Give at least one."
-            if not callback
-            else "How should we send the invitation? Give a mobile phone, an email, or a "
-            "call-back number."
+        "contact_intro": (
+            gettext(
+                "How should we send the invitation? Give a mobile phone, an email, or a "
+                "call-back number."
+            )
+            if callback
+            else gettext("How should we send your invitation? Give at least one.")
         ),
     }
 
