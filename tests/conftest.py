@@ -34,6 +34,8 @@ TEST_DATABASE_URL = os.environ.get("FAIRSLOT_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("FAIRSLOT_TEST_REDIS_URL") or None
 # Children before parents: SQLite empties them with DELETE, in this order.
 TABLES = (
+    "invitation",
+    "invitation_round",
     "preregistration",
     "provider_slot",
     "provider_location",

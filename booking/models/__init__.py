@@ -6,6 +6,12 @@ Importing this package registers every model, so ``metadata`` describes the whol
 
 from booking.models.base import Base, UTCDateTime
 from booking.models.clinics import Clinic, EligibilityRule, Slot
+from booking.models.invitations import (
+    Invitation,
+    InvitationRound,
+    InvitationStatus,
+    OnExpiry,
+)
 from booking.models.locales import LOCALES
 from booking.models.messages import (
     MessageChannel,
@@ -44,9 +50,13 @@ __all__ = [
     "Clinic",
     "EligibilityRule",
     "FeedStatus",
+    "Invitation",
+    "InvitationRound",
+    "InvitationStatus",
     "MessageChannel",
     "MessageKind",
     "MessageStatus",
+    "OnExpiry",
     "OutboxDelivery",
     "OutboxMessage",
     "Preregistration",

@@ -1,4 +1,5 @@
-"""Preregistration: people sign up once and are invited when a place near them opens.
+"""Preregistration and invitation rounds: people sign up once and are invited, by a personal
+link, to places released for them.
 
 Revision ID: 0014
 Revises: 0012 (the lead re-points this to 0013 when merging after it)
@@ -91,7 +92,118 @@ def upgrade() -> None:
         "ix_preregistration_status_priority_rank", "preregistration", ["status", "priority_rank"]
     )
     op.create_index("ix_preregistration_closed_at", "preregistration", ["closed_at"])
+    with op.batch_alter_table("slot", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("invite_reserved", sa.Integer(), server_default=sa.text("0"), nullable=False)
+        )
+        batch_op.create_check_constraint(
+            "invite_reserved_in_capacity",
+            "invite_reserved >= 0 AND invite_reserved + held + booked <= capacity",
+        )
+    op.create_table(
+        "invitation_round",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("service", sa.String(length=40), nullable=False),
+        sa.Column("seed", sa.String(length=64), nullable=False),
+        sa.Column("over_invitation", sa.Float(), nullable=False),
+        sa.Column("expires_hours", sa.Integer(), nullable=False),
+        sa.Column("on_expiry", sa.String(length=12), nullable=False),
+        sa.Column("pool", sa.JSON(), nullable=False),
+        sa.Column("places", sa.JSON(), nullable=False),
+        sa.Column("result_digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "over_invitation >= 1 AND over_invitation <= 3.0",
+            name=op.f("ck_invitation_round_over_invitation_range"),
+        ),
+        sa.CheckConstraint(
+            "expires_hours BETWEEN 1 AND 168", name=op.f("ck_invitation_round_expires_hours_range")
+        ),
+        sa.CheckConstraint(
+            "on_expiry IN ('next_round', 'public')",
+            name=op.f("ck_invitation_round_on_expiry_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["staff_user.id"],
+            name=op.f("fk_invitation_round_created_by_staff_user"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation_round")),
+    )
+    op.create_table(
+        "invitation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("preregistration_id", sa.Integer(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("token_nonce", sa.String(length=32), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reservation_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('sent', 'booked', 'expired', 'declined')",
+            name=op.f("ck_invitation_status_known"),
+        ),
+        sa.CheckConstraint(
+            "(status = 'sent') = (closed_at IS NULL)", name=op.f("ck_invitation_closed_unless_live")
+        ),
+        sa.CheckConstraint(
+            "status <> 'booked' OR reservation_id IS NOT NULL",
+            name=op.f("ck_invitation_booked_has_booking"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id"],
+            ["invitation_round.id"],
+            name=op.f("fk_invitation_round_id_invitation_round"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["preregistration_id"],
+            ["preregistration.id"],
+            name=op.f("fk_invitation_preregistration_id_preregistration"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["clinic_id"],
+            ["clinic.id"],
+            name=op.f("fk_invitation_clinic_id_clinic"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservation_id"],
+            ["reservation.id"],
+            name=op.f("fk_invitation_reservation_id_reservation"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation")),
+    )
+    op.create_index(
+        "uq_invitation_preregistration_id_live",
+        "invitation",
+        ["preregistration_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'sent'"),
+        sqlite_where=sa.text("status = 'sent'"),
+    )
+    op.create_index(
+        "uq_invitation_round_id_preregistration_id",
+        "invitation",
+        ["round_id", "preregistration_id"],
+        unique=True,
+    )
+    op.create_index("ix_invitation_status_expires_at", "invitation", ["status", "expires_at"])
+    op.create_index("ix_invitation_clinic_id_day", "invitation", ["clinic_id", "day"])
 
 
 def downgrade() -> None:
+    op.drop_table("invitation")
+    op.drop_table("invitation_round")
+    with op.batch_alter_table("slot", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_slot_invite_reserved_in_capacity"), type_="check")
+        batch_op.drop_column("invite_reserved")
     op.drop_table("preregistration")
