@@ -167,10 +167,18 @@ def purge_preregistrations() -> int:
     )
 
 
+def expire_invitations() -> int:
+    """End the invitations past their expiry and return their places; return how many."""
+    from booking.services import invitations
+
+    return db.transaction(lambda session: invitations.expire(session, now=now()))
+
+
 HOUSEKEEPING = (
     "booking.jobs.tasks.relay_outbox",
     "booking.jobs.tasks.release_expired_holds",
     "booking.jobs.tasks.advance_admission_queue",
     "booking.jobs.providers.schedule_provider_feeds",
     "booking.jobs.tasks.purge_preregistrations",
+    "booking.jobs.tasks.expire_invitations",
 )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext, ngettext
+from sqlalchemy import select
 
 from booking.db import db
 from booking.i18n import LANGUAGES, current_locale
-from booking.models import Preregistration
-from booking.services import preregistration
+from booking.models import Clinic, Invitation, Preregistration
+from booking.services import invitation_links, preregistration
 from booking.services.inventory import SERVICES
 from booking.services.products import list_products
 
@@ -97,9 +98,28 @@ def status_words(status: str) -> str:
     return str(words.get(status, status))
 
 
+def live_invitation(prereg: Preregistration) -> tuple[Invitation, Clinic, str] | None:
+    """The person's live invitation, its clinic, and its personal link, if they hold one."""
+    found = db.session.scalar(
+        select(Invitation).where(
+            Invitation.preregistration_id == prereg.id, Invitation.status == "sent"
+        )
+    )
+    if found is None:
+        return None
+    clinic = db.session.get(Clinic, found.clinic_id)
+    assert clinic is not None
+    token = invitation_links.invitation_token(current_app.config["SECRET_KEY"], found)
+    link = str(current_app.config["PUBLIC_URL"]).rstrip("/") + url_for(
+        "resident.invitation_link", token=token
+    )
+    return found, clinic, link
+
+
 def status_context(prereg: Preregistration, link: str) -> dict[str, Any]:
     """Everything the status page (resident or agent) shows."""
     return {
+        "invited": live_invitation(prereg),
         "prereg": prereg,
         "standing": preregistration.standing(db.session, prereg),
         "status_words": status_words(prereg.status),
