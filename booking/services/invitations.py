@@ -331,3 +331,54 @@ def _give_back(session: Session, clinic_id: int, day: date, count: int, *, now: 
         slot.invite_reserved -= take
         left -= take
     session.flush()
+
+
+# --- What admins see --------------------------------------------------------------------------
+
+
+def group_counts(session: Session) -> list[tuple[str, str, int, str, int]]:
+    """Preregistrations per service, priority group (rank order) and status."""
+    rows = session.execute(
+        select(
+            Preregistration.service,
+            Preregistration.priority_group,
+            Preregistration.priority_rank,
+            Preregistration.status,
+            func.count(Preregistration.id),
+        )
+        .group_by(
+            Preregistration.service,
+            Preregistration.priority_group,
+            Preregistration.priority_rank,
+            Preregistration.status,
+        )
+        .order_by(Preregistration.service, Preregistration.priority_rank)
+    ).all()
+    return [(s, g, r, st, n) for s, g, r, st, n in rows]
+
+
+def released(session: Session, *, now: datetime) -> list[tuple[Clinic, date, int, int]]:
+    """Each clinic and day with places set aside for invitees: the places and live invitations."""
+    found = []
+    for service in sorted({row[0] for row in session.execute(select(Slot.service).distinct())}):
+        for entry in _releases(session, service, now).values():
+            live = _live(session, entry["clinic"].id, entry["day"])
+            found.append((entry["clinic"], entry["day"], entry["reserved"], live))
+    return sorted(found, key=lambda row: (row[1], row[0].name))
+
+
+def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, dict[str, int]]]:
+    """The latest rounds, each with its invitations by status (sent, booked, expired)."""
+    rounds = session.scalars(
+        select(InvitationRound).order_by(InvitationRound.id.desc()).limit(limit)
+    ).all()
+    counts: dict[int, dict[str, int]] = {r.id: defaultdict(int) for r in rounds}
+    if rounds:
+        rows = session.execute(
+            select(Invitation.round_id, Invitation.status, func.count(Invitation.id))
+            .where(Invitation.round_id.in_(list(counts)))
+            .group_by(Invitation.round_id, Invitation.status)
+        ).all()
+        for round_id, status, count in rows:
+            counts[round_id][status] = count
+    return [(r, dict(counts[r.id])) for r in rounds]
