@@ -101,8 +101,12 @@ def _deliver(message_id: int) -> str:
     message = session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None:  # pragma: no cover - claimed a moment ago
         raise LookupError(f"message {message_id} vanished")
-    context = load_context(session, message)
-    rendered = render_message(context, now=now())
+    if message.invitation_id is not None:
+        from booking.messages.invitation import render_invitation
+
+        rendered = render_invitation(session, message)
+    else:
+        rendered = render_message(load_context(session, message), now=now())
     # End the read before the provider call: no connection or snapshot is held while it waits.
     session.rollback()
     return deliver(current_app.config, message, rendered, host=public_host(), now=now())

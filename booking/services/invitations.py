@@ -30,7 +30,11 @@ from booking.models import (
     Invitation,
     InvitationRound,
     InvitationStatus,
+    MessageChannel,
+    MessageKind,
+    MessageStatus,
     OnExpiry,
+    OutboxMessage,
     Preregistration,
     PreregistrationStatus,
     Reservation,
@@ -39,6 +43,7 @@ from booking.models import (
 from booking.models.invitations import MAX_OVER_INVITATION
 from booking.services.errors import Conflict, InvalidInput, NotFound
 from booking.services.inventory import local_day_bounds
+from booking.services.notices import note_for_dispatch
 from booking.services.text import N_
 
 SENT = InvitationStatus.SENT.value
@@ -238,9 +243,10 @@ def run_round(
     )
     session.add(record)
     session.flush()
+    written = []
     for prereg_id, key in chosen:
         clinic_id, _day = key.split(":")
-        session.add(
+        written.append(
             Invitation(
                 round_id=record.id,
                 preregistration_id=prereg_id,
@@ -252,6 +258,9 @@ def run_round(
                 created_at=now,
             )
         )
+    session.add_all(written)
+    session.flush()
+    _write_messages(session, written, now=now)
     invited = [prereg_id for prereg_id, _key in chosen]
     if invited:
         session.execute(
@@ -261,6 +270,45 @@ def run_round(
         )
     session.flush()
     return record
+
+
+def _write_messages(session: Session, written: Sequence[Invitation], *, now: datetime) -> None:
+    """One message per invitation and channel the person gave (none for call-back only: the
+    2-1-1 line sees the invitation on the caller's page), sent after the round commits."""
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Preregistration).where(
+                Preregistration.id.in_([i.preregistration_id for i in written])
+            )
+        )
+    }
+    for invitation in written:
+        prereg = people[invitation.preregistration_id]
+        for channel, recipient in (
+            (MessageChannel.SMS, prereg.phone),
+            (MessageChannel.EMAIL, prereg.email),
+        ):
+            if recipient is None:
+                continue
+            message = OutboxMessage(
+                invitation_id=invitation.id,
+                kind=MessageKind.INVITATION.value,
+                channel=channel.value,
+                recipient=recipient,
+                locale=prereg.locale,
+                revision=0,
+                dedupe_key=f"invitation:{invitation.id}:{channel.value}",
+                payload={},
+                status=MessageStatus.QUEUED.value,
+                attempts=0,
+                send_after=now,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(message)
+            note_for_dispatch(session, message)
 
 
 def replay(session: Session, round_id: int) -> bool:

@@ -18,6 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 ACTIVE = "status IN ('waiting', 'invited')"
 LOCALES = "locale IN ('en', 'es', 'pt', 'zh_Hans', 'ht', 'vi')"
+KINDS = (
+    "kind IN ('confirmation', 'reminder', 'reschedule', 'cancellation', 'clinic_cancellation'"
+)
 
 
 def upgrade() -> None:
@@ -198,9 +201,36 @@ def upgrade() -> None:
     )
     op.create_index("ix_invitation_status_expires_at", "invitation", ["status", "expires_at"])
     op.create_index("ix_invitation_clinic_id_day", "invitation", ["clinic_id", "day"])
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.alter_column("reservation_id", existing_type=sa.Integer(), nullable=True)
+        batch_op.add_column(sa.Column("invitation_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            op.f("fk_outbox_message_invitation_id_invitation"),
+            "invitation",
+            ["invitation_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+        batch_op.create_index("ix_outbox_message_invitation_id", ["invitation_id"])
+        batch_op.drop_constraint(op.f("ck_outbox_message_kind_known"), type_="check")
+        batch_op.create_check_constraint("kind_known", KINDS + ", 'invitation')")
+        batch_op.create_check_constraint(
+            "about_one_thing", "(reservation_id IS NULL) <> (invitation_id IS NULL)"
+        )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM outbox_message WHERE invitation_id IS NOT NULL")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_outbox_message_about_one_thing"), type_="check")
+        batch_op.drop_constraint(op.f("ck_outbox_message_kind_known"), type_="check")
+        batch_op.create_check_constraint("kind_known", KINDS + ")")
+        batch_op.drop_index("ix_outbox_message_invitation_id")
+        batch_op.drop_constraint(
+            op.f("fk_outbox_message_invitation_id_invitation"), type_="foreignkey"
+        )
+        batch_op.drop_column("invitation_id")
+        batch_op.alter_column("reservation_id", existing_type=sa.Integer(), nullable=False)
     op.drop_table("invitation")
     op.drop_table("invitation_round")
     with op.batch_alter_table("slot", schema=None) as batch_op:

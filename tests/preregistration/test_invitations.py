@@ -264,3 +264,26 @@ def test_racing_invitees_never_overbook_the_last_places(committed_app, clock):
             )
             == 2
         )
+
+
+def test_each_invitee_gets_a_message_per_channel_in_their_language(app, session, now, world):
+    from booking.messages.invitation import render_invitation
+    from booking.models import OutboxMessage
+
+    people(session, now, 1, language="es", email="r@example.org")
+    preregistration.register(
+        session, signup(1, phone="", callback_phone="617-555-0199"), now=now, channel="agent"
+    )  # reached by the 2-1-1 line only
+    session.flush()
+    release(session, now, world["boston"], world["day"], 2)
+    invitations.run_round(session, service="covid19", now=now)
+    messages = session.scalars(select(OutboxMessage)).all()
+    assert sorted((m.kind, m.channel, m.locale) for m in messages) == [
+        ("invitation", "email", "es"),
+        ("invitation", "sms", "es"),
+    ]
+    with app.test_request_context():
+        sms = render_invitation(session, next(m for m in messages if m.channel == "sms"))
+    assert sms.text.startswith("FairSlot: Robinaa") and "vacunación" in sms.text
+    token = sms.text.rsplit("/invitation/", 1)[1].split()[0]
+    assert invitation_links.find_invitation(session, app.config["SECRET_KEY"], token)

@@ -63,9 +63,11 @@ def test_hostile_bodies_are_4xx_and_write_nothing(app, client):
         assert db.session.query(Preregistration).count() == 0
 
 
-def test_unknown_and_forged_tokens_are_not_found(client):
+def test_unknown_and_forged_tokens_are_not_found(app, client):
     token = client.post("/api/v1/preregistrations", json=_body()).json["status_token"]
     number, mac = token.split(".")
-    for bad in (f"{int(number) + 1}.{mac}", f"{number}.{mac[:-1]}A", "1", "99999999999.x"):
-        assert client.get(f"/api/v1/preregistrations/{bad}").status_code == 404
-        assert client.post(f"/api/v1/preregistrations/{bad}/withdraw").status_code == 404
+    bad = (f"{int(number) + 1}.{mac}", f"{number}.{mac[:-1]}A", "1", "99999999999.x")
+    for i, forged in enumerate(bad):
+        other = client_for(app, 100 + i)  # each guess from its own address: no rate limit met
+        assert other.get(f"/api/v1/preregistrations/{forged}").status_code == 404
+        assert other.post(f"/api/v1/preregistrations/{forged}/withdraw").status_code == 404
