@@ -18,9 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 ACTIVE = "status IN ('waiting', 'invited')"
 LOCALES = "locale IN ('en', 'es', 'pt', 'zh_Hans', 'ht', 'vi')"
-KINDS = (
-    "kind IN ('confirmation', 'reminder', 'reschedule', 'cancellation', 'clinic_cancellation'"
-)
+KINDS = "kind IN ('confirmation', 'reminder', 'reschedule', 'cancellation', 'clinic_cancellation'"
 
 
 def upgrade() -> None:
