@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from booking.models import (
     BOOKED_STATUSES,
     LOCALES,
+    Invitation,
     Preregistration,
     PreregistrationStatus,
     Reservation,
@@ -266,11 +267,11 @@ def standing(session: Session, prereg: Preregistration) -> Standing:
     """Where the person stands: their group, their status, and how many in their group have
     been invited so far."""
     invited = session.scalar(
-        select(func.count(Preregistration.id)).where(
+        select(func.count(Invitation.id))
+        .join(Preregistration, Preregistration.id == Invitation.preregistration_id)
+        .where(
             Preregistration.service == prereg.service,
             Preregistration.priority_group == prereg.priority_group,
-            Preregistration.status != PreregistrationStatus.WAITING.value,
-            Preregistration.status != PreregistrationStatus.WITHDRAWN.value,
         )
     )
     return Standing(prereg.priority_group, prereg.priority_rank, prereg.status, invited or 0)

@@ -105,6 +105,8 @@ def test_nobody_is_invited_twice_or_while_holding_a_live_invitation(session, now
     assert again.places == {}  # the live invitations cover every released place
     rows = session.scalars(select(Invitation)).all()
     assert len(rows) == 2 and len({r.preregistration_id for r in rows}) == 2
+    # Everyone in the group sees how many of it were invited: two, whoever they are.
+    assert {preregistration.standing(session, p).invited_in_group for p in crowd} == {2}
     assert {p.status for p in crowd} >= {"invited", "waiting"}
 
 
