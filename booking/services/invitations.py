@@ -150,8 +150,9 @@ def _releases(session: Session, service: str, now: datetime) -> dict[str, dict[s
         day = starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
         entry = found.setdefault(
             release_key(clinic_id, day),
-            {"clinic": clinic, "day": day, "reserved": 0, "products": set()},
+            {"clinic": clinic, "day": day, "reserved": 0, "products": set(), "last": starts_at},
         )
+        entry["last"] = max(entry["last"], starts_at)
         entry["reserved"] += reserved
         entry["products"].add(product_id)
     return found
@@ -254,7 +255,8 @@ def run_round(
                 day=releases[key]["day"],
                 status=SENT,
                 token_nonce=secrets.token_hex(16),
-                expires_at=now + timedelta(hours=expires_hours),
+                # Never past the day's last released time: nobody is told to book a gone place.
+                expires_at=min(now + timedelta(hours=expires_hours), releases[key]["last"]),
                 created_at=now,
             )
         )

@@ -289,3 +289,11 @@ def test_each_invitee_gets_a_message_per_channel_in_their_language(app, session,
     assert sms.text.startswith("FairSlot: Robinaa") and "vacunación" in sms.text
     token = sms.text.rsplit("/invitation/", 1)[1].split()[0]
     assert invitation_links.find_invitation(session, app.config["SECRET_KEY"], token)
+
+
+def test_an_invitation_ends_by_the_last_released_time(session, now, world):
+    people(session, now, 1)
+    release(session, now, world["boston"], world["day"], 1)
+    invitations.run_round(session, service="covid19", now=now, expires_hours=72)
+    invitation = session.scalars(select(Invitation)).one()
+    assert invitation.expires_at == world["slots"][0].starts_at  # not 72 hours from now
