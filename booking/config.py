@@ -286,6 +286,9 @@ SETTINGS: tuple[Setting, ...] = (
             "When siteverify times out or answers 5xx: `open` lets the person join (rate limits "
             "and one ticket per browser still apply, and it is logged); `closed` refuses and asks "
             "them to try again."),
+    Setting("FAIRSLOT_PREREGISTRATION_RETENTION_DAYS", 30, int,
+            "Days a preregistration is kept after the person withdraws or is vaccinated here; "
+            "housekeeping then deletes it (the form says so)."),
     Setting("FAIRSLOT_STAFF_IDLE_MINUTES", 30, int, "A staff session unused for this long ends."),
     Setting("FAIRSLOT_STAFF_ABSOLUTE_HOURS", 12, int,
             "A staff session ends this long after sign-in, however active."),

@@ -39,6 +39,11 @@ LIMITED_ENDPOINTS = {
     "agent.lookup": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
     "api.clinic_systems_batch": ("CLINIC_API_RATE_LIMIT", ["POST"]),
     "api.clinic_systems_roster": ("CLINIC_API_RATE_LIMIT", ["GET"]),
+    "agent.find_preregistration": ("AGENT_LOOKUP_RATE_LIMIT", ["POST"]),
+    "api.create_preregistration": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "resident.preregister": ("QUEUE_JOIN_RATE_LIMIT", ["POST"]),
+    "api.get_preregistration": ("LOOKUP_RATE_LIMIT", ["GET"]),
+    "resident.prereg_link": ("LOOKUP_RATE_LIMIT", ["GET"]),
 }
 
 # Counted by the admission queue's POLL script with ``poll_limit()`` (QUEUE_POLL_RATE_LIMIT).

@@ -11,6 +11,7 @@ from booking.admin import (  # noqa: E402, F401
     dashboard,
     eligibility,
     formatting,
+    invitations,
     messages,
     providers,
     queue,

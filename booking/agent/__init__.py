@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
-from booking.agent import book, manage, search  # noqa: E402, F401
+from booking.agent import book, manage, preregister, search  # noqa: E402, F401

@@ -10,6 +10,7 @@ from booking.api import (  # noqa: E402, F401
     courses,
     holds,
     openapi,
+    preregistrations,
     queue,
     reservations,
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from booking.api import bp, openapi_clinic_systems, openapi_queue
+from booking.api import bp, openapi_clinic_systems, openapi_prereg, openapi_queue
 from booking.api import openapi_availability as opendata_openapi
 from booking.api.openapi_limits import exact
 from booking.api.openapi_schemas import (
@@ -311,7 +311,13 @@ def _rate_limited(endpoint: str, method: str) -> bool:
 def document(app: Flask) -> dict[str, Any]:
     """Return the whole OpenAPI 3.1 document for ``app``'s API routes."""
     paths = copy.deepcopy(
-        {**PATHS, **openapi_queue.PATHS, **opendata_openapi.PATHS, **openapi_clinic_systems.PATHS}
+        {
+            **PATHS,
+            **openapi_queue.PATHS,
+            **opendata_openapi.PATHS,
+            **openapi_clinic_systems.PATHS,
+            **openapi_prereg.PATHS,
+        }
     )
     for path, method, endpoint, view in _routes(app):
         operation = paths.get(path, {}).get(method.lower())
@@ -341,7 +347,11 @@ def document(app: Flask) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, "QueueTicket": openapi_queue.TICKET_SCHEMA},
+            "schemas": {
+                **SCHEMAS,
+                **openapi_prereg.SCHEMAS,
+                "QueueTicket": openapi_queue.TICKET_SCHEMA,
+            },
             "headers": HEADERS,
             "securitySchemes": {
                 **openapi_queue.SECURITY_SCHEMES,

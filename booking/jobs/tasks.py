@@ -112,8 +112,12 @@ def _deliver(message_id: int) -> str:
     if message is None:  # pragma: no cover - claimed a moment ago
         raise LookupError(f"message {message_id} vanished")
     correlation.bind((message.payload or {}).get("request_id"))
-    context = load_context(session, message)
-    rendered = render_message(context, now=now())
+    if message.invitation_id is not None:
+        from booking.messages.invitation import render_invitation
+
+        rendered = render_invitation(session, message)
+    else:
+        rendered = render_message(load_context(session, message), now=now())
     # End the read before the provider call: no connection or snapshot is held while it waits.
     session.rollback()
     return deliver(current_app.config, message, rendered, host=public_host(), now=now())
@@ -168,10 +172,29 @@ def advance_admission_queue() -> int:
         return 0
 
 
+def purge_preregistrations() -> int:
+    """Delete preregistrations kept past their retention time; return how many."""
+    from booking.services import preregistration
+
+    days = current_app.config["PREREGISTRATION_RETENTION_DAYS"]
+    return db.transaction(
+        lambda session: preregistration.purge(session, now=now(), retention_days=days)
+    )
+
+
+def expire_invitations() -> int:
+    """End the invitations past their expiry and return their places; return how many."""
+    from booking.services import invitations
+
+    return db.transaction(lambda session: invitations.expire(session, now=now()))
+
+
 HOUSEKEEPING = (
     "booking.jobs.tasks.relay_outbox",
     "booking.jobs.tasks.release_expired_holds",
     "booking.jobs.tasks.advance_admission_queue",
     "booking.jobs.providers.schedule_provider_feeds",
     "booking.jobs.opendata.rebuild_open_data",
+    "booking.jobs.tasks.purge_preregistrations",
+    "booking.jobs.tasks.expire_invitations",
 )

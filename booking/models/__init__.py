@@ -7,6 +7,12 @@ Importing this package registers every model, so ``metadata`` describes the whol
 from booking.models.api_keys import ClinicApiBatch, ClinicApiKey, ClinicApiKeyClinic
 from booking.models.base import Base, UTCDateTime
 from booking.models.clinics import Clinic, EligibilityRule, Slot
+from booking.models.invitations import (
+    Invitation,
+    InvitationRound,
+    InvitationStatus,
+    OnExpiry,
+)
 from booking.models.locales import LOCALES
 from booking.models.messages import (
     MessageChannel,
@@ -14,6 +20,11 @@ from booking.models.messages import (
     MessageStatus,
     OutboxDelivery,
     OutboxMessage,
+)
+from booking.models.preregistrations import (
+    ACTIVE_PREREGISTRATION,
+    Preregistration,
+    PreregistrationStatus,
 )
 from booking.models.providers import FeedStatus, ProviderFeed, ProviderLocation, ProviderSlot
 from booking.models.reservations import BOOKED_STATUSES, Channel, Reservation, ReservationStatus
@@ -30,6 +41,7 @@ from booking.models.vaccines import VaccineProduct
 metadata = Base.metadata
 
 __all__ = [
+    "ACTIVE_PREREGISTRATION",
     "BOOKED_STATUSES",
     "CLINIC_ROLES",
     "LOCALES",
@@ -42,11 +54,17 @@ __all__ = [
     "ClinicApiKeyClinic",
     "EligibilityRule",
     "FeedStatus",
+    "Invitation",
+    "InvitationRound",
+    "InvitationStatus",
     "MessageChannel",
     "MessageKind",
     "MessageStatus",
+    "OnExpiry",
     "OutboxDelivery",
     "OutboxMessage",
+    "Preregistration",
+    "PreregistrationStatus",
     "ProviderFeed",
     "ProviderLocation",
     "ProviderSlot",

@@ -83,6 +83,8 @@ class Slot(Base):
     # Places only 2-1-1 agents may take until phone_release_at (the set-aside for phone callers).
     phone_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     phone_release_at: Mapped[datetime | None] = mapped_column()
+    # Places released for invitees of preregistration rounds: nobody else may take them.
+    invite_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column()
     # The clinic's own id for the slot, from its scheduling system (the clinic systems API).
     external_id: Mapped[str | None] = mapped_column(String(64))
@@ -98,6 +100,10 @@ class Slot(Base):
         CheckConstraint(
             "phone_reserved >= 0 AND phone_reserved <= capacity", name="phone_reserved_in_capacity"
         ),
+        CheckConstraint(
+            "invite_reserved >= 0 AND invite_reserved + held + booked <= capacity",
+            name="invite_reserved_in_capacity",
+        ),
         ForeignKeyConstraint(
             ["product_id", "service"],
             ["vaccine_product.id", "vaccine_product.service"],
@@ -111,15 +117,15 @@ class Slot(Base):
 
     @property
     def available(self) -> int:
-        """Places still free (holds count as taken until they are released)."""
-        return max(0, self.capacity - self.held - self.booked)
+        """Places still free to anyone but invitees (holds count as taken until released)."""
+        return max(0, self.capacity - self.held - self.booked - self.invite_reserved)
 
     def available_online(self, now: datetime) -> int:
         """Places residents can take online now, leaving the phone set-aside until its cutoff."""
         reserved = (
             self.phone_reserved if self.phone_release_at and now < self.phone_release_at else 0
         )
-        return max(0, self.capacity - reserved - self.held - self.booked)
+        return max(0, self.capacity - reserved - self.invite_reserved - self.held - self.booked)
 
 
 class EligibilityRule(Base):

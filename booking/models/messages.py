@@ -26,6 +26,7 @@ class MessageKind(enum.StrEnum):
     RESCHEDULE = "reschedule"
     CANCELLATION = "cancellation"
     CLINIC_CANCELLATION = "clinic_cancellation"
+    INVITATION = "invitation"
 
 
 class MessageChannel(enum.StrEnum):
@@ -57,8 +58,12 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reservation_id: Mapped[int] = mapped_column(
+    # A booking's message names its reservation; an invitation's names the invitation.
+    reservation_id: Mapped[int | None] = mapped_column(
         ForeignKey("reservation.id", ondelete="RESTRICT"), index=True
+    )
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(30))
     channel: Mapped[str] = mapped_column(String(10))
@@ -84,6 +89,9 @@ class OutboxMessage(Base):
         CheckConstraint(one_of("channel", MessageChannel), name="channel_known"),
         CheckConstraint(one_of("status", MessageStatus), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "(reservation_id IS NULL) <> (invitation_id IS NULL)", name="about_one_thing"
+        ),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         # The relay and the admin lists read by status and due time.
         Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),

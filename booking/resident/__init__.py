@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("resident", __name__)
 
-from booking.resident import book, dose_two, find, manage  # noqa: E402, F401
+from booking.resident import (  # noqa: E402, F401
+    book,
+    dose_two,
+    find,
+    invitation,
+    manage,
+    preregister,
+)

@@ -21,6 +21,7 @@ from booking.services.errors import NotFound
 from booking.services.inventory import ClinicResult, local_day_bounds
 from booking.services.reservations import MIN_OVERRIDE_REASON as MIN_OVERRIDE_REASON
 from booking.services.reservations import find_by_code
+from booking.services.slot_counts import agent_room
 from booking.services.tokens import person_key
 from booking.services.validation import normalize_phone
 
@@ -47,7 +48,7 @@ class ClinicTimes:
 
 def agent_free() -> ColumnElement[bool]:
     """A place an agent may take: any free place, the phone set-aside included."""
-    return Slot.held + Slot.booked < Slot.capacity
+    return agent_room()
 
 
 def _bookable(now: datetime) -> list[ColumnElement[bool]]:
@@ -132,9 +133,9 @@ def free_days(
     if service:
         conditions.append(Slot.service == service)
     rows = session.execute(
-        select(Slot.starts_at, Slot.capacity - Slot.held - Slot.booked).where(
-            *conditions, Slot.starts_at < end
-        )
+        select(
+            Slot.starts_at, Slot.capacity - Slot.held - Slot.booked - Slot.invite_reserved
+        ).where(*conditions, Slot.starts_at < end)
     ).all()
     counts: dict[date, int] = {today + timedelta(days=i): 0 for i in range(days)}
     for starts_at, free in rows:

@@ -28,7 +28,13 @@ from booking.models import Clinic, Reservation, ReservationStatus, Slot, Vaccine
 from booking.services import statements
 from booking.services.errors import InvalidInput, SlotFull, SlotUnavailable
 from booking.services.inventory import local_day_bounds
-from booking.services.slot_counts import Counter, adjust, online_free, take_place_or_raise
+from booking.services.slot_counts import (
+    Counter,
+    adjust,
+    agent_room,
+    online_free,
+    take_place_or_raise,
+)
 from booking.services.text import N_, Msg
 from booking.services.tokens import new_confirmation_code, new_hold_token
 
@@ -92,7 +98,7 @@ def second_dose_options(
     first, last = window(product, first_dose_day or local_day(first_slot.starts_at, clinic))
     start, _ = local_day_bounds(first, clinic.timezone)
     _, end = local_day_bounds(last, clinic.timezone)
-    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
+    room = online_free(now) > 0 if online else agent_room()
     return list(
         session.scalars(
             select(Slot)

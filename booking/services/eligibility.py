@@ -331,3 +331,34 @@ def _product_ages(appointment: Appointment) -> str:
         low=appointment.min_age_years,
         high=appointment.max_age_years,
     )
+
+
+def priority_group(session: Session, answers: Answers, *, today: date) -> tuple[int, str]:
+    """The first phase, in the order the phases opened, whose rule admits the person today:
+    its rank (0 is first) and its name. Raises InvalidInput as ``check`` does if none does."""
+    rows = session.scalars(
+        select(EligibilityRule)
+        .where(EligibilityRule.active.is_(True), EligibilityRule.service == answers.service)
+        .order_by(EligibilityRule.effective_from, EligibilityRule.id)
+    ).all()
+    if not rows:
+        rule = DEFAULT_RULES.get(answers.service)
+        ordered = [rule] if rule else []
+    else:
+        ordered = [
+            Rule(
+                r.service,
+                r.min_age_years,
+                r.state_residents_only,
+                r.max_age_years,
+                r.requires_condition,
+                r.phase,
+            )
+            for r in rows
+            if r.effective_from <= today
+        ]
+    check(answers, today=today, rules={answers.service: ordered})
+    phases = list(dict.fromkeys(rule.phase for rule in ordered))
+    age = age_on(answers.date_of_birth, today)
+    first = next(rule for rule in ordered if not _failures(rule, answers, age))
+    return phases.index(first.phase), first.phase

@@ -237,7 +237,7 @@ def set_capacity(session: Session, clinic_id: int, slot_id: int, capacity: int) 
             .where(
                 Slot.id == slot_id,
                 Slot.clinic_id == clinic_id,
-                Slot.held + Slot.booked <= capacity,
+                Slot.held + Slot.booked + Slot.invite_reserved <= capacity,
                 Slot.phone_reserved <= capacity,
             )
             .values(capacity=capacity),

@@ -57,8 +57,14 @@ def phone_reserved_now(now: datetime | ColumnElement[Any]) -> ColumnElement[int]
 
 
 def online_free(now: datetime | ColumnElement[Any]) -> ColumnElement[int]:
-    """Places residents may take online now: capacity less the phone set-aside, held, booked."""
-    return Slot.capacity - phone_reserved_now(now) - Slot.held - Slot.booked
+    """Places residents may take online now: capacity less the phone and invitation
+    set-asides, held, booked."""
+    return Slot.capacity - phone_reserved_now(now) - Slot.invite_reserved - Slot.held - Slot.booked
+
+
+def agent_room() -> ColumnElement[bool]:
+    """Whether a 2-1-1 agent may take a place: any place but those released for invitees."""
+    return Slot.held + Slot.booked + Slot.invite_reserved < Slot.capacity
 
 
 def take_statement(
@@ -74,7 +80,7 @@ def take_statement(
     2-1-1 agents (``online=False``) can take any place.
     """
     target = counter.column
-    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
+    room = online_free(now) > 0 if online else agent_room()
     return (
         update(Slot)
         .where(

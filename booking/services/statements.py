@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from booking.models import Clinic, Reservation, ReservationStatus, Slot
-from booking.services.slot_counts import online_free, take_statement
+from booking.services.slot_counts import agent_room, online_free, take_statement
 
 # How an ORM UPDATE ... RETURNING Slot runs: the parameters bind this one statement (not an
 # UPDATE by primary keys), and the returned row refreshes the slot in the session.
@@ -144,7 +144,7 @@ def take_slot_at(online: bool) -> ReturningUpdate[Slot]:
     The same conditions as ``take_statement``, the slot found by its unique key.
     """
     now = bindparam("now", type_=Slot.starts_at.type)
-    room = online_free(now) > 0 if online else Slot.held + Slot.booked < Slot.capacity
+    room = online_free(now) > 0 if online else agent_room()
     return (
         update(Slot)
         .where(

@@ -23,6 +23,7 @@ PATH_VALUES = {
     "hold_id": "A" * 32,
     "code": "ABCD2345",
     "ticket": "t" * 22,
+    "token": "1.x",
 }
 
 
@@ -113,6 +114,8 @@ def test_the_rate_limited_operations_are_read_from_the_limits(app):
         ("/api/v1/availability", "get"),
         ("/api/v1/clinic-systems/clinics/{clinic_id}/slot-batches", "post"),
         ("/api/v1/clinic-systems/clinics/{clinic_id}/roster", "get"),
+        ("/api/v1/preregistrations", "post"),
+        ("/api/v1/preregistrations/{token}", "get"),
     }
 
 

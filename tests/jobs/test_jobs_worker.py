@@ -258,6 +258,8 @@ def test_workers_run_the_housekeeping_jobs(database_url, clock, tmp_path, now, l
         assert status == "expired"
         assert done == [
             "advance_admission_queue",
+            "expire_invitations",
+            "purge_preregistrations",
             "rebuild_open_data",
             "relay_outbox",
             "release_expired_holds",

@@ -1,0 +1,160 @@
+"""An invitee's personal link: signed, bound to its invitation, single-use, and the way in.
+
+``book`` takes one of the places released for the invitee's clinic and day (a conditional
+UPDATE, so racing invitees take each place once) and books it for the preregistered person
+only: their date of birth must be confirmed, so a forwarded link books nothing for anyone
+else. The booking is made under the admission ticket ``invite-<id>``, spent once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from base64 import urlsafe_b64encode
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from booking.models import (
+    Clinic,
+    Invitation,
+    InvitationStatus,
+    Preregistration,
+    PreregistrationStatus,
+    Slot,
+)
+from booking.services import eligibility, holds, reservations
+from booking.services.eligibility import EligibilityAnswers
+from booking.services.errors import Conflict, HoldExpired, InvalidInput, NotFound, SlotFull
+from booking.services.inventory import local_day_bounds
+from booking.services.notices import DEFAULT_NOTICES, NoticePolicy
+from booking.services.people import Person
+from booking.services.text import N_
+from booking.services.validation import parse_date
+
+SENT = InvitationStatus.SENT.value
+_NOT_FOUND = N_("That invitation link is not valid.")
+
+
+def _mac(secret_key: str, invitation_id: int, nonce: str) -> str:
+    message = f"fairslot-invitation:{invitation_id}:{nonce}".encode()
+    digest_bytes = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
+    return urlsafe_b64encode(digest_bytes).rstrip(b"=").decode()
+
+
+def invitation_token(secret_key: str, invitation: Invitation) -> str:
+    """The personal link's token, signed over the invitation's id and nonce."""
+    return f"{invitation.id}.{_mac(secret_key, invitation.id, invitation.token_nonce)}"
+
+
+def find_invitation(session: Session, secret_key: str, token: object) -> Invitation:
+    """The invitation a link names; NotFound for anything else."""
+    if not isinstance(token, str) or len(token) > 80 or token.count(".") != 1:
+        raise NotFound(_NOT_FOUND)
+    raw_id, mac = token.split(".")
+    if not (raw_id.isascii() and raw_id.isdigit() and 1 <= len(raw_id) <= 9):
+        raise NotFound(_NOT_FOUND)
+    found = session.get(Invitation, int(raw_id))
+    if found is None or not hmac.compare_digest(
+        mac.encode(), _mac(secret_key, found.id, found.token_nonce).encode()
+    ):
+        raise NotFound(_NOT_FOUND)
+    return found
+
+
+def usable(invitation: Invitation, *, now: datetime) -> None:
+    """Raise unless the invitation can still book: live and not past its expiry."""
+    if invitation.status == InvitationStatus.BOOKED.value:
+        raise Conflict(N_("This invitation has already been used to book."))
+    if invitation.status != SENT or invitation.expires_at <= now:
+        raise HoldExpired(N_("This invitation has expired. You stay preregistered."))
+
+
+def offered_slots(session: Session, invitation: Invitation, *, now: datetime) -> list[Slot]:
+    """The released times the invitee may choose among (their product, if they chose one)."""
+    prereg = session.get(Preregistration, invitation.preregistration_id)
+    clinic = session.get(Clinic, invitation.clinic_id)
+    assert prereg is not None and clinic is not None
+    start, end = local_day_bounds(invitation.day, clinic.timezone)
+    query = select(Slot).where(
+        Slot.clinic_id == clinic.id,
+        Slot.service == prereg.service,
+        Slot.starts_at >= max(start, now),
+        Slot.starts_at < end,
+        Slot.is_open.is_(True),
+        Slot.invite_reserved > 0,
+    )
+    if prereg.product_id is not None:
+        query = query.where(Slot.product_id == prereg.product_id)
+    return list(session.scalars(query.order_by(Slot.starts_at, Slot.id)))
+
+
+def book(
+    session: Session,
+    invitation_id: int,
+    slot_id: object,
+    date_of_birth: object,
+    *,
+    now: datetime,
+    secret_key: str,
+    hold_minutes: int = 10,
+    notices: NoticePolicy = DEFAULT_NOTICES,
+) -> reservations.Confirmation:
+    """Book one of the released places for the invitee: only their own person (the date of
+    birth must match), once, before the invitation expires."""
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None:
+        raise NotFound(_NOT_FOUND)
+    usable(invitation, now=now)
+    prereg = session.get(Preregistration, invitation.preregistration_id)
+    assert prereg is not None
+    born = parse_date(date_of_birth, field="date_of_birth")
+    if born != prereg.date_of_birth:
+        message = N_("This invitation is for someone else. Each person needs their own.")
+        raise InvalidInput(message, errors={"date_of_birth": message})
+    offered = {slot.id: slot for slot in offered_slots(session, invitation, now=now)}
+    if not isinstance(slot_id, int) or slot_id not in offered:
+        message = N_("Choose one of the times offered with this invitation.")
+        raise InvalidInput(message, errors={"slot_id": message})
+    answers = EligibilityAnswers(prereg.lives_or_works_in_state, prereg.has_condition)
+    appointment = eligibility.appointment_of(session, slot_id, now=now)
+    eligibility.check_booking(session, appointment, born, answers)
+    # The released place becomes an ordinary one, taken at once under this invitation's own
+    # admission: the conditional UPDATE lets racing invitees take each place once.
+    freed = session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.invite_reserved > 0)
+        .values(invite_reserved=Slot.invite_reserved - 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(freed, "rowcount", 0):
+        raise SlotFull(N_("The places released for invitees at this time are taken."))
+    ticket = f"invite-{invitation.id}"
+    hold = holds.place_hold(
+        session, slot_id, now=now, hold_minutes=hold_minutes, admission_ticket=ticket
+    )
+    person = Person(
+        prereg.first_name,
+        prereg.last_name,
+        prereg.date_of_birth,
+        prereg.phone or prereg.callback_phone,
+        prereg.email,
+        eligibility_attested=True,
+    )
+    confirmation = reservations.confirm_hold(
+        session,
+        hold.hold_token,
+        person,
+        answers=answers,
+        admission_ticket=ticket,
+        now=now,
+        secret_key=secret_key,
+        notices=notices,
+    )
+    invitation.status = InvitationStatus.BOOKED.value
+    invitation.closed_at = now
+    invitation.reservation_id = confirmation.reservation.id
+    prereg.status = PreregistrationStatus.BOOKED.value
+    prereg.updated_at = now
+    return confirmation
