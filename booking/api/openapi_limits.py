@@ -107,15 +107,24 @@ _BIRTH_FIELDS = {
     ("createHold", "date_of_birth"),
     ("confirmHold", "date_of_birth"),
     ("createQueueTicket", "date_of_birth"),
+    ("createPreregistration", "date_of_birth"),
 }
 _SEARCH_FIELDS = {("listClinics", "date"), ("listSlots", "date")}
 
 
-def _tighten(schema: Any, operation: str, field: str, dates: dict[str, Any]) -> None:
+def _tighten(
+    schema: Any, operation: str, field: str, dates: dict[str, Any], schemas: dict[str, Any]
+) -> None:
     """Add the text and date limits to a request schema, in place (components included)."""
     if not isinstance(schema, dict):
         return
-    kind = schema.get("type")
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name != "Extra":  # already exact, and recursive
+            _tighten(schemas[name], operation, field, dates, schemas)
+        return
+    kinds = schema.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
     if schema.get("format") == "date" and "pattern" not in schema:
         key = (operation, field)
         which = "birth" if key in _BIRTH_FIELDS else "search" if key in _SEARCH_FIELDS else "any"
@@ -123,13 +132,18 @@ def _tighten(schema: Any, operation: str, field: str, dates: dict[str, Any]) -> 
         schema.update(dates[which])
         if description:
             schema["description"] = f"{dates[which]['description']} {description}"
-    elif kind == "string" and "enum" not in schema and "pattern" not in schema:
+    elif "string" in kinds and "enum" not in schema and "pattern" not in schema:
         schema["pattern"] = TEXT_PATTERN
-    elif kind == "object":
+    if "object" in kinds:
         schema.setdefault("propertyNames", {"pattern": TEXT_PATTERN})
         schema.setdefault("additionalProperties", {"$ref": _EXTRA_REF})
         for name, item in schema.get("properties", {}).items():
-            _tighten(item, operation, name, dates)
+            _tighten(item, operation, name, dates, schemas)
+    if "array" in kinds:
+        _tighten(schema.get("items"), operation, field, dates, schemas)
+    for combined in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(combined, []):
+            _tighten(part, operation, field, dates, schemas)
 
 
 def exact(document: dict[str, Any], *, today: date, companions: bool) -> dict[str, Any]:
@@ -148,13 +162,13 @@ def exact(document: dict[str, Any], *, today: date, companions: bool) -> dict[st
         for operation in item.values():
             name = operation["operationId"]
             for parameter in operation.get("parameters", []):
-                _tighten(parameter["schema"], name, parameter["name"], dates)
+                _tighten(parameter["schema"], name, parameter["name"], dates, schemas)
             body = operation.get("requestBody", {}).get("content", {})
             for media in body.values():
                 schema = media["schema"]
                 if "$ref" in schema:
                     schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
-                _tighten(schema, name, "", dates)
+                _tighten(schema, name, "", dates, schemas)
                 for field in NULL_IS_LEFT_OUT.get(name, ()):
                     _nullable(schema["properties"][field])
             for status, links in LINKS.get(name, {}).items():

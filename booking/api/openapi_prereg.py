@@ -6,10 +6,12 @@ from typing import Any
 
 from booking.api.openapi_schemas import (
     DATE,
+    EMAIL,
     HAS_CONDITION,
     ID,
     LANGUAGE_TAGS,
     NAME,
+    PHONE,
     RESIDENT,
     SERVICE,
     YES_NO,
@@ -37,14 +39,18 @@ _LANGUAGE = {
     "description": f"The language of the messages ({', '.join(LANGUAGE_TAGS)}).",
 }
 
+_CONTACT = [
+    {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+    {"required": ["email"], "properties": {"email": {"type": "string"}}},
+]
 DETAILS: dict[str, Any] = {
     "zip": {"type": "string", "pattern": "^[0-9]{5}(-[0-9]{4})?$"},
-    "travel_miles": {"type": ["integer", "string"], "minimum": 1, "maximum": MAX_TRAVEL_MILES},
-    "phone": {"type": "string", "description": "US mobile number for text messages"},
-    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "travel_miles": {"type": "integer", "minimum": 1, "maximum": MAX_TRAVEL_MILES},
+    "phone": {**PHONE, "description": "US mobile number for text messages"},
+    "email": EMAIL,
     "language": _LANGUAGE,
     "product_id": {
-        "type": ["integer", "string", "null"],
+        "anyOf": [ID, {"type": "string", "enum": ["any"]}, {"type": "null"}],
         "description": 'A product of `service` (its id), or "any" / null for any.',
     },
     "accessibility": {"type": "string", "maxLength": 500},
@@ -65,6 +71,7 @@ SCHEMAS: dict[str, Any] = {
             "resident",
             "consent",
         ],
+        "anyOf": _CONTACT,
         "description": "At least one of phone and email is required. The eligibility answers "
         "are checked against the phases in force today; the first phase (in opening order) "
         "that admits the person is their priority group.",
@@ -76,12 +83,17 @@ SCHEMAS: dict[str, Any] = {
             **DETAILS,
             "resident": {**YES_NO, "description": RESIDENT},
             "has_condition": {**YES_NO, "description": HAS_CONDITION},
-            "consent": {**YES_NO, "description": "Agrees to be contacted (must be yes)."},
+            "consent": {
+                "type": ["boolean", "string"],
+                "enum": [True, "yes"],
+                "description": "Agrees to be contacted (required: true or yes).",
+            },
         },
     },
     "PreregistrationDetails": {
         "type": "object",
         "required": ["zip", "travel_miles", "language"],
+        "anyOf": _CONTACT,
         "description": "The changeable details, replaced whole (phone or email required).",
         "properties": DETAILS,
     },

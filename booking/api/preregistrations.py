@@ -11,11 +11,13 @@ from typing import Any
 from flask import current_app
 
 from booking.api import bp
-from booking.api.common import json_object
+from booking.api.common import is_json_integer, json_object
 from booking.clock import now
 from booking.db import db
 from booking.models import Preregistration
 from booking.services import preregistration
+from booking.services.errors import InvalidInput
+from booking.services.text import N_
 
 
 def prereg_json(session: Any, prereg: Preregistration) -> dict[str, Any]:
@@ -36,6 +38,45 @@ def prereg_json(session: Any, prereg: Preregistration) -> dict[str, Any]:
     }
 
 
+_TEXT = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "service",
+    "zip",
+    "phone",
+    "email",
+    "language",
+    "accessibility",
+)
+_YES_NO = ("resident", "has_condition", "consent", "short_notice")
+
+
+def _typed(body: dict[str, Any]) -> dict[str, Any]:
+    """Refuse JSON values of the wrong type, as the document types them; the service parses
+    the rest (it also serves the pages, whose values are all text)."""
+    errors: dict[str, Any] = {}
+    for name in _TEXT:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors[name] = (
+                N_("Enter a date as text.")
+                if name == "date_of_birth"
+                else (N_("Send %(field)s as text.", field=name))
+            )
+    for name in _YES_NO:
+        value = body.get(name, False)
+        if not (isinstance(value, bool) or value in ("yes", "no")):  # 1 == True in Python
+            errors[name] = N_("Use true or false.")
+    if "travel_miles" in body and not is_json_integer(body["travel_miles"]):
+        errors["travel_miles"] = N_("Send %(field)s as a JSON integer.", field="travel_miles")
+    product = body.get("product_id")
+    if product not in (None, "any") and not is_json_integer(product):
+        errors["product_id"] = N_("Send %(field)s as a JSON integer.", field="product_id")
+    if errors:
+        raise InvalidInput(N_("Please correct the highlighted fields."), errors=errors)
+    return body
+
+
 def _found(session: Any, token: str) -> Preregistration:
     return preregistration.find_by_token(session, current_app.config["SECRET_KEY"], token[:80])
 
@@ -43,7 +84,7 @@ def _found(session: Any, token: str) -> Preregistration:
 @bp.post("/v1/preregistrations")
 def create_preregistration() -> Any:
     """Preregister a person; the answer carries the status token, shown this once."""
-    body = json_object()
+    body = _typed(json_object())
 
     def work(session: Any) -> dict[str, Any]:
         prereg = preregistration.register(session, body, now=now(), channel="api")
@@ -62,7 +103,7 @@ def get_preregistration(token: str) -> Any:
 @bp.put("/v1/preregistrations/<token>/details")
 def update_preregistration(token: str) -> Any:
     """Replace the changeable details (where, how far, contact, language, product, needs)."""
-    body = json_object()
+    body = _typed(json_object())
 
     def work(session: Any) -> dict[str, Any]:
         prereg = _found(session, token)

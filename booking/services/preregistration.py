@@ -65,7 +65,8 @@ def _yes(value: object) -> bool:
 
 
 def _control(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    # Tabs and line breaks are fine in free text (the needs box is several lines).
+    return any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in text)
 
 
 def _details(session: Session, values: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:

@@ -48,7 +48,18 @@ BASE_URL = "http://fairslot.test"  # the test app's one trusted host
 # like an email address, no Unicode format, private-use or unassigned character.
 # And a slot's dose 2 times exist only if the slot's product is given in two doses (data too).
 DATA_RULES = {"#/zip", "#/product", "#/first_name", "#/last_name", "#/email"}
-OPERATION_DATA_RULES = {"GET /api/v1/slots/{slot_id}/second-dose-slots": {"#/slot_id"}}
+OPERATION_DATA_RULES = {
+    "GET /api/v1/slots/{slot_id}/second-dose-slots": {"#/slot_id"},
+    # A product id must be one of the catalogue's, active, for the chosen vaccine, and the
+    # eligibility rules (residency, age, condition) are what state admins set (data, both).
+    "POST /api/v1/preregistrations": {
+        "#/product_id",
+        "#/resident",
+        "#/date_of_birth",
+        "#/has_condition",
+    },
+    "PUT /api/v1/preregistrations/{token}/details": {"#/product_id"},
+}
 NOT_ELIGIBLE = "urn:fairslot:problem:not-eligible"
 SETTINGS = settings(
     max_examples=EXAMPLES,
