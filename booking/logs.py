@@ -19,6 +19,7 @@ from flask import Flask, Response, g, request
 from booking import correlation
 
 REQUEST_LOG = logging.getLogger("fairslot.request")
+_HANDLER = "fairslot"
 # The attributes every LogRecord has; anything else was passed in ``extra`` and is logged.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "request_id"}
 
@@ -60,8 +61,11 @@ def configure(log_format: str) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
+    handler.set_name(_HANDLER)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler (an app built twice logs once); others stay, such as a
+    # test runner's capture or a host's own.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER] + [handler]
     root.setLevel(logging.INFO)
 
 

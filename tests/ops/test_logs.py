@@ -127,3 +127,18 @@ def test_configure_writes_json_or_text(capsys):
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+def test_configure_replaces_only_its_own_handler(caplog):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure("json")
+        configure("text")  # an app built twice
+        ours = [h for h in root.handlers if h.get_name() == "fairslot"]
+        assert len(ours) == 1
+        logging.getLogger("x").warning("still captured")
+        assert "still captured" in caplog.text  # the test runner's handler stayed
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
