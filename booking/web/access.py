@@ -123,13 +123,17 @@ def _check_access() -> Response | None:
     return None
 
 
+def request_id(presented: str) -> str:
+    """The request's id: the one the proxy presented if it looks like one, else a new one."""
+    return presented if _REQUEST_ID_RE.match(presented) else uuid.uuid4().hex
+
+
 def init_app(app: Flask) -> None:
     """Install the request id and the access check on every request."""
 
     @app.before_request
     def _before() -> Response | None:
-        presented = request.headers.get("X-Request-ID", "")
-        g.request_id = presented if _REQUEST_ID_RE.match(presented) else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
         if request.endpoint and request.endpoint != "static":
             _load_staff()
         return _check_access()
