@@ -21,7 +21,9 @@ from typing import Any
 from flask import Flask
 from itsdangerous import BadSignature
 from redis.exceptions import RedisError
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_cookie
+from werkzeug.wsgi import get_host
 
 from admission.queue import PollLimited, TicketStatus
 from admission.states import TicketState
@@ -30,6 +32,7 @@ from booking.limits import poll_limit_of
 from booking.web.access import STAFF_COOKIE, request_id
 from booking.web.gate import API_BINDING
 from booking.web.headers import security_headers
+from booking.web.input_guard import STORED_HEADERS
 from booking.web.queue_state import inventory_fresh, queue_of
 from booking.web.waiting import POLLED, status_body
 
@@ -37,6 +40,8 @@ API_PREFIX = "/api/v1/queue/tickets/"
 PAGE_PATH = "/waiting-room/status.json"
 # What a ticket id can be (``secrets.token_urlsafe``); anything else is Flask's to refuse.
 _TICKET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The request headers the input guard checks, as WSGI names them.
+_STORED = tuple("HTTP_" + name.upper().replace("-", "_") for name in STORED_HEADERS)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 StartResponse = Callable[..., Any]
@@ -68,6 +73,10 @@ class FastPolls:
 
     def _answer(self, environ: dict[str, Any]) -> Answer | None:
         path = environ.get("PATH_INFO", "")
+        if not path.startswith(API_PREFIX) and path != PAGE_PATH:
+            return None
+        if not self._served_host(environ) or any(h in environ for h in _STORED):
+            return None  # Flask refuses these (a Host not served, a header the guard checks)
         cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
         if STAFF_COOKIE in cookies:
             return None  # a signed-in staff member polls in their own bucket: Flask knows it
@@ -82,7 +91,7 @@ class FastPolls:
             if not isinstance(ticket, str) or not isinstance(binding, str):
                 return None
         else:
-            return None
+            return None  # a malformed ticket: Flask's guard and view refuse it
         status = self._poll(environ, ticket, binding)
         if status is None:
             return None
@@ -91,6 +100,16 @@ class FastPolls:
             body["next_url"] = session.get("qnext") or self._home()
         environ.pop(POLLED)  # answered here: Flask will not see this request
         return self._response(environ, body, page=session is not None)
+
+    def _served_host(self, environ: dict[str, Any]) -> bool:
+        """Whether Flask would route this Host (its TRUSTED_HOSTS check, as Flask makes it)."""
+        if self.app.url_map.host_matching or self.app.subdomain_matching:
+            return False  # routes by host: leave that to Flask
+        try:
+            get_host(environ, self.app.config["TRUSTED_HOSTS"])
+        except SecurityError:
+            return False
+        return True
 
     def _poll(self, environ: dict[str, Any], ticket: str, binding: str) -> TicketStatus | None:
         """Poll once; the status if this layer can answer it, else None (the poll is kept)."""

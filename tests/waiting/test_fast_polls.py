@@ -125,7 +125,7 @@ PAGE = "/waiting-room/status.json"
 
 
 @pytest.mark.parametrize(
-    ("method", "url", "query"),
+    ("method", "url", "query"),  # query: a query string, or extra headers
     [
         ("GET", API + "ab%00cd", None),  # NUL in the ticket
         ("GET", API + "x" * 65, None),  # longer than any ticket
@@ -134,6 +134,8 @@ PAGE = "/waiting-room/status.json"
         ("GET", API + "{ticket}", "x=%00"),
         ("POST", API + "{ticket}", None),
         ("DELETE", API + "{ticket}", None),
+        ("GET", API + "{ticket}", {"Host": "evil.example"}),  # a Host not served
+        ("GET", API + "{ticket}", {"Idempotency-Key": "a\x00b"}),  # a header the guard checks
         ("GET", PAGE + "/", None),
         ("GET", PAGE, "next=%00"),
         ("HEAD", PAGE, None),
@@ -144,7 +146,10 @@ def test_hostile_polls_go_to_flask_and_get_its_answer(line, method, url, query):
     app, api, ticket, browser = line
     seen = flask_calls(app)
     client = api if url.startswith(API) else browser
-    fast, slow = both_ways(app, client, method, url.format(ticket=ticket), query_string=query)
+    headers = query if isinstance(query, dict) else {}
+    query = None if headers else query
+    url = url.format(ticket=ticket)
+    fast, slow = both_ways(app, client, method, url, query_string=query, headers=headers)
     same(fast, slow)
     assert len(seen) == 2
 
