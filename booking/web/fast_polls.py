@@ -77,14 +77,14 @@ class FastPolls:
             return None
         if not self._served_host(environ) or any(h in environ for h in _STORED):
             return None  # Flask refuses these (a Host not served, a header the guard checks)
-        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
-        if STAFF_COOKIE in cookies:
+        cookie_header = environ.get("HTTP_COOKIE", "")
+        if STAFF_COOKIE in cookie_header:
             return None  # a signed-in staff member polls in their own bucket: Flask knows it
         session: dict[str, Any] | None = None
         if path.startswith(API_PREFIX) and _TICKET.fullmatch(path[len(API_PREFIX) :]):
             ticket, binding = path[len(API_PREFIX) :], API_BINDING
         elif path == PAGE_PATH:
-            session = self._session(cookies)
+            session = self._session(parse_cookie(cookie_header))
             if session is None or session.get("_permanent"):
                 return None
             ticket, binding = session.get("qticket"), session.get("qsid")  # type: ignore[assignment]

@@ -15,7 +15,7 @@ from flask import Flask
 
 from booking.web.fast_polls import FastPolls
 from booking.web.queue_state import queue_of
-from tests.waiting.support import add_slots, api_join, api_token, join_form, revoke
+from tests.waiting.support import HOST, add_slots, api_join, api_token, join_form, revoke
 
 REQUEST_ID = "fast-poll-test-0001"
 
@@ -136,6 +136,7 @@ PAGE = "/waiting-room/status.json"
         ("DELETE", API + "{ticket}", None),
         ("GET", API + "{ticket}", {"Host": "evil.example"}),  # a Host not served
         ("GET", API + "{ticket}", {"Idempotency-Key": "a\x00b"}),  # a header the guard checks
+        ("GET", API + "{ticket}", {"Cookie": "fairslot_staff=x"}),  # staff count apart
         ("GET", PAGE + "/", None),
         ("GET", PAGE, "next=%00"),
         ("HEAD", PAGE, None),
@@ -146,8 +147,11 @@ def test_hostile_polls_go_to_flask_and_get_its_answer(line, method, url, query):
     app, api, ticket, browser = line
     seen = flask_calls(app)
     client = api if url.startswith(API) else browser
-    headers = query if isinstance(query, dict) else {}
-    query = None if headers else query
+    headers = dict(query) if isinstance(query, dict) else {}
+    query = None if isinstance(query, dict) else query
+    if "Cookie" in headers:  # the test client sends its own jar's cookies, not this header
+        name, _, value = headers.pop("Cookie").partition("=")
+        client.set_cookie(name, value, domain=HOST)
     url = url.format(ticket=ticket)
     fast, slow = both_ways(app, client, method, url, query_string=query, headers=headers)
     same(fast, slow)
