@@ -120,17 +120,20 @@ class FastPolls:
             return None  # Flask recounts the free appointments first
         client = environ.get("REMOTE_ADDR") or "127.0.0.1"  # as flask-limiter's address
         try:
-            status: TicketStatus | PollLimited = queue.poll(
+            status = queue.poll(
                 ticket, now=moment, binding=binding, limit=poll_limit_of(config, client)
             )
         except PollLimited as limited:
-            status = limited
+            environ[POLLED] = (ticket, binding, limited)
+            return None
         except RedisError:
             return None
         environ[POLLED] = (ticket, binding, status)
-        if isinstance(status, PollLimited) or status.state != TicketState.WAITING:
+        try:
+            enabled = queue.settings().enabled  # cached by the poll: no second round trip
+        except RedisError:
             return None
-        if status.sold_out or not queue.settings().enabled:
+        if status.state != TicketState.WAITING or status.sold_out or not enabled:
             return None  # the standby link and the queue switched off are Flask's to answer
         return status
 
