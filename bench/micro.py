@@ -28,8 +28,10 @@ from bench.stack import Stack, in_process_stack, make_workdir, remove_workdir, s
 # The course step books dose 1 of this two-dose product (dose 2 at the default time).
 COURSE_PRODUCT = "moderna-covid19"
 COURSE_CLIENTS = 1 << 20  # the course step's client numbers start here
-# Measured side by side, in interleaved rounds: the course against the single-dose booking.
+# Measured side by side, in interleaved rounds: the course against the single-dose booking,
+# and the status poll (fast layer on, and off) against a bare Flask hello.
 PAIRED = ("booking", "course")
+POLLS = ("hello", "poll", "poll_flask")
 
 
 class Counters:
@@ -124,6 +126,13 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
         r = client.get(f"/api/v1/queue/tickets/{tickets[i % len(tickets)]}", headers=_xff(i))
         assert r.status_code == 200, r.get_data(as_text=True)
 
+    def poll_flask(i: int) -> None:
+        app.config["FAST_POLLS"] = False  # Flask's own view, as before the fast layer
+        try:
+            poll(i)
+        finally:
+            app.config["FAST_POLLS"] = True
+
     def book(i: int, slot_id: int) -> dict[str, Any]:
         who = uuid.uuid4().hex[:12]
         headers = {**_xff(i), "Idempotency-Key": uuid.uuid4().hex}
@@ -170,6 +179,7 @@ def steps(stack: Stack, redis: Any) -> tuple[dict[str, Callable[[int], None]], C
     return {
         "hello": hello,
         "poll": queue_mode("always", poll),
+        "poll_flask": queue_mode("always", poll_flask),
         "bare_booking": bare_booking,
         "booking": queue_mode("off", booking),
         "course": queue_mode("off", course),
@@ -223,9 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     """Measure each step and print a table (and a profile of one step if asked)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=400)
-    parser.add_argument("--profile", choices=["poll", "booking", "course", "hello", "bare_booking"])
     parser.add_argument(
-        "--rounds", type=int, default=6, help="interleaved rounds of booking and course"
+        "--profile", choices=["poll", "poll_flask", "booking", "course", "hello", "bare_booking"]
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="interleaved rounds of the side-by-side steps"
     )
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     parser.add_argument(
@@ -253,10 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = {
             name: measure(step, args.n, counters)
             for name, step in measured.items()
-            if name not in PAIRED
+            if name not in PAIRED + POLLS
         }
         rows.update(side_by_side(measured, PAIRED, args.n, args.rounds, counters))
         rows["course/booking"] = ratio_row(rows, "course", "booking")
+        rows.update(side_by_side(measured, POLLS, args.n, args.rounds, counters))
+        rows["poll/hello"] = ratio_row(rows, "poll", "hello")
+        rows["poll_flask/hello"] = ratio_row(rows, "poll_flask", "hello")
         for name, row in rows.items():
             print(
                 f"{name:<14}{row['cpu_us']:>9}{row['wall_us']:>9}{row['sql']:>7}{row['redis']:>7}"

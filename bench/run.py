@@ -128,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="move the bench's PostgreSQL and Redis off 25432/26379 (beside a bench.micro run)",
     )
+    parser.add_argument(
+        "--fast-polls",
+        choices=["on", "off"],
+        default="on",
+        help="FAIRSLOT_FAST_POLLS for the app servers (off: Flask answers every poll)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     parts = set(args.parts.split(","))
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_class=profile.worker_class,
     )
     stack.app_env = app_env(profile, smtp, sms)
+    stack.app_env["FAIRSLOT_FAST_POLLS"] = "true" if args.fast_polls == "on" else "false"
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

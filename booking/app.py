@@ -18,7 +18,7 @@ from booking import (
 from booking.config import load_config
 from booking.db import db
 from booking.redis_client import init_redis
-from booking.web import booking_health, headers, input_guard
+from booking.web import booking_health, fast_polls, headers, input_guard
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    # Waiting-room polls are answered in front of Flask; the proxy fix, if any, wraps both, so
+    # their rate limit counts the client's address.
+    fast_polls.init_app(app)
     if app.config["PROXY_COUNT"]:
         # Trust exactly as many X-Forwarded-For hops as there are proxies we run: a client
         # cannot choose its own address (and so its rate-limit bucket) by adding entries.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 
@@ -14,5 +15,10 @@ def utcnow() -> datetime:
 
 def now() -> datetime:
     """Return the app's notion of now (``app.config["CLOCK"]`` when a test sets one)."""
-    clock = current_app.config.get("CLOCK") or utcnow
+    return now_of(current_app.config)
+
+
+def now_of(config: Any) -> datetime:
+    """Return the notion of now of the app with this ``config`` (outside any app context)."""
+    clock = config.get("CLOCK") or utcnow
     return clock()

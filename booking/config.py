@@ -268,6 +268,10 @@ SETTINGS: tuple[Setting, ...] = (
             "long (docs/performance.md)."),
     Setting("FAIRSLOT_QUEUE_JOIN_RATE_LIMIT", "10 per minute", str,
             "Per-client limit on joining the waiting room."),
+    Setting("FAIRSLOT_FAST_POLLS", True, _bool,
+            "Answer the waiting room's status polls (the API's and the page script's) in a small "
+            "WSGI layer before Flask: the same answer for about half the CPU. Off: Flask "
+            "answers every poll."),
     Setting("FAIRSLOT_QUEUE_POLL_RATE_LIMIT", "120 per minute", str,
             "Per-client limit on status polls, counted in the queue's POLL script (several limits: "
             "`10 per second; 120 per minute`; empty: none)."),

@@ -71,7 +71,12 @@ def _windows(limit: str) -> tuple[tuple[int, int], ...]:
 
 def poll_limit() -> PollLimit:
     """This client's waiting-room poll allowance (QUEUE_POLL_RATE_LIMIT), for the POLL script."""
-    return PollLimit(client_key(), _windows(current_app.config["QUEUE_POLL_RATE_LIMIT"] or ""))
+    return poll_limit_of(current_app.config, client_key())
+
+
+def poll_limit_of(config: Any, client: str) -> PollLimit:
+    """The poll allowance of ``client`` (a ``client_key``) under the app's ``config``."""
+    return PollLimit(client, _windows(config["QUEUE_POLL_RATE_LIMIT"] or ""))
 
 
 def init_app(app: Flask) -> Limiter:

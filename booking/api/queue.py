@@ -13,14 +13,19 @@ from booking.api import bp
 from booking.api.common import json_object
 from booking.clock import now
 from booking.db import db
-from booking.limits import poll_limit
 from booking.services import eligibility
 from booking.services.errors import DomainError, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.web.captcha import verify as verify_captcha
 from booking.web.gate import API_BINDING, issue_token
 from booking.web.queue_state import captcha_config, get_queue, refresh_inventory
-from booking.web.waiting import no_line_when_off, status_body, too_many_polls, unavailable_problem
+from booking.web.waiting import (
+    no_line_when_off,
+    poll_ticket,
+    status_body,
+    too_many_polls,
+    unavailable_problem,
+)
 
 
 class QueueNotOpen(DomainError):
@@ -83,9 +88,7 @@ def get_ticket(ticket: str) -> Any:
     try:
         refresh_inventory()
         # A browser's ticket is not the API's: it reads as unknown and is left untouched.
-        status = get_queue().poll(
-            ticket, now=now().timestamp(), binding=API_BINDING, limit=poll_limit()
-        )
+        status = poll_ticket(ticket, API_BINDING)
     except RedisError:
         return unavailable_problem()
     except PollLimited as limited:

@@ -25,7 +25,6 @@ from admission.queue import PollLimited, QueueClosed, TicketStatus
 from admission.states import LIVE_STATES, TicketState
 from booking.clock import now
 from booking.db import db
-from booking.limits import poll_limit
 from booking.services import eligibility, inventory
 from booking.services.errors import InvalidInput
 from booking.services.text import N_
@@ -43,6 +42,7 @@ from booking.web.redirects import safe_next
 from booking.web.waiting import (
     RETRY_SECONDS,
     no_line_when_off,
+    poll_ticket,
     status_body,
     too_many_polls,
     unavailable_page,
@@ -59,7 +59,7 @@ def _live_ticket() -> TicketStatus | None:
         return None
     moment = now().timestamp()
     try:
-        status = get_queue().poll(ticket, now=moment, binding=binding, limit=poll_limit())
+        status = poll_ticket(ticket, binding)
         if status.state == TicketState.UNKNOWN and restore_lost_ticket(ticket, binding, moment):
             status = get_queue().poll(ticket, now=moment, binding=binding)
     except PollLimited as limited:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
+from booking import correlation
 from booking.clock import now
 from booking.db import db
 from booking.models import CLINIC_ROLES, ClinicApiKey, StaffUser
@@ -177,6 +178,11 @@ def _check_access() -> Response | None:
     if clinic_id is not None and not can_use_clinic(int(clinic_id)):
         abort(404)
     return None
+
+
+def request_id(presented: str) -> str:
+    """The request's id: the one the proxy presented if it looks like one, else a new one."""
+    return correlation.accept_or_make(presented)
 
 
 def init_app(app: Flask) -> None:

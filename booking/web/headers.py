@@ -8,6 +8,8 @@ confirmation code) is never sent on as a Referer. Production adds Strict-Transpo
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, current_app, request
 
 # Where hCaptcha's widget loads its script, frame, styles and checks from (its documented hosts).
@@ -61,21 +63,29 @@ def _carries_secret() -> bool:
     return any(isinstance(value, str) for value in (request.view_args or {}).values())
 
 
+def security_headers(config: Any, *, carries_secret: bool) -> list[tuple[str, str]]:
+    """The headers every response carries, in the order they are added."""
+    captcha = bool(config.get("HCAPTCHA_SITE_KEY") and config.get("HCAPTCHA_SECRET"))
+    referrer = "no-referrer" if carries_secret else "strict-origin-when-cross-origin"
+    headers = [
+        ("Content-Security-Policy", content_security_policy(captcha)),
+        ("X-Frame-Options", "DENY"),  # frame-ancestors for older browsers
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", referrer),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if config["FAIRSLOT_ENV"] == "production":
+        headers.append(("Strict-Transport-Security", HSTS))
+    return headers
+
+
 def init_app(app: Flask) -> None:
     """Add the headers to every response (a view's own value of one is kept)."""
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        config = current_app.config
-        captcha = bool(config.get("HCAPTCHA_SITE_KEY") and config.get("HCAPTCHA_SECRET"))
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(captcha))
-        headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for older browsers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        referrer = "no-referrer" if _carries_secret() else "strict-origin-when-cross-origin"
-        headers.setdefault("Referrer-Policy", referrer)
-        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if config["FAIRSLOT_ENV"] == "production":
-            headers.setdefault("Strict-Transport-Security", HSTS)
+        for name, value in security_headers(current_app.config, carries_secret=_carries_secret()):
+            headers.setdefault(name, value)
         return response

@@ -72,7 +72,12 @@ def init_app(app: Flask) -> None:
 
 def get_queue() -> AdmissionQueue:
     """The current app's admission queue."""
-    queue: AdmissionQueue = current_app.extensions[_EXT]
+    return queue_of(current_app)
+
+
+def queue_of(app: Flask) -> AdmissionQueue:
+    """``app``'s admission queue (outside any app context)."""
+    queue: AdmissionQueue = app.extensions[_EXT]
     return queue
 
 
@@ -101,20 +106,21 @@ def captcha_config() -> CaptchaConfig | None:
     )
 
 
+def inventory_fresh(counted_at: float | None, moment: float) -> bool:
+    """Whether a count made at ``counted_at`` is recent enough not to count again."""
+    return counted_at is not None and moment - counted_at < INVENTORY_REFRESH_SECONDS
+
+
 def refresh_inventory() -> None:
     """Recount free appointments at most every few seconds across all processes."""
     queue = get_queue()
     moment = now()
-
-    def fresh(at: float | None) -> bool:
-        return at is not None and moment.timestamp() - at < INVENTORY_REFRESH_SECONDS
-
     # Every queue answer tells this process when the count was made: while that is recent,
     # not even Redis is asked (a poll is then one round trip).
-    if fresh(queue.inventory_seen_at):
+    if inventory_fresh(queue.inventory_seen_at, moment.timestamp()):
         return
     _, counted_at = queue.inventory()
-    if fresh(counted_at):
+    if inventory_fresh(counted_at, moment.timestamp()):
         return
     # One process recounts; the others keep using the last figure.
     lock = f"{queue.prefix}:inventory_lock"

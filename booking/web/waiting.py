@@ -9,17 +9,36 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flask import Response, make_response, render_template
+from flask import Response, make_response, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
 from admission.queue import PollLimited, TicketStatus
 from admission.states import TicketState
+from booking.clock import now
+from booking.limits import poll_limit
 from booking.messages.render import public_url
 from booking.services.text import N_
 from booking.web.problems import problem
-from booking.web.queue_state import current_settings
+from booking.web.queue_state import current_settings, get_queue
 
 RETRY_SECONDS = 15
+# The WSGI environ key under which ``fast_polls`` leaves a poll it made but did not answer.
+POLLED = "fairslot.polled"
+
+
+def poll_ticket(ticket: str, binding: str) -> TicketStatus:
+    """Poll ``ticket`` for ``binding``, counted against this client's poll allowance.
+
+    A poll the fast path already made for this request is used as it is, not made again: the
+    client's allowance and the ticket's last-seen time then count it once.
+    """
+    polled = request.environ.pop(POLLED, None)
+    if polled is not None and polled[:2] == (ticket, binding):
+        outcome = polled[2]
+        if isinstance(outcome, PollLimited):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+    return get_queue().poll(ticket, now=now().timestamp(), binding=binding, limit=poll_limit())
 
 
 def unavailable_page() -> Response:
