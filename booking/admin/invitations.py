@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -39,7 +40,7 @@ def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **e
         groups=invitations.group_counts(db.session),
         releases=invitations.released(db.session, now=moment),
         rounds=invitations.funnel(db.session),
-        status_words=status_words,
+        status_words=partial(status_words, staff=True),
         **extra,
     ), status
 

@@ -94,7 +94,7 @@ def preregistration(prereg_id: int) -> Any:
             "agent.view_preregistration", record_type="preregistration", record_id=prereg.id
         )
     )
-    context = pages.status_context(prereg, link="")
+    context = pages.status_context(prereg, link="", staff=True)
     return render_template("agent/preregistration.html", **context)
 
 
@@ -111,8 +111,8 @@ def withdraw_preregistration(prereg_id: int) -> Any:
     try:
         db.transaction(work)
     except DomainError as exc:
-        context = pages.status_context(prereg, link="")
+        context = pages.status_context(prereg, link="", staff=True)
         return render_template("agent/preregistration.html", error=exc.detail, **context), 409
     message = gettext("The preregistration is withdrawn.")
-    context = pages.status_context(prereg, link="")
+    context = pages.status_context(prereg, link="", staff=True)
     return render_template("agent/preregistration.html", done=message, **context)

@@ -86,11 +86,13 @@ def details_values(prereg: Preregistration) -> dict[str, Any]:
     }
 
 
-def status_words(status: str) -> str:
-    """A preregistration's status in words."""
+def status_words(status: str, *, staff: bool = False) -> str:
+    """A preregistration's status in words (to the person, or to staff about them)."""
     words = {
         "waiting": gettext("Waiting for an invitation"),
-        "invited": gettext("Invited: check your messages for your link"),
+        "invited": gettext("Invited")
+        if staff
+        else gettext("Invited: check your messages for your link"),
         "booked": gettext("Booked"),
         "vaccinated": gettext("Vaccinated"),
         "withdrawn": gettext("Withdrawn"),
@@ -116,13 +118,13 @@ def live_invitation(prereg: Preregistration) -> tuple[Invitation, Clinic, str] |
     return found, clinic, link
 
 
-def status_context(prereg: Preregistration, link: str) -> dict[str, Any]:
+def status_context(prereg: Preregistration, link: str, *, staff: bool = False) -> dict[str, Any]:
     """Everything the status page (resident or agent) shows."""
     return {
         "invited": live_invitation(prereg),
         "prereg": prereg,
         "standing": preregistration.standing(db.session, prereg),
-        "status_words": status_words(prereg.status),
+        "status_words": status_words(prereg.status, staff=staff),
         "active": prereg.status in preregistration.ACTIVE,
         "link": link,
         "retention_notice": retention_notice(),

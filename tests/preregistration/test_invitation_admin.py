@@ -89,6 +89,7 @@ def test_release_run_and_follow_a_round(app, admin, clock):
         assert sum(s.invite_reserved for s in db.session.scalars(select(Slot))) == 3
     page = admin.get("/admin/invitations").get_data(as_text=True)
     assert seed in page and "Invited" in page
+    assert "check your messages" not in page  # the residents' words, not the admin's
 
 
 def test_other_roles_cannot_open_it(app, clock, accounts):
