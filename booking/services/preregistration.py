@@ -10,10 +10,7 @@ preregistration's id and a nonce, so it names one preregistration and nothing el
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,7 +31,7 @@ from booking.models import (
     VaccineProduct,
 )
 from booking.models.preregistrations import MAX_TRAVEL_MILES
-from booking.services import eligibility, geo
+from booking.services import eligibility, geo, row_tokens
 from booking.services.errors import AlreadyBooked, Conflict, InvalidInput, NotFound
 from booking.services.text import N_
 from booking.services.tokens import person_key
@@ -179,30 +176,23 @@ def parse(
     return fields
 
 
+_PURPOSE = "preregistration"
+
+
 # --- The status link --------------------------------------------------------------------------
-
-
-def _mac(secret_key: str, prereg_id: int, nonce: str) -> str:
-    message = f"fairslot-preregistration:{prereg_id}:{nonce}".encode()
-    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
-    return urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def status_token(secret_key: str, prereg: Preregistration) -> str:
     """The private status link's token: the id and a signature over it and the nonce."""
-    return f"{prereg.id}.{_mac(secret_key, prereg.id, prereg.token_nonce)}"
+    return row_tokens.sign(secret_key, _PURPOSE, prereg.id, prereg.token_nonce)
 
 
 def find_by_token(session: Session, secret_key: str, token: object) -> Preregistration:
     """The preregistration a status token names; NotFound for anything else."""
-    if not isinstance(token, str) or len(token) > 80 or token.count(".") != 1:
-        raise NotFound(_NOT_FOUND)
-    raw_id, mac = token.split(".")
-    if not (raw_id.isascii() and raw_id.isdigit() and 1 <= len(raw_id) <= 10):
-        raise NotFound(_NOT_FOUND)
-    prereg = session.get(Preregistration, int(raw_id)) if int(raw_id) < 2**31 else None
-    if prereg is None or not hmac.compare_digest(
-        mac.encode(), _mac(secret_key, prereg.id, prereg.token_nonce).encode()
+    number = row_tokens.row_id(token)
+    prereg = session.get(Preregistration, number) if number is not None else None
+    if prereg is None or not row_tokens.matches(
+        secret_key, _PURPOSE, str(token), prereg.id, prereg.token_nonce
     ):
         raise NotFound(_NOT_FOUND)
     return prereg
