@@ -92,8 +92,8 @@ format: install-test ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 
 # The README's configuration table, between its config:begin and config:end markers, is written
-# from the SETTINGS rows in booking/config.py; tests/test_config_docs.py fails when they differ.
-config-docs: install ## Regenerate README.md's configuration table from booking/config.py
+# from the SETTINGS rows in booking/settings.py; tests/test_config_docs.py fails when they differ.
+config-docs: install ## Regenerate README.md's configuration table from booking/settings.py
 	$(BIN)/python -c 'from booking.config import write_readme_table; write_readme_table("README.md")'
 
 # Translations: extract the message ids from the code and templates, merge them into each
