@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from booking.models import (
@@ -145,4 +145,43 @@ def book(
     invitation.reservation_id = confirmation.reservation.id
     prereg.status = PreregistrationStatus.BOOKED.value
     prereg.updated_at = now
+    _end_the_rest_when_filled(session, invitation, now=now)
     return confirmation
+
+
+def _end_the_rest_when_filled(session: Session, invitation: Invitation, *, now: datetime) -> None:
+    """Once the day's released places are all taken, end the other invitations out for it (an
+    over-invited round has more): nobody is left holding a link that can only find nothing, and
+    they wait for the next round again. Their links then say so."""
+    clinic = session.get(Clinic, invitation.clinic_id)
+    assert clinic is not None
+    start, end = local_day_bounds(invitation.day, clinic.timezone)
+    left = session.scalar(
+        select(func.coalesce(func.sum(Slot.invite_reserved), 0)).where(
+            Slot.clinic_id == clinic.id, Slot.starts_at >= start, Slot.starts_at < end
+        )
+    )
+    if left:
+        return
+    others = session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.clinic_id == clinic.id,
+            Invitation.day == invitation.day,
+            Invitation.status == SENT,
+            Invitation.id != invitation.id,
+        )
+        .with_for_update()
+    ).all()
+    for other in others:
+        other.status = InvitationStatus.EXPIRED.value
+        other.closed_at = now
+        session.execute(
+            update(Preregistration)
+            .where(
+                Preregistration.id == other.preregistration_id,
+                Preregistration.status == PreregistrationStatus.INVITED.value,
+            )
+            .values(status=PreregistrationStatus.WAITING.value, updated_at=now)
+        )
+    session.flush()

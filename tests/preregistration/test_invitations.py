@@ -252,11 +252,14 @@ def test_racing_invitees_never_overbook_the_last_places(committed_app, clock):
                     )
                 )
                 return "booked"
-            except (SlotFull, InvalidInput) as exc:
+            except (SlotFull, InvalidInput, HoldExpired) as exc:
                 return type(exc).__name__
 
     outcomes = run_together(6, attempt)
     assert outcomes.count("booked") == 2
+    with app.app_context():  # the last place taken ended the rest: none left live for nothing
+        states = Counter(db.session.scalars(select(Invitation.status)))
+        assert states == {"booked": 2, "expired": 4}
     with app.app_context():
         slot = db.session.get(Slot, slot_id)
         assert (slot.booked, slot.held, slot.invite_reserved) == (2, 0, 0)
@@ -297,3 +300,18 @@ def test_an_invitation_ends_by_the_last_released_time(session, now, world):
     invitations.run_round(session, service="covid19", now=now, expires_hours=72)
     invitation = session.scalars(select(Invitation)).one()
     assert invitation.expires_at == world["slots"][0].starts_at  # not 72 hours from now
+
+
+def test_when_an_over_invited_days_places_are_gone_the_other_invitations_end(session, now, world):
+    crowd = {p.id: p for p in people(session, now, 2)}
+    release(session, now, world["boston"], world["day"], 1)
+    invitations.run_round(session, service="covid19", now=now, over_invitation=2)
+    first, second = session.scalars(select(Invitation).order_by(Invitation.id)).all()
+    assert (first.status, second.status) == ("sent", "sent")  # two invitations, one place
+    slot = invitation_links.offered_slots(session, first, now=now)[0]
+    invitation_links.book(session, first.id, slot.id, "1950-04-27", now=now, secret_key=SECRET)
+    session.refresh(second)
+    assert second.status == "expired"  # ended at once, not left live with nothing to find
+    assert crowd[second.preregistration_id].status == "waiting"  # in line for the next round
+    with pytest.raises(HoldExpired):
+        invitation_links.book(session, second.id, slot.id, "1950-04-27", now=now, secret_key=SECRET)
