@@ -15,6 +15,7 @@ from booking.api.openapi_schemas import (
     RESIDENT,
     SERVICE,
     YES_NO,
+    ZIP,
     json_body,
     json_response,
     problem,
@@ -44,7 +45,10 @@ _CONTACT = [
     {"required": ["email"], "properties": {"email": {"type": "string"}}},
 ]
 DETAILS: dict[str, Any] = {
-    "zip": {"type": "string", "pattern": "^[0-9]{5}(-[0-9]{4})?$"},
+    "zip": {
+        **ZIP,
+        "description": "Where the person travels from: a ZIP code or a town of the state.",
+    },
     "travel_miles": {"type": "integer", "minimum": 1, "maximum": MAX_TRAVEL_MILES},
     "phone": {**PHONE, "description": "US mobile number for text messages"},
     "email": EMAIL,

@@ -31,11 +31,12 @@ from booking.models import (
     VaccineProduct,
 )
 from booking.models.preregistrations import MAX_TRAVEL_MILES
-from booking.services import eligibility, geo, row_tokens
+from booking.services import eligibility, row_tokens
 from booking.services.errors import AlreadyBooked, Conflict, InvalidInput, NotFound
+from booking.services.search import find_place
 from booking.services.text import N_
 from booking.services.tokens import person_key
-from booking.services.validation import normalize_phone, parse_int, parse_person, parse_zip
+from booking.services.validation import normalize_phone, parse_int, parse_person
 
 CHANNELS = ("online", "agent", "api")
 ACTIVE = (PreregistrationStatus.WAITING.value, PreregistrationStatus.INVITED.value)
@@ -70,12 +71,10 @@ def _details(session: Session, values: Mapping[str, Any], errors: dict[str, str]
     """The changeable details: where, how far, how to reach, language, product, needs."""
     found: dict[str, Any] = {}
     try:
-        zip_code = parse_zip(values.get("zip"))
-        place = geo.lookup_zip(zip_code)
-        if place is None:
-            errors["zip"] = N_("We do not know that ZIP code.")
-        else:
-            found.update(zip_code=zip_code, latitude=place.latitude, longitude=place.longitude)
+        # A ZIP code or a town of the state, as the search box takes (the town's own ZIP code
+        # is kept); a ZIP code of another state is refused with the reason.
+        place = find_place(values.get("zip"))
+        found.update(zip_code=place.zip_code, latitude=place.latitude, longitude=place.longitude)
     except InvalidInput as exc:
         errors.update(exc.errors)
     try:

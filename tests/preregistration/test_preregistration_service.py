@@ -26,12 +26,22 @@ def test_register_puts_the_person_in_the_default_group_and_signs_a_link(session,
     assert prereg.zip_code == "02115" and prereg.latitude == pytest.approx(42.34, abs=0.05)
     token = preregistration.status_token(SECRET, prereg)
     assert preregistration.find_by_token(session, SECRET, token).id == prereg.id
-    forged = f"{prereg.id}.{token.split('.')[1][:-2]}AA"
+    mac = token.split(".")[1]
+    forged = f"{prereg.id}.{mac[:10]}{'B' if mac[10] != 'B' else 'C'}{mac[11:]}"
     for bad in (forged, f"{prereg.id + 1}.{token.split('.')[1]}", "x", None, 7, f"{token}\x00"):
         with pytest.raises(NotFound):
             preregistration.find_by_token(session, SECRET, bad)
     with pytest.raises(NotFound):
         preregistration.find_by_token(session, "another-secret", token)
+
+
+def test_a_town_is_a_place_to_travel_from_and_another_states_zip_is_not(session, now):
+    prereg = preregistration.register(session, signup(zip="Worcester"), now=now, channel="online")
+    assert prereg.zip_code.startswith("016") and prereg.latitude == pytest.approx(42.27, abs=0.1)
+    for place, words in (("10001", "NY"), ("Wocester", "Did you mean"), ("123", "5-digit")):
+        with pytest.raises(InvalidInput) as refused:
+            preregistration.register(session, signup(1, zip=place), now=now, channel="online")
+        assert words in str(refused.value.errors["zip"]), place
 
 
 def test_priority_group_is_the_first_phase_in_opening_order(session, now):
