@@ -11,7 +11,7 @@ from booking.admin import bp
 from booking.clock import now
 from booking.db import db
 from booking.models import Clinic, OnExpiry, Role
-from booking.services import invitations
+from booking.services import invitation_report, invitations
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.inventory import SERVICES
 from booking.services.text import N_
@@ -37,9 +37,11 @@ def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **e
         errors=errors,
         services=SERVICES,
         clinics=db.session.query(Clinic).filter(Clinic.active.is_(True)).order_by(Clinic.name),
-        groups=invitations.group_counts(db.session),
-        releases=invitations.released(db.session, now=moment),
-        rounds=invitations.funnel(db.session),
+        groups=invitation_report.group_counts(db.session),
+        areas=invitation_report.waiting_by_area(db.session),
+        releases=invitation_report.released(db.session, now=moment),
+        rounds=invitation_report.funnel(db.session),
+        acceptance=invitation_report.acceptance,
         status_words=partial(status_words, staff=True),
         **extra,
     ), status

@@ -65,7 +65,7 @@ def release_places(
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound(N_("No clinic with that id."))
-    if _live(session, clinic_id, day):
+    if live_invitations(session, clinic_id, day):
         raise Conflict(N_("Invitations to this day are still open: change it after they end."))
     start, end = local_day_bounds(day, clinic.timezone)
     slots = session.scalars(
@@ -89,7 +89,8 @@ def release_places(
     return places - left
 
 
-def _live(session: Session, clinic_id: int, day: date) -> int:
+def live_invitations(session: Session, clinic_id: int, day: date) -> int:
+    """How many invitations are out (sent, not yet ended) for a clinic's day."""
     return (
         session.scalar(
             select(func.count(Invitation.id)).where(
@@ -132,7 +133,7 @@ def digest(chosen: Iterable[tuple[int, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _releases(session: Session, service: str, now: datetime) -> dict[str, dict[str, Any]]:
+def releases_of(session: Session, service: str, now: datetime) -> dict[str, dict[str, Any]]:
     """Each clinic and day with places set aside for invitees: the places and the products."""
     rows = session.execute(
         select(Slot.clinic_id, Slot.starts_at, Slot.invite_reserved, Slot.product_id, Clinic)
@@ -219,11 +220,11 @@ def run_round(
         errors["on_expiry"] = N_("Choose what happens to unused places.")
     if errors:
         raise InvalidInput(N_("Please correct the round's settings."), errors=errors)
-    releases = _releases(session, service, now)
+    releases = releases_of(session, service, now)
     places: dict[str, int] = {}
     for key, entry in releases.items():
         clinic_id, _day = key.split(":")
-        live = _live(session, int(clinic_id), entry["day"])
+        live = live_invitations(session, int(clinic_id), entry["day"])
         room = math.floor(entry["reserved"] * over_invitation + 1e-9) - live
         if room > 0:
             places[key] = room
@@ -374,61 +375,10 @@ def _give_back(session: Session, clinic_id: int, day: date, count: int, *, now: 
         .order_by(Slot.starts_at.desc(), Slot.id.desc())
         .with_for_update()
     ).all()
-    spare = sum(slot.invite_reserved for slot in slots) - _live(session, clinic_id, day)
+    spare = sum(slot.invite_reserved for slot in slots) - live_invitations(session, clinic_id, day)
     left = min(count, max(0, spare))
     for slot in slots:
         take = min(left, slot.invite_reserved)
         slot.invite_reserved -= take
         left -= take
     session.flush()
-
-
-# --- What admins see --------------------------------------------------------------------------
-
-
-def group_counts(session: Session) -> list[tuple[str, str, int, str, int]]:
-    """Preregistrations per service, priority group (rank order) and status."""
-    rows = session.execute(
-        select(
-            Preregistration.service,
-            Preregistration.priority_group,
-            Preregistration.priority_rank,
-            Preregistration.status,
-            func.count(Preregistration.id),
-        )
-        .group_by(
-            Preregistration.service,
-            Preregistration.priority_group,
-            Preregistration.priority_rank,
-            Preregistration.status,
-        )
-        .order_by(Preregistration.service, Preregistration.priority_rank)
-    ).all()
-    return [(s, g, r, st, n) for s, g, r, st, n in rows]
-
-
-def released(session: Session, *, now: datetime) -> list[tuple[Clinic, date, int, int]]:
-    """Each clinic and day with places set aside for invitees: the places and live invitations."""
-    found = []
-    for service in sorted({row[0] for row in session.execute(select(Slot.service).distinct())}):
-        for entry in _releases(session, service, now).values():
-            live = _live(session, entry["clinic"].id, entry["day"])
-            found.append((entry["clinic"], entry["day"], entry["reserved"], live))
-    return sorted(found, key=lambda row: (row[1], row[0].name))
-
-
-def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, dict[str, int]]]:
-    """The latest rounds, each with its invitations by status (sent, booked, expired)."""
-    rounds = session.scalars(
-        select(InvitationRound).order_by(InvitationRound.id.desc()).limit(limit)
-    ).all()
-    counts: dict[int, dict[str, int]] = {r.id: defaultdict(int) for r in rounds}
-    if rounds:
-        rows = session.execute(
-            select(Invitation.round_id, Invitation.status, func.count(Invitation.id))
-            .where(Invitation.round_id.in_(list(counts)))
-            .group_by(Invitation.round_id, Invitation.status)
-        ).all()
-        for round_id, status, count in rows:
-            counts[round_id][status] = count
-    return [(r, dict(counts[r.id])) for r in rounds]

@@ -1,10 +1,11 @@
 """How pages write numbers, codes, phone numbers and birth dates for the reader.
 
 Jinja filters, in the reader's locale where it matters: ``number`` (294597 as "294,597", or
-"294.597" in Brazilian Portuguese), ``code`` (a confirmation code in two groups of four, as it
-is read over the phone), ``phone`` (a US number as "(617) 555-0123", not "+16175550123") and
-``birth_date`` (a date and the age it gives today: "May 21, 1949 (age 77)"); and a message's
-kind, channel and state in words (``message_kind``, ``message_channel``, ``message_status``).
+"294.597" in Brazilian Portuguese), ``percent`` ("45%", or "45 %" where that is the custom),
+``code`` (a confirmation code in two groups of four, as it is read over the phone), ``phone``
+(a US number as "(617) 555-0123", not "+16175550123") and ``birth_date`` (a date and the age
+it gives today: "May 21, 1949 (age 77)"); and a message's kind, channel and state in words
+(``message_kind``, ``message_channel``, ``message_status``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from flask import Flask
 from flask_babel import gettext
 
@@ -49,6 +50,13 @@ def number(value: int | float | None) -> str:
     if value is None:
         return ""
     return str(format_decimal(value, locale=cldr_locale(current_locale())))
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage the reader's way ("45%", "45 %"); empty when unknown."""
+    if value is None:
+        return ""
+    return str(format_percent(value, locale=cldr_locale(current_locale())))
 
 
 def code(value: str | None) -> str:
@@ -94,6 +102,7 @@ def init_app(app: Flask) -> None:
     """Register the filters."""
     app.jinja_env.filters.update(
         number=number,
+        percent=percent,
         code=code,
         phone=phone,
         birth_date=birth_date,

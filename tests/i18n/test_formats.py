@@ -43,3 +43,13 @@ def test_message_states_in_words(app):
         assert labels["message_kind"]("clinic_cancellation") == "Cancelled by the clinic"
         assert labels["message_channel"]("sms") == "Text message"
         assert labels["message_status"]("unknown") == "unknown"
+
+
+def test_a_share_as_each_reader_writes_a_percentage(app):
+    with app.test_request_context():
+        assert formats.percent(0.75) == "75%"
+        assert formats.percent(None) == ""
+        with force_locale("ht"):  # Haitian Creole, as French, puts a no-break space before it
+            assert formats.percent(0.75) == "75\u00a0%"
+        with force_locale("es"):  # the US Spanish the catalog is written for does not
+            assert formats.percent(0.5) == "50%"

@@ -90,6 +90,7 @@ def test_release_run_and_follow_a_round(app, admin, clock):
     page = admin.get("/admin/invitations").get_data(as_text=True)
     assert seed in page and "Invited" in page
     assert "check your messages" not in page  # the residents' words, not the admin's
+    assert "Acceptance rate" in page and "None ended yet" in page
 
 
 def test_other_roles_cannot_open_it(app, clock, accounts):

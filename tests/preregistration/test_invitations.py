@@ -315,3 +315,15 @@ def test_when_an_over_invited_days_places_are_gone_the_other_invitations_end(ses
     assert crowd[second.preregistration_id].status == "waiting"  # in line for the next round
     with pytest.raises(HoldExpired):
         invitation_links.book(session, second.id, slot.id, "1950-04-27", now=now, secret_key=SECRET)
+
+
+def test_admins_see_who_waits_where_and_how_many_invitees_book(session, now, world):
+    from booking.services import invitation_report
+
+    people(session, now, 3)  # Boston, 02115
+    preregistration.register(session, signup(7, zip="01608"), now=now, channel="online")
+    session.flush()
+    areas = invitation_report.waiting_by_area(session)
+    assert areas[:2] == [("Suffolk County", "covid19", 3), ("Worcester County", "covid19", 1)]
+    assert invitation_report.acceptance({"sent": 4}) is None  # nothing has ended yet
+    assert invitation_report.acceptance({"booked": 3, "expired": 1, "sent": 9}) == 0.75

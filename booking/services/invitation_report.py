@@ -1,0 +1,86 @@
+"""What state admins see of preregistration and invitations: people by priority group and by
+area, the places released, and each round's outcome with its acceptance rate."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.models import Clinic, Invitation, InvitationRound, Preregistration, Slot
+from booking.services.geo import lookup_zip
+from booking.services.invitations import live_invitations, releases_of
+
+UNKNOWN_AREA = "?"
+
+
+def group_counts(session: Session) -> list[tuple[str, str, int, str, int]]:
+    """Preregistrations per service, priority group (rank order) and status."""
+    rows = session.execute(
+        select(
+            Preregistration.service,
+            Preregistration.priority_group,
+            Preregistration.priority_rank,
+            Preregistration.status,
+            func.count(Preregistration.id),
+        )
+        .group_by(
+            Preregistration.service,
+            Preregistration.priority_group,
+            Preregistration.priority_rank,
+            Preregistration.status,
+        )
+        .order_by(Preregistration.service, Preregistration.priority_rank)
+    ).all()
+    return [(s, g, r, st, n) for s, g, r, st, n in rows]
+
+
+def released(session: Session, *, now: datetime) -> list[tuple[Clinic, date, int, int]]:
+    """Each clinic and day with places set aside for invitees: the places and live invitations."""
+    found = []
+    for service in sorted({row[0] for row in session.execute(select(Slot.service).distinct())}):
+        for entry in releases_of(session, service, now).values():
+            live = live_invitations(session, entry["clinic"].id, entry["day"])
+            found.append((entry["clinic"], entry["day"], entry["reserved"], live))
+    return sorted(found, key=lambda row: (row[1], row[0].name))
+
+
+def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, dict[str, int]]]:
+    """The latest rounds, each with its invitations by status (sent, booked, expired)."""
+    rounds = session.scalars(
+        select(InvitationRound).order_by(InvitationRound.id.desc()).limit(limit)
+    ).all()
+    counts: dict[int, dict[str, int]] = {r.id: defaultdict(int) for r in rounds}
+    if rounds:
+        rows = session.execute(
+            select(Invitation.round_id, Invitation.status, func.count(Invitation.id))
+            .where(Invitation.round_id.in_(list(counts)))
+            .group_by(Invitation.round_id, Invitation.status)
+        ).all()
+        for round_id, status, count in rows:
+            counts[round_id][status] = count
+    return [(r, dict(counts[r.id])) for r in rounds]
+
+
+def waiting_by_area(session: Session) -> list[tuple[str, str, int]]:
+    """People waiting for an invitation per county (from their ZIP code) and vaccine, most
+    first: where released places would reach the most of them."""
+    rows = session.execute(
+        select(Preregistration.zip_code, Preregistration.service, func.count(Preregistration.id))
+        .where(Preregistration.status == "waiting")
+        .group_by(Preregistration.zip_code, Preregistration.service)
+    ).all()
+    counts: Counter[tuple[str, str]] = Counter()
+    for zip_code, service, count in rows:
+        place = lookup_zip(zip_code)
+        county = (place.county if place is not None else None) or UNKNOWN_AREA
+        counts[(county, service)] += count
+    return [(county, service, n) for (county, service), n in counts.most_common()]
+
+
+def acceptance(counts: dict[str, int]) -> float | None:
+    """Of a round's invitations that have ended, the share booked (None while none has)."""
+    booked, expired = counts.get("booked", 0), counts.get("expired", 0)
+    return booked / (booked + expired) if booked + expired else None
