@@ -90,3 +90,28 @@ def invitation() -> Any:
         )
     session.pop(_SESSION, None)
     return redirect(url_for("resident.manage_link", token=done.manage_token), code=303)
+
+
+@bp.post("/invitation/decline")
+def invitation_decline() -> Any:
+    """The invitee cannot come: end the invitation (date of birth confirmed) and say so."""
+    found = _mine()
+    values = {"decline_date_of_birth": request.form.get("decline_date_of_birth", "")[:20]}
+    try:
+        db.transaction(
+            lambda s: invitation_links.decline(
+                s, found.id, values["decline_date_of_birth"], now=now()
+            )
+        )
+    except DomainError as exc:
+        # The decline form's own field carries the refusal (the booking form has its own).
+        if exc.errors:
+            errors = {"decline_date_of_birth": next(iter(exc.errors.values()))}
+        else:
+            errors = {"form": exc.detail}
+        context = _context(found)
+        return render_template("invitation.html", values=values, errors=errors, **context), (
+            exc.status
+        )
+    session.pop(_SESSION, None)
+    return render_template("invitation_declined.html")

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from booking.models import (
     Clinic,
     Invitation,
+    InvitationRound,
     InvitationStatus,
+    OnExpiry,
     Preregistration,
     PreregistrationStatus,
     Slot,
 )
-from booking.services import eligibility, holds, reservations, row_tokens
+from booking.services import eligibility, holds, invitations, reservations, row_tokens
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import Conflict, HoldExpired, InvalidInput, NotFound, SlotFull
 from booking.services.inventory import local_day_bounds
@@ -147,6 +149,33 @@ def book(
     prereg.updated_at = now
     _end_the_rest_when_filled(session, invitation, now=now)
     return confirmation
+
+
+def decline(
+    session: Session, invitation_id: int, date_of_birth: object, *, now: datetime
+) -> Invitation:
+    """The invitee says they cannot come: the invitation ends at once, they wait for a later
+    round, and the place goes where the round sends unused ones (the next round or the public).
+    The date of birth must match, as for booking, so a forwarded link cannot decline for them."""
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None:
+        raise NotFound(_NOT_FOUND)
+    usable(invitation, now=now)
+    prereg = session.get(Preregistration, invitation.preregistration_id)
+    assert prereg is not None
+    if parse_date(date_of_birth, field="date_of_birth") != prereg.date_of_birth:
+        message = N_("This invitation is for someone else. Each person needs their own.")
+        raise InvalidInput(message, errors={"date_of_birth": message})
+    invitation.status = InvitationStatus.DECLINED.value
+    invitation.closed_at = now
+    if prereg.status == PreregistrationStatus.INVITED.value:
+        prereg.status = PreregistrationStatus.WAITING.value
+        prereg.updated_at = now
+    round_ = session.get(InvitationRound, invitation.round_id)
+    session.flush()
+    if round_ is not None and round_.on_expiry == OnExpiry.PUBLIC.value:
+        invitations.give_back(session, invitation.clinic_id, invitation.day, 1, now=now)
+    return invitation
 
 
 def _end_the_rest_when_filled(session: Session, invitation: Invitation, *, now: datetime) -> None:

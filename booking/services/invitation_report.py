@@ -82,5 +82,6 @@ def waiting_by_area(session: Session) -> list[tuple[str, str, int]]:
 
 def acceptance(counts: dict[str, int]) -> float | None:
     """Of a round's invitations that have ended, the share booked (None while none has)."""
-    booked, expired = counts.get("booked", 0), counts.get("expired", 0)
-    return booked / (booked + expired) if booked + expired else None
+    booked = counts.get("booked", 0)
+    ended = booked + counts.get("expired", 0) + counts.get("declined", 0)
+    return booked / ended if ended else None

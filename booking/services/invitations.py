@@ -358,11 +358,11 @@ def expire(session: Session, *, now: datetime) -> int:
             public[(invitation.clinic_id, invitation.day)] += 1
     session.flush()
     for (clinic_id, day), count in public.items():
-        _give_back(session, clinic_id, day, count, now=now)
+        give_back(session, clinic_id, day, count, now=now)
     return len(ended)
 
 
-def _give_back(session: Session, clinic_id: int, day: date, count: int, *, now: datetime) -> None:
+def give_back(session: Session, clinic_id: int, day: date, count: int, *, now: datetime) -> None:
     """Return up to ``count`` released places to public booking, keeping one for every live
     invitation still out for the day."""
     clinic = session.get(Clinic, clinic_id)

@@ -77,3 +77,29 @@ def test_hostile_invitation_requests(app, client, clock):
     assert nul.status_code in (400, 422)
     with app.app_context():
         assert db.session.scalar(select(Reservation.id)) is None
+
+
+def test_an_invitee_declines_and_a_forwarded_link_cannot_decline_for_them(build, clock):
+    app = build()
+    client = app.test_client()
+    _invite(app, client, clock)
+    page = client.get("/preregistration").get_data(as_text=True)
+    link = re.search(r"http://fairslot.test(/invitation/[\w.\-]+)", page).group(1)
+    forwarded = app.test_client()
+    forwarded.get(link)
+    csrf = csrf_from(forwarded.get("/invitation").get_data(as_text=True))
+    refused = forwarded.post(
+        "/invitation/decline", data={"csrf_token": csrf, "decline_date_of_birth": "1961-02-03"}
+    )
+    assert refused.status_code == 422 and "for someone else" in refused.get_data(as_text=True)
+    client.get(link)
+    csrf = csrf_from(client.get("/invitation").get_data(as_text=True))
+    declined = client.post(
+        "/invitation/decline", data={"csrf_token": csrf, "decline_date_of_birth": "04/27/1950"}
+    )
+    assert declined.status_code == 200 and "Invitation declined" in declined.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Invitation.status)) == "declined"
+    assert "Waiting for an invitation" in client.get("/preregistration").get_data(as_text=True)
+    client.get(link)  # the link again: it has ended
+    assert "expired" in client.get("/invitation").get_data(as_text=True)

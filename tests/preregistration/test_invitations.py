@@ -327,3 +327,20 @@ def test_admins_see_who_waits_where_and_how_many_invitees_book(session, now, wor
     assert areas[:2] == [("Suffolk County", "covid19", 3), ("Worcester County", "covid19", 1)]
     assert invitation_report.acceptance({"sent": 4}) is None  # nothing has ended yet
     assert invitation_report.acceptance({"booked": 3, "expired": 1, "sent": 9}) == 0.75
+    assert invitation_report.acceptance({"booked": 1, "expired": 1, "declined": 2}) == 0.25
+
+
+@pytest.mark.parametrize("on_expiry", ["next_round", "public"])
+def test_a_declined_place_goes_where_the_round_sends_unused_ones(session, now, world, on_expiry):
+    (crowd_one,) = people(session, now, 1)
+    release(session, now, world["boston"], world["day"], 1)
+    invitations.run_round(session, service="covid19", now=now, on_expiry=on_expiry)
+    invitation = session.scalars(select(Invitation)).one()
+    with pytest.raises(InvalidInput):  # a forwarded link cannot decline for them
+        invitation_links.decline(session, invitation.id, "1960-01-01", now=now)
+    invitation_links.decline(session, invitation.id, "04/27/1950", now=now)
+    assert (invitation.status, crowd_one.status) == ("declined", "waiting")
+    kept = session.scalar(select(func.sum(Slot.invite_reserved)))
+    assert kept == (1 if on_expiry == "next_round" else 0)
+    with pytest.raises(HoldExpired):  # declined is final
+        invitation_links.decline(session, invitation.id, "04/27/1950", now=now)
