@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
-from booking.clinic import keys, views  # noqa: E402, F401
+from booking.clinic import keys, standby, views  # noqa: E402, F401

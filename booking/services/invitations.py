@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select, true, update
 from sqlalchemy.orm import Session
 
 from booking.models import (
@@ -159,8 +159,15 @@ def releases_of(session: Session, service: str, now: datetime) -> dict[str, dict
     return found
 
 
-def _pool(session: Session, service: str, releases: Mapping[str, Mapping[str, Any]]) -> list[Any]:
-    """Everyone waiting for ``service``, not booked, with the releases they can reach."""
+def _pool(
+    session: Session,
+    service: str,
+    releases: Mapping[str, Mapping[str, Any]],
+    *,
+    short_notice: bool = False,
+) -> list[Any]:
+    """Everyone waiting for ``service``, not booked, with the releases they can reach (with
+    ``short_notice``, only those who asked for same-day offers)."""
     from booking.services.geo import distance_miles
 
     booked = exists().where(
@@ -180,6 +187,7 @@ def _pool(session: Session, service: str, releases: Mapping[str, Mapping[str, An
             Preregistration.service == service,
             Preregistration.status == PreregistrationStatus.WAITING.value,
             ~booked,
+            Preregistration.short_notice.is_(True) if short_notice else true(),
         )
     ).all()
     pool = []
@@ -207,8 +215,12 @@ def run_round(
     on_expiry: str = OnExpiry.NEXT_ROUND.value,
     seed: str | None = None,
     staff_id: int | None = None,
+    only: str | None = None,
+    short_notice: bool = False,
 ) -> InvitationRound:
-    """Draw a round for every clinic and day with released places, and write the invitations."""
+    """Draw a round for every clinic and day with released places (or the one ``only`` names,
+    a ``release_key``), among everyone waiting (or those who asked for short-notice offers),
+    and write the invitations. The pool drawn from is kept, so a replay needs neither filter."""
     errors: dict[str, str] = {}
     if not 1.0 <= over_invitation <= MAX_OVER_INVITATION:
         errors["over_invitation"] = N_(
@@ -221,6 +233,8 @@ def run_round(
     if errors:
         raise InvalidInput(N_("Please correct the round's settings."), errors=errors)
     releases = releases_of(session, service, now)
+    if only is not None:
+        releases = {key: entry for key, entry in releases.items() if key == only}
     places: dict[str, int] = {}
     for key, entry in releases.items():
         clinic_id, _day = key.split(":")
@@ -228,7 +242,9 @@ def run_round(
         room = math.floor(entry["reserved"] * over_invitation + 1e-9) - live
         if room > 0:
             places[key] = room
-    pool = _pool(session, service, {key: releases[key] for key in places})
+    pool = _pool(
+        session, service, {key: releases[key] for key in places}, short_notice=short_notice
+    )
     seed = seed or secrets.token_hex(16)
     chosen = draw(pool, places, seed)
     record = InvitationRound(
