@@ -1,4 +1,5 @@
-"""The invitation message: where and when the invitee may book, and their personal link.
+"""The invitation messages: where and when the invitee may book, with their personal link; and,
+when the places were filled before they booked, that the offer has ended.
 
 The link is derived again at send time from the invitation's id and nonce (never stored), and
 the message is written in the language the person chose when they preregistered.
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from booking.cldr import cldr_locale
 from booking.i18n import DEFAULT_LOCALE, LANGUAGES, format_when
 from booking.messages.render import Rendered, public_url
-from booking.models import Clinic, Invitation, OutboxMessage, Preregistration
+from booking.models import Clinic, Invitation, MessageKind, OutboxMessage, Preregistration
 from booking.services.invitation_links import invitation_token
 
 
@@ -36,8 +37,12 @@ def render_invitation(session: Session, message: OutboxMessage) -> Rendered:
             "until": format_when(invitation.expires_at, clinic.timezone, locale, short=True),
             "link": public_url("resident.invitation_link", token=token),
         }
-        subject = gettext("You are invited to book your vaccination")
-        text = render_template("messages/invitation.txt", **values)
+        if message.kind == MessageKind.INVITATION_ENDED.value:
+            subject = gettext("The places you were offered have been filled")
+            text = render_template("messages/invitation_ended.txt", **values)
+        else:
+            subject = gettext("You are invited to book your vaccination")
+            text = render_template("messages/invitation.txt", **values)
         if message.channel == "sms":
             return Rendered(subject=subject, text=" ".join(text.split()))
         return Rendered(subject=subject, text=text.strip() + "\n")

@@ -27,6 +27,7 @@ class MessageKind(enum.StrEnum):
     CANCELLATION = "cancellation"
     CLINIC_CANCELLATION = "clinic_cancellation"
     INVITATION = "invitation"
+    INVITATION_ENDED = "invitation_ended"  # the places were filled: the offer ended
 
 
 class MessageChannel(enum.StrEnum):

@@ -18,6 +18,7 @@ from booking.models import (
     Invitation,
     InvitationRound,
     InvitationStatus,
+    MessageKind,
     OnExpiry,
     Preregistration,
     PreregistrationStatus,
@@ -181,7 +182,7 @@ def decline(
 def _end_the_rest_when_filled(session: Session, invitation: Invitation, *, now: datetime) -> None:
     """Once the day's released places are all taken, end the other invitations out for it (an
     over-invited round has more): nobody is left holding a link that can only find nothing, and
-    they wait for the next round again. Their links then say so."""
+    they wait for the next round again, told so by message and by their links."""
     clinic = session.get(Clinic, invitation.clinic_id)
     assert clinic is not None
     start, end = local_day_bounds(invitation.day, clinic.timezone)
@@ -214,3 +215,5 @@ def _end_the_rest_when_filled(session: Session, invitation: Invitation, *, now: 
             .values(status=PreregistrationStatus.WAITING.value, updated_at=now)
         )
     session.flush()
+    # Told at once, on the channels the invitation went to, not left to find out at the link.
+    invitations.write_messages(session, others, now=now, kind=MessageKind.INVITATION_ENDED)

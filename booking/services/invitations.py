@@ -279,7 +279,7 @@ def run_round(
         )
     session.add_all(written)
     session.flush()
-    _write_messages(session, written, now=now)
+    write_messages(session, written, now=now)
     invited = [prereg_id for prereg_id, _key in chosen]
     if invited:
         session.execute(
@@ -291,9 +291,16 @@ def run_round(
     return record
 
 
-def _write_messages(session: Session, written: Sequence[Invitation], *, now: datetime) -> None:
+def write_messages(
+    session: Session,
+    written: Sequence[Invitation],
+    *,
+    now: datetime,
+    kind: MessageKind = MessageKind.INVITATION,
+) -> None:
     """One message per invitation and channel the person gave (none for call-back only: the
-    2-1-1 line sees the invitation on the caller's page), sent after the round commits."""
+    2-1-1 line sees the invitation on the caller's page), sent after the transaction commits:
+    the invitation itself, or (``INVITATION_ENDED``) word that its places were filled."""
     people = {
         p.id: p
         for p in session.scalars(
@@ -312,12 +319,12 @@ def _write_messages(session: Session, written: Sequence[Invitation], *, now: dat
                 continue
             message = OutboxMessage(
                 invitation_id=invitation.id,
-                kind=MessageKind.INVITATION.value,
+                kind=kind.value,
                 channel=channel.value,
                 recipient=recipient,
                 locale=prereg.locale,
                 revision=0,
-                dedupe_key=f"invitation:{invitation.id}:{channel.value}",
+                dedupe_key=f"{kind.value}:{invitation.id}:{channel.value}",
                 payload={},
                 status=MessageStatus.QUEUED.value,
                 attempts=0,

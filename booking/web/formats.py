@@ -34,6 +34,8 @@ _MESSAGE_KINDS = {
     "reschedule": N_("New time"),
     "cancellation": N_("Cancellation"),
     "clinic_cancellation": N_("Cancelled by the clinic"),
+    "invitation": N_("Invitation"),
+    "invitation_ended": N_("Invitation ended: places filled"),
 }
 _MESSAGE_CHANNELS = {"email": N_("Email"), "sms": N_("Text message")}
 _MESSAGE_STATUSES = {

@@ -313,6 +313,12 @@ def test_when_an_over_invited_days_places_are_gone_the_other_invitations_end(ses
     session.refresh(second)
     assert second.status == "expired"  # ended at once, not left live with nothing to find
     assert crowd[second.preregistration_id].status == "waiting"  # in line for the next round
+    from booking.models import OutboxMessage
+
+    told = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "invitation_ended")
+    ).all()
+    assert {(m.invitation_id, m.channel) for m in told} == {(second.id, "sms")}
     with pytest.raises(HoldExpired):
         invitation_links.book(session, second.id, slot.id, "1950-04-27", now=now, secret_key=SECRET)
 
@@ -344,3 +350,26 @@ def test_a_declined_place_goes_where_the_round_sends_unused_ones(session, now, w
     assert kept == (1 if on_expiry == "next_round" else 0)
     with pytest.raises(HoldExpired):  # declined is final
         invitation_links.decline(session, invitation.id, "04/27/1950", now=now)
+
+
+def test_the_ended_offer_is_told_in_the_persons_language(app, session, now, world):
+    from booking.messages.invitation import render_invitation
+    from booking.models import OutboxMessage
+
+    (english,) = people(session, now, 1)
+    people(session, now, 1, start=1, language="es")
+    release(session, now, world["boston"], world["day"], 1)
+    invitations.run_round(session, service="covid19", now=now, over_invitation=2)
+    both = session.scalars(select(Invitation)).all()
+    taker = next(i for i in both if i.preregistration_id == english.id)
+    other = next(i for i in both if i is not taker)
+    slot = invitation_links.offered_slots(session, taker, now=now)[0]
+    invitation_links.book(session, taker.id, slot.id, "1950-04-27", now=now, secret_key=SECRET)
+    (ended,) = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "invitation_ended")
+    ).all()
+    assert ended.invitation_id == other.id
+    with app.test_request_context():
+        sms = render_invitation(session, ended)
+    assert ended.locale == "es" and "terminó" in sms.text and sms.text.startswith("FairSlot: ")
+    assert "/invitation/" not in sms.text  # no link to a place that is gone
