@@ -13,7 +13,8 @@ from flask import Blueprint, Flask, Response, abort, render_template
 
 from booking.clock import now
 from booking.db import db
-from booking.messages.render import Rendered, load_context, render_message
+from booking.messages.compose import render_outbox_message
+from booking.messages.render import Rendered
 from booking.models import OutboxMessage
 from booking.services import outbox
 
@@ -34,7 +35,7 @@ def demo_outbox() -> Any:
     moment = now()
     for message in outbox.list_messages(db.session, limit=PAGE_SIZE):
         try:
-            rendered = render_message(load_context(db.session, message), now=moment)
+            rendered = render_outbox_message(db.session, message, now=moment)
         except LookupError:
             continue
         qr = base64.b64encode(rendered.qr_png).decode() if rendered.qr_png else None
@@ -47,7 +48,7 @@ def _rendered(message_id: int) -> Rendered:
     if message is None:
         abort(404)
     try:
-        return render_message(load_context(db.session, message), now=now())
+        return render_outbox_message(db.session, message, now=now())
     except LookupError:
         abort(404)
 

@@ -20,7 +20,8 @@ from booking.clock import now
 from booking.db import db
 from booking.jobs.queue import LIVE, RELAY_HORIZON, enqueue_message, get_queue, job_states
 from booking.messages.backends import DeliveryError, deliver
-from booking.messages.render import load_context, public_host, render_message
+from booking.messages.compose import render_outbox_message
+from booking.messages.render import public_host
 from booking.models import OutboxMessage
 from booking.services import outbox
 
@@ -112,12 +113,7 @@ def _deliver(message_id: int) -> str:
     if message is None:  # pragma: no cover - claimed a moment ago
         raise LookupError(f"message {message_id} vanished")
     correlation.bind((message.payload or {}).get("request_id"))
-    if message.invitation_id is not None:
-        from booking.messages.invitation import render_invitation
-
-        rendered = render_invitation(session, message)
-    else:
-        rendered = render_message(load_context(session, message), now=now())
+    rendered = render_outbox_message(session, message, now=now())
     # End the read before the provider call: no connection or snapshot is held while it waits.
     session.rollback()
     return deliver(current_app.config, message, rendered, host=public_host(), now=now())

@@ -103,3 +103,24 @@ def test_an_invitee_declines_and_a_forwarded_link_cannot_decline_for_them(build,
     assert "Waiting for an invitation" in client.get("/preregistration").get_data(as_text=True)
     client.get(link)  # the link again: it has ended
     assert "expired" in client.get("/invitation").get_data(as_text=True)
+
+
+def test_the_demo_outbox_shows_invitations_as_sent(database_url, clock, tmp_path):
+    from booking.demo.outbox import demo_outbox
+    from tests.conftest import rolled_back_app
+
+    with rolled_back_app(database_url, clock, tmp_path, FAIRSLOT_ENV="demo") as app:
+        now = clock()
+        with app.app_context():
+            clinic = make_clinic(db.session, now)
+            make_slot(db.session, clinic, now + timedelta(days=1), capacity=2)
+            from booking.services import preregistration
+
+            preregistration.register(db.session, signup(), now=now, channel="online")
+            day = (now + timedelta(days=1)).date()
+            invitations.release_places(db.session, clinic.id, day, 1, service="covid19", now=now)
+            invitations.run_round(db.session, service="covid19", now=now)
+            db.session.flush()
+            with app.test_request_context("/demo/outbox"):
+                html = demo_outbox()  # the view itself: no worker started by a request
+    assert "a vaccination place is kept for you" in html and "/invitation/" in html
