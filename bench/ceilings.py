@@ -217,6 +217,18 @@ def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str
         "of tickets waiting in line; FairSlot bookings are hold + confirm with all validation, "
         "queue off (no admission gate), each with its own client address. pgbench: 8 clients, "
         "2 threads. When the generator's CPU share nears 100% the figure is the generator's "
-        "ceiling, not the server's."
+        "ceiling, not the server's. " + _where(stack)
     )
     return out
+
+
+def _where(stack: Stack) -> str:
+    """Which servers answered: the bare app is always two servers, reached directly."""
+    bare = f"The bare endpoints: two gunicorn servers of {stack.workers} workers each, direct. "
+    if stack.proxy == "nginx" and stack.pool_workers:
+        waiting, booking = stack.pool_workers
+        return bare + (
+            "FairSlot: through nginx (the shipped site), polls to the waiting-room pool "
+            f"({waiting} workers), bookings to the booking pool ({booking})."
+        )
+    return bare + "FairSlot: the same two servers' layout, direct (no proxy)."
