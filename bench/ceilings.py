@@ -81,7 +81,7 @@ def pgbench(stack: Stack, profile: Profile) -> dict[str, Any]:
 
 def _fairslot_setup(stack: Stack, redis: Any) -> tuple[list[str], list[int]]:
     """Tickets waiting in line (nobody admitted) and roomy slots far from the crowd's."""
-    ports = stack.app_ports
+    ports = stack.front_ports  # nginx, or the app servers themselves
     scenario.reset_queue(redis)
     scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1)
     time.sleep(3)
@@ -89,7 +89,9 @@ def _fairslot_setup(stack: Stack, redis: Any) -> tuple[list[str], list[int]]:
 
     async def join(session: Any, i: int) -> bool:
         async with session.post(
-            f"http://127.0.0.1:{ports[i % 2]}/api/v1/queue/tickets", json={}, headers=_xff(i)
+            f"http://127.0.0.1:{ports[i % len(ports)]}/api/v1/queue/tickets",
+            json={},
+            headers=_xff(i),
         ) as r:
             body = await r.json(content_type=None)
             if r.status == 201:
@@ -111,7 +113,7 @@ def _fairslot_setup(stack: Stack, redis: Any) -> tuple[list[str], list[int]]:
 def _makers(
     stack: Stack, bare_ports: tuple[int, ...], tickets: list[str], slot_ids: list[int]
 ) -> dict[str, Any]:
-    ports = stack.app_ports
+    ports = stack.front_ports  # nginx, or the app servers themselves
 
     async def hello(session: Any, i: int) -> bool:
         async with session.get(f"http://127.0.0.1:{bare_ports[i % 2]}/hello") as r:
@@ -127,13 +129,14 @@ def _makers(
     async def fairslot_polls(session: Any, i: int) -> bool:
         ticket = tickets[i % len(tickets)]
         async with session.get(
-            f"http://127.0.0.1:{ports[i % 2]}/api/v1/queue/tickets/{ticket}", headers=_xff(i)
+            f"http://127.0.0.1:{ports[i % len(ports)]}/api/v1/queue/tickets/{ticket}",
+            headers=_xff(i),
         ) as r:
             await r.read()
             return bool(r.status == 200)
 
     async def fairslot_bookings(session: Any, i: int) -> bool:
-        base = f"http://127.0.0.1:{ports[i % 2]}/api/v1/holds"
+        base = f"http://127.0.0.1:{ports[i % len(ports)]}/api/v1/holds"
         headers = {**_xff(i), "Idempotency-Key": uuid.uuid4().hex}
         async with session.post(
             base, json={"slot_id": random.choice(slot_ids)}, headers=headers
@@ -214,6 +217,18 @@ def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str
         "of tickets waiting in line; FairSlot bookings are hold + confirm with all validation, "
         "queue off (no admission gate), each with its own client address. pgbench: 8 clients, "
         "2 threads. When the generator's CPU share nears 100% the figure is the generator's "
-        "ceiling, not the server's."
+        "ceiling, not the server's. " + _where(stack)
     )
     return out
+
+
+def _where(stack: Stack) -> str:
+    """Which servers answered: the bare app is always two servers, reached directly."""
+    bare = f"The bare endpoints: two gunicorn servers of {stack.workers} workers each, direct. "
+    if stack.proxy == "nginx" and stack.pool_workers:
+        waiting, booking = stack.pool_workers
+        return bare + (
+            "FairSlot: through nginx (the shipped site), polls to the waiting-room pool "
+            f"({waiting} workers), bookings to the booking pool ({booking})."
+        )
+    return bare + "FairSlot: the same two servers' layout, direct (no proxy)."

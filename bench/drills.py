@@ -1,6 +1,8 @@
 """Fault drills during a crowd (queue on): Redis restarted, PostgreSQL restarted, the RQ worker
-SIGKILLed (a supervisor restarts it 5 s later), one of the two app servers SIGKILLed (it stays
-down; the generator fails over, like a load balancer)."""
+SIGKILLed (a supervisor restarts it 5 s later), and an app server SIGKILLed. Behind nginx that
+is the booking pool, which a supervisor restarts 5 s later (nginx has no second booking pool to
+send residents to); without nginx, one of the two app servers, which stays down while the
+generator fails over to the other, like a load balancer."""
 
 from __future__ import annotations
 
@@ -36,18 +38,27 @@ def _faults(stack: Stack) -> dict[str, tuple[Callable[[], None], Callable[[], No
     def kill_app() -> None:
         stack.stop_app(0, signal.SIGKILL)
 
+    def kill_booking_pool() -> None:
+        stack.stop_app(1, signal.SIGKILL)
+        time.sleep(5)
+        stack.start_app(1)
+
     def nothing() -> None:
         pass
 
     def restart_app() -> None:
         stack.start_app(0)
 
-    return {
+    faults = {
         "Redis restarted": (restart_redis, nothing),
         "PostgreSQL restarted": (restart_postgres, nothing),
         "RQ worker SIGKILLed": (kill_worker, nothing),
-        "one of two app servers SIGKILLed": (kill_app, restart_app),
     }
+    if stack.proxy == "nginx":
+        faults["booking pool SIGKILLed (restarted 5 s later)"] = (kill_booking_pool, nothing)
+    else:
+        faults["one of two app servers SIGKILLed"] = (kill_app, restart_app)
+    return faults
 
 
 def recovered_after(requests: list[Any], fault_s: float) -> float | None:

@@ -12,8 +12,12 @@ class Profile:
     """Everything that differs between ``make bench`` and ``make bench-full``."""
 
     name: str
-    workers: int = 2
+    workers: int = 2  # per app server without nginx (two servers)
     worker_class: str = "sync"
+    # Behind nginx: the waiting-room and booking pools' workers; 0 splits the same total as
+    # without nginx (2 x workers) a third and two thirds (bench.nginx.pool_split).
+    waiting_workers: int = 0
+    booking_workers: int = 0
     # A normal day: base_rate new residents per second (120 a minute); the 6 a.m. spike is 70
     # times that, 140 a second, reached in 5 s: steep enough that, with the queue off, the stack
     # is offered more bookings than it can serve while places remain (about 80 hold + confirm

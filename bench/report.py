@@ -115,6 +115,17 @@ def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int,
     return rows
 
 
+def layout_line(served: dict[str, Any]) -> str:
+    """One line naming the layout that ran, so figures from both layouts are not confused."""
+    if served.get("proxy") == "nginx":
+        return (
+            f"Layout: nginx {served.get('nginx')} (the shipped site) in front of a waiting-room "
+            f"pool of {served.get('waiting_workers')} and a booking pool of "
+            f"{served.get('booking_workers')} gunicorn workers."
+        )
+    return "Layout: no proxy, two gunicorn app servers side by side (`--proxy none`)."
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as markdown."""
     m = results.get("machine", {})
@@ -124,6 +135,8 @@ def render(results: dict[str, Any]) -> str:
         f"Run {results.get('started_at', '?')} to {results.get('finished_at', '?')} on "
         f"{m.get('nproc', '?')} cores ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB RAM; "
         f"load average at start {fmt(list(m.get('loadavg_at_start') or []))}.",
+        "",
+        layout_line(results.get("layout") or {"proxy": "none"}),
         "",
         "The machine may be shared with other work (the load average above says how busy it "
         "was), and the load generator runs on the same cores as the servers. Read ratios, not "

@@ -29,14 +29,36 @@ def sections(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _layout(results: dict[str, Any]) -> list[str]:
+    """Which layout served the crowd: nginx and two pools, or two bare app servers."""
+    p = results.get("profile") or {}
+    served = results.get("layout") or {"proxy": "none"}
+    gunicorn = f"gunicorn (`--no-control-socket`, `{p.get('worker_class')}` workers)"
+    if served.get("proxy") == "nginx":
+        return [
+            f"- Layout **nginx**: nginx {served.get('nginx')} with the shipped "
+            "`deploy/nginx/fairslot.conf` (only its ports substituted) in front of two "
+            f"{gunicorn} pools: the waiting room with {served.get('waiting_workers')} workers, "
+            f"booking and everything else with {served.get('booking_workers')}. "
+            "The generator connects to nginx only and plays the load balancer in front of it: "
+            "`FAIRSLOT_PROXY_COUNT=2`, `FAIRSLOT_TRUST_REQUEST_START=true`.",
+        ]
+    return [
+        f"- Layout **none** (no proxy): two {gunicorn} app servers, "
+        f"{p.get('workers')} workers each, `FAIRSLOT_PROXY_COUNT=1`. Users are spread over both; "
+        "on a refused connection the generator fails over to the other server, as a load "
+        "balancer would.",
+    ]
+
+
 def _setup(results: dict[str, Any]) -> list[str]:
     p = results.get("profile") or {}
     curve = p.get("curve") or {}
     return [
         "## Set-up",
         "",
-        f"- Two gunicorn app servers (`--no-control-socket`), {p.get('workers')} "
-        f"`{p.get('worker_class')}` workers each, on the bench's own PostgreSQL (fsync on) and "
+        *_layout(results),
+        "- The bench's own PostgreSQL (fsync on) and "
         "Redis (append-only file), one RQ worker (`flask --app wsgi worker`), messages to a local "
         "SMTP sink and SMS stub.",
         f"- Normal day: {curve.get('base_rate')} new residents per second. The 6 a.m. spike rises "
@@ -45,9 +67,7 @@ def _setup(results: dict[str, Any]) -> list[str]:
         "- Virtual residents drive the JSON API (`/api/v1/...`, the same services and admission "
         "gate as the HTML pages, no CSRF on the API). hCaptcha is off: no site key or secret "
         "is configured, as in the tests. Each resident has its own `X-Forwarded-For` address "
-        "(`FAIRSLOT_PROXY_COUNT=1`), so the per-client rate limits stay on.",
-        "- Users are spread over both app servers; on a refused connection the generator fails "
-        "over to the other server, as a load balancer would.",
+        "so the per-client rate limits stay on.",
         f"- Queue on: mode `always`, at most {p.get('max_active')} active, "
         f"{p.get('admit_per_minute')} admissions per minute, idle {p.get('idle_minutes')} min. "
         "Queue off: mode `off` (everyone goes straight to booking).",

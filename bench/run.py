@@ -28,6 +28,7 @@ from bench import (
     failover_postgres,
     failover_redis,
     loadgen,
+    nginx,
     report,
     scale,
     scenario,
@@ -93,6 +94,20 @@ def app_env(profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, str]:
     }
 
 
+def layout(profile: Profile, proxy: str) -> dict[str, Any]:
+    """What serves the crowd: nginx and its two pools, or two app servers side by side."""
+    if proxy == "none":
+        return {"proxy": "none", "app_servers": 2, "workers_each": profile.workers}
+    total = 2 * profile.workers
+    waiting, booking = nginx.pool_split(total, profile.waiting_workers, profile.booking_workers)
+    return {
+        "proxy": "nginx",
+        "nginx": nginx.version(),
+        "waiting_workers": waiting,
+        "booking_workers": booking,
+    }
+
+
 def crowd_pair(
     stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, capacity: int
 ) -> dict[str, Any]:
@@ -134,8 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="FAIRSLOT_FAST_POLLS for the app servers (off: Flask answers every poll)",
     )
+    parser.add_argument(
+        "--proxy",
+        choices=["nginx", "none"],
+        default="nginx",
+        help="nginx: the shipped site in front of a waiting-room and a booking pool; "
+        "none: two app servers, the generator spreading users over both",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
+    served = layout(profile, args.proxy)
     parts = set(args.parts.split(","))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     suffix = "" if profile.name == "quick" else f"-{profile.name}"
@@ -152,13 +175,24 @@ def main(argv: list[str] | None = None) -> int:
         redis_port=26379 + args.port_offset,
         workers=profile.workers,
         worker_class=profile.worker_class,
+        proxy=args.proxy,
+        pool_workers=(
+            (served["waiting_workers"], served["booking_workers"]) if args.proxy == "nginx" else ()
+        ),
     )
     stack.app_env = app_env(profile, smtp, sms)
+    if args.proxy == "nginx":
+        # The generator stands in for the load balancer in front of nginx: it sends each
+        # resident's address in X-Forwarded-For and nginx appends its own client (loopback), so
+        # the app counts two proxies, as the shipped config says to when one is in front.
+        stack.app_env["FAIRSLOT_PROXY_COUNT"] = "2"
+        stack.app_env["FAIRSLOT_TRUST_REQUEST_START"] = "true"
     stack.app_env["FAIRSLOT_FAST_POLLS"] = "true" if args.fast_polls == "on" else "false"
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "profile": asdict(profile),
+        "layout": served,
     }
     try:
         smtp.start()
@@ -176,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for index in range(len(stack.app_ports)):
             stack.start_app(index)
+        if args.proxy == "nginx":
+            stack.start_proxy()
         stack.start_worker()
         pool = redis_lib.BlockingConnectionPool.from_url(stack.redis_url, max_connections=20)
         redis = redis_lib.Redis(connection_pool=pool)

@@ -41,7 +41,7 @@ def _p(values: list[float], q: float) -> float | None:
 def slots_scale(stack: Stack, profile: Profile) -> list[dict[str, Any]]:
     """Latency of search and slot listing as the slot table grows (sequential requests)."""
     data.add_clinics(stack, 1000, spread_deg=1.5, prefix="scale")
-    base = f"http://127.0.0.1:{stack.app_ports[0]}/api/v1"
+    base = f"http://127.0.0.1:{stack.front_ports[0]}/api/v1"
     ids = [int(x) for x in stack.psql("SELECT id FROM clinic WHERE key LIKE 'scale-%'").split()]
     rows = []
     for target in profile.scale_slots:
@@ -113,7 +113,7 @@ def fill_line(redis: Any, count: int) -> str:
 
 def waiting_scale(stack: Stack, redis: Any, profile: Profile) -> list[dict[str, Any]]:
     """Cost of one queue-status poll with 1k, 100k (and 1M) people waiting."""
-    base = f"http://127.0.0.1:{stack.app_ports[0]}/api/v1/queue/tickets"
+    base = f"http://127.0.0.1:{stack.front_ports[0]}/api/v1/queue/tickets"
     rows = []
     for count in profile.scale_waiting:
         scenario.reset_queue(redis)

@@ -77,7 +77,7 @@ def run(
     async def both() -> tuple[loadgen.Crowd, dict[str, float], Any]:
         crowd_task = asyncio.create_task(
             loadgen.run_crowd(
-                list(stack.app_ports),
+                stack.front_ports,
                 arrivals,
                 queue_on=queue_on,
                 behaviour=behaviour,

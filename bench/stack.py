@@ -84,9 +84,18 @@ class Stack:
     redis_port: int = 26379
     app_ports: tuple[int, ...] = (28001, 28002)
     workers: int = 2
+    # Per app server, when they are the waiting-room and booking pools behind nginx.
+    pool_workers: tuple[int, ...] = ()
+    proxy: str = "none"  # or "nginx": the shipped site in front of the two pools
+    proxy_port: int = 28000
     worker_class: str = "sync"
     app_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
+
+    @property
+    def front_ports(self) -> list[int]:
+        """Where clients connect: nginx, or (without it) the app servers themselves."""
+        return [self.proxy_port] if self.proxy == "nginx" else list(self.app_ports)
 
     @property
     def database_url(self) -> str:
@@ -268,7 +277,11 @@ class Stack:
                 str(BIN / "gunicorn"),
                 "--no-control-socket",
                 "--workers",
-                str(self.workers),
+                str(
+                    self.pool_workers[index]
+                    if name == "app" and self.pool_workers
+                    else self.workers
+                ),
                 "--worker-class",
                 self.worker_class,
                 "--bind",
@@ -289,6 +302,28 @@ class Stack:
     def stop_app(self, index: int, sig: int = signal.SIGTERM, name: str = "app") -> None:
         """Stop (or, with SIGKILL, kill) gunicorn number ``index`` and its workers."""
         self._stop(f"{name}{index}", sig)
+
+    def start_proxy(self) -> None:
+        """Start nginx with the shipped site in front of app servers 0 (waiting) and 1 (booking).
+
+        Its own prefix in the work directory; as root, it runs as ``nobody`` (no privilege needed
+        on a loopback port above 1024), owning that prefix."""
+        from bench import nginx
+
+        if port_in_use(self.proxy_port):
+            raise RuntimeError(f"port {self.proxy_port} is already in use")
+        prefix = self.workdir / "nginx"
+        argv = nginx.prepare(prefix, self.app_ports[0], self.app_ports[1], self.proxy_port)
+        kwargs: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(prefix, nobody.pw_uid, nobody.pw_gid)
+            kwargs = {"user": nobody.pw_uid, "group": nobody.pw_gid}
+        wait_port(self.proxy_port, timeout=15, proc=self._spawn("nginx", argv, **kwargs))
+
+    def stop_proxy(self) -> None:
+        """Stop nginx (a fast shutdown: SIGTERM)."""
+        stop_proc(self.procs.pop("nginx", None))
 
     def start_worker(self) -> None:
         """Start an RQ worker with its scheduler (``flask --app wsgi worker``)."""
@@ -323,7 +358,7 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every child this stack started, apps first, databases last."""
-        for name in [n for n in self.procs if n.startswith(("app", "bare"))]:
+        for name in [n for n in self.procs if n.startswith(("nginx", "app", "bare"))]:
             stop_proc(self.procs.pop(name))
         self.stop_worker()
         self.stop_redis()
