@@ -45,7 +45,7 @@ def register_cli(app: Flask) -> None:
         from booking.services import retention
 
         days = current_app.config["RETENTION_DAYS"]
-        totals = [0, 0, 0, 0]
+        totals = [0, 0, 0, 0, 0]
         while True:
             done = db.transaction(
                 lambda s: retention.purge(s, now=now(), resident_days=days, batch=batch)
@@ -55,7 +55,8 @@ def register_cli(app: Flask) -> None:
                 break
         click.echo(
             f"Purged {totals[0]} slots older than {days} days with {totals[1]} reservations and "
-            f"{totals[2]} messages, and {totals[3]} expired holds."
+            f"{totals[2]} messages, {totals[3]} expired holds and {totals[4]} clinic system "
+            "batches past their replay window."
         )
 
     @app.cli.command("seed-demo")

@@ -5,6 +5,8 @@ Residents' personal data lives in reservations and the messages to them. It is d
 messages and delivery records), so the slot's counters never disagree with its reservations. A
 slot whose first dose has its second dose still inside the window waits for it: a course is
 deleted whole. Holds that expired carry no booking: they go ``hold_days`` after they ran out.
+A clinic system's slot batches are kept ``BATCH_DAYS`` for replays of their Idempotency-Key
+(docs/clinic-api.md), then deleted: past that a retry is a new batch.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from booking.models import OutboxDelivery, OutboxMessage, Reservation, ReservationStatus, Slot
+from booking.models import (
+    ClinicApiBatch,
+    OutboxDelivery,
+    OutboxMessage,
+    Reservation,
+    ReservationStatus,
+    Slot,
+)
 
 RESIDENT_DAYS = 90
 HOLD_DAYS = 1
+BATCH_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Purged:
     reservations: int
     messages: int
     expired_holds: int
+    batches: int = 0
 
 
 def _deleted(session: Session, statement: Any) -> int:
@@ -93,4 +104,8 @@ def purge(
             ~has_messages,
         ),
     )
-    return Purged(len(slot_ids), reservations, messages, holds)
+    batches = _deleted(
+        session,
+        delete(ClinicApiBatch).where(ClinicApiBatch.created_at < now - timedelta(days=BATCH_DAYS)),
+    )
+    return Purged(len(slot_ids), reservations, messages, holds, batches)

@@ -88,3 +88,23 @@ def test_the_purge_command_applies_the_configured_retention(app):
     result = app.test_cli_runner().invoke(args=["purge", "--batch", "2"])
     assert result.exit_code == 0, result.output
     assert "Purged 0 slots older than 90 days with 0 reservations" in result.output
+
+
+def test_clinic_system_batches_go_after_their_replay_window(session, now):
+    from booking.models import ClinicApiBatch
+
+    clinic = make_clinic(session, now)
+    for key, age in (("old", retention.BATCH_DAYS + 1), ("recent", retention.BATCH_DAYS - 1)):
+        session.add(
+            ClinicApiBatch(
+                clinic_id=clinic.id,
+                idempotency_key=key,
+                request_hash="0" * 64,
+                created_at=now - timedelta(days=age),
+                result={},
+                items=1,
+            )
+        )
+    session.flush()
+    assert retention.purge(session, now=now).batches == 1
+    assert set(session.scalars(select(ClinicApiBatch.idempotency_key))) == {"recent"}
