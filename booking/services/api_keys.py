@@ -86,6 +86,11 @@ def create_key(
 ) -> NewKey:
     """Make a key for a clinic; the returned secret is shown once and never stored."""
     name = _name(name)
+    # The clinic's row is the lock: two managers making keys at once are counted one by one,
+    # so the cap holds (SQLite serializes writers anyway).
+    clinic = session.get(Clinic, clinic_id, with_for_update=True)
+    if clinic is None:
+        raise NotFound(N_("No clinic with that id."))
     live = session.scalars(
         select(ClinicApiKey.id).where(
             ClinicApiKey.clinic_id == clinic_id, ClinicApiKey.revoked_at.is_(None)

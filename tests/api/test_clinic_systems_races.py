@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sqlalchemy import func, select
 
 from booking.db import db
 from booking.models import AuditEntry, ClinicApiBatch, ClinicApiKey, Slot
 from booking.services import api_keys, clinic_api
+from booking.services.errors import InvalidInput
 from tests.api.clinic_keys import at, new_slot, push, two_clinics
 from tests.support import run_together
 
@@ -67,3 +69,45 @@ def test_a_revocation_during_a_batch_waits_for_it_and_refuses_the_next(
         assert key.revoked_at is not None
     later = push(client, world["a"], world["key_a"], [new_slot("Q-9", at(clock(), hour=11))], "n")
     assert later.status_code == 401
+
+
+def test_managers_making_keys_at_once_never_pass_the_cap(committed_app, clock, monkeypatch):
+    world = two_clinics(committed_app, clock())  # clinic A has one live key
+    with committed_app.app_context():
+        for i in range(api_keys.MAX_KEYS - 2):
+            db.transaction(
+                lambda s, i=i: api_keys.create_key(
+                    s, world["a"], f"k{i}", secret_key="s", actor=None, now=clock()
+                )
+            )
+
+    def make(i):
+        with committed_app.app_context():
+            try:
+                db.transaction(
+                    lambda s: api_keys.create_key(
+                        s, world["a"], f"race{i}", secret_key="s", actor=None, now=clock()
+                    )
+                )
+                return "made"
+            except InvalidInput:
+                return "refused"
+
+    # Widen the gap between counting the live keys and adding one, so that without the lock
+    # every thread would count 19 and all of them would add a key.
+    real_secret = api_keys._new_secret
+
+    def slow_secret():
+        time.sleep(0.1)
+        return real_secret()
+
+    monkeypatch.setattr(api_keys, "_new_secret", slow_secret)
+    outcomes = run_together(8, make)
+    assert outcomes.count("made") == 1  # the 20th; the others are refused
+    with committed_app.app_context():
+        live = db.session.scalar(
+            select(func.count(ClinicApiKey.id)).where(
+                ClinicApiKey.clinic_id == world["a"], ClinicApiKey.revoked_at.is_(None)
+            )
+        )
+        assert live == api_keys.MAX_KEYS
