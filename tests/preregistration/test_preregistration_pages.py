@@ -85,3 +85,13 @@ def test_every_page_reads_in_spanish(client):
 def test_the_status_page_without_a_link_sends_to_the_form(client):
     answer = client.get("/preregistration")
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/preregister")
+
+
+def test_the_error_summary_lists_problems_in_the_forms_order(client):
+    csrf = csrf_from(client.get("/preregister").get_data(as_text=True))
+    page = client.post("/preregister", data={"csrf_token": csrf}).get_data(as_text=True)
+    summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    linked = re.findall(r'href="#(\w+)"', summary)
+    fields = re.findall(r'<(?:input|select|textarea)[^>]* id="(\w+)"', page)
+    assert "first_name" in linked and "consent" in linked
+    assert linked == sorted(linked, key=fields.index)  # first name first, consent last
