@@ -19,7 +19,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.failover_redis import (
+from bench.failover_crowd import (
     Log,
     Worker,
     app_env,
