@@ -199,7 +199,9 @@ SETTINGS: tuple[Setting, ...] = (
             shown="none"),
     Setting("FAIRSLOT_PRIVATE_NETWORK", False, _bool,
             "Let production run with a plain-http, loopback or private-address "
-            "`FAIRSLOT_PUBLIC_URL`: for a closed network or a benchmark, never for the public."),
+            "`FAIRSLOT_PUBLIC_URL`, and other providers' feeds on private addresses: for a "
+            "closed network or a benchmark, never for the public. Without it, production "
+            "fetches a provider feed only from public internet addresses."),
     Setting("FAIRSLOT_HELPLINE_PHONE", "2-1-1", str,
             "The phone line shown to residents who would rather book by phone."),
     Setting("FAIRSLOT_BOOKING_PHONE", "+1-877-211-6277", _full_phone,

@@ -60,6 +60,9 @@ def fetch_provider_feed(feed_id: int) -> str:
     budget = Budget(
         seconds=float(config["PROVIDER_FEED_TIMEOUT_SECONDS"]),
         max_bytes=int(config["PROVIDER_FEED_MAX_MB"] * 1_000_000),
+        # Production fetches from the public internet only: a feed address must not reach
+        # the state's own network (SSRF), unless the whole deployment is a closed network.
+        public_only=config["FAIRSLOT_ENV"] == "production" and not config["PRIVATE_NETWORK"],
     )
     try:
         reading = read_feed(

@@ -5,11 +5,18 @@ as it has taken longer than its time or sent more (decompressed) bytes than its 
 whether the server drips one byte a second, sends a gigabyte, or a few kilobytes of gzip that
 inflate to one. Redirects are refused too: a manifest and its files are read where the admin
 registered them, never where a server would send the fetcher.
+
+A budget for the public internet (``public_only``) also refuses any host that resolves to a
+loopback, private, link-local or otherwise non-public address, checked on the address the
+socket connects to (not on the name), so a feed cannot point the fetcher at the state's own
+network, nor a name that resolves to a public address once and to 127.0.0.1 the next time.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +41,7 @@ class Budget:
 
     seconds: float
     max_bytes: int
+    public_only: bool = False
     started: float = field(default_factory=time.monotonic)
     spent: int = 0
 
@@ -68,7 +76,65 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         raise FeedRefused(f"{req.full_url}: redirected ({code}) to {newurl[:200]}")
 
 
+def _public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _connect_public(
+    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **_: Any
+) -> socket.socket:
+    """socket.create_connection, to a public address only: every address the name resolves
+    to is checked, and the socket connects to the checked address, never resolving again."""
+    host, port = address
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise FeedRefused(f"{host}: {error}") from None
+    if not found or not all(_public_address(str(info[4][0])) for info in found):
+        raise FeedRefused(f"{host} is not a public internet address")
+    last: OSError | None = None
+    for family, kind, proto, _name, sockaddr in found:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not None:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as error:
+            sock.close()
+            last = error
+    raise last or OSError(f"{host}: no address to connect to")
+
+
+class _PublicHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_public
+
+
+class _PublicHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_public
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(_PublicHTTPConnection, req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        return self.do_open(_PublicHTTPSConnection, req)
+
+
 _OPENER = urllib.request.build_opener(_NoRedirects)
+_PUBLIC_OPENER = urllib.request.build_opener(_NoRedirects, _PublicHTTPHandler, _PublicHTTPSHandler)
 
 
 def get(url: str, budget: Budget, validators: dict[str, str] | None = None) -> Answer:
@@ -81,8 +147,9 @@ def get(url: str, budget: Budget, validators: dict[str, str] | None = None) -> A
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise FeedRefused(f"{url[:200]}: not a web address")
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, above
+    opener = _PUBLIC_OPENER if budget.public_only else _OPENER
     try:
-        response = _OPENER.open(request, timeout=min(budget.left(), READ_TIMEOUT))
+        response = opener.open(request, timeout=min(budget.left(), READ_TIMEOUT))
     except urllib.error.HTTPError as error:
         if error.code == 304:
             return Answer(304, b"", error.headers.get("ETag"), error.headers.get("Last-Modified"))
