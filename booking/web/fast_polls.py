@@ -15,6 +15,7 @@ unreachable), goes on to Flask unchanged; a poll already made travels with the r
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,8 +28,10 @@ from werkzeug.wsgi import get_host
 
 from admission.queue import PollLimited, TicketStatus
 from admission.states import TicketState
+from booking import correlation
 from booking.clock import now_of
 from booking.limits import poll_limit_of
+from booking.logs import REQUEST_LOG
 from booking.web.access import STAFF_COOKIE, request_id
 from booking.web.gate import API_BINDING
 from booking.web.headers import security_headers
@@ -63,10 +66,13 @@ class FastPolls:
             and not environ.get("QUERY_STRING")
             and not environ.get("SCRIPT_NAME")
         ):
+            started = time.perf_counter()
             answer = self._answer(environ)
             if answer is not None:
                 status, headers, body = answer
                 start_response(status, headers)
+                if self.app.config["REQUEST_LOG"]:
+                    self._log(environ, headers, started)
                 return [body]
         passed: Iterable[bytes] = self.wsgi_app(environ, start_response)
         return passed
@@ -100,6 +106,25 @@ class FastPolls:
             body["next_url"] = session.get("qnext") or self._home()
         environ.pop(POLLED)  # answered here: Flask will not see this request
         return self._response(environ, body, page=session is not None)
+
+    def _log(self, environ: dict[str, Any], headers: list[tuple[str, str]], started: float) -> None:
+        """The request line booking.logs writes for a request Flask answers, with its id."""
+        path = environ.get("PATH_INFO", "")
+        token = correlation.bind(dict(headers)["X-Request-ID"])
+        try:
+            REQUEST_LOG.info(
+                "GET %s 200",
+                path,
+                extra={
+                    "method": "GET",
+                    "path": path,
+                    "status": 200,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": environ.get("REMOTE_ADDR"),
+                },
+            )
+        finally:
+            correlation.reset(token)
 
     def _served_host(self, environ: dict[str, Any]) -> bool:
         """Whether Flask would route this Host (its TRUSTED_HOSTS check, as Flask makes it)."""

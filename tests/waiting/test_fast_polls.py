@@ -171,3 +171,35 @@ def test_a_poll_refused_for_its_rate_counts_once_either_way(build, now):
         codes.append(browser.get("/waiting-room/status.json").status_code)
     assert codes == [200, 200, 200, 429]
     assert len(seen) == 2  # the slow poll, and the refusal the fast layer handed on
+
+
+def test_a_fast_poll_writes_the_request_line_flask_would(line):
+    """Operations see every poll in the JSON log, with its id, whichever layer answered."""
+    import io
+    import json
+    import logging
+
+    from booking.logs import JsonFormatter, RequestIdFilter
+
+    app, api, ticket, _browser = line
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    request_log = logging.getLogger("fairslot.request")
+    request_log.addHandler(handler)
+    level = request_log.level
+    request_log.setLevel(logging.INFO)
+    seen = flask_calls(app)
+    try:
+        both_ways(app, api, "GET", f"/api/v1/queue/tickets/{ticket}")
+    finally:
+        request_log.removeHandler(handler)
+        request_log.setLevel(level)
+    fast, slow = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert seen == [f"/api/v1/queue/tickets/{ticket}"]  # the first was answered in front
+    for entry in (fast, slow):
+        assert entry.pop("duration_ms") >= 0
+        entry.pop("time")
+    assert fast == slow
+    assert fast["request_id"] == REQUEST_ID and fast["status"] == 200
