@@ -159,10 +159,9 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[Noted]:
     """Write the rows in one prebuilt INSERT (no ORM objects, no flush) and note them."""
     if not rows:
         return []
-    ids = session.execute(statements.insert_messages(), rows).scalars().all()
+    ids = dict((key, i) for i, key in session.execute(statements.insert_messages(), rows))
     written = [
-        Noted(int(i), row["status"], row["next_attempt_at"])
-        for i, row in zip(ids, rows, strict=True)
+        Noted(int(ids[row["dedupe_key"]]), row["status"], row["next_attempt_at"]) for row in rows
     ]
     for noted in written:
         note_for_dispatch(session, noted)

@@ -189,9 +189,13 @@ def confirm_booking(postgresql: bool) -> tuple[Update, ...]:
 
 @cache
 def insert_messages() -> Insert:
-    """INSERT outbox rows (an executemany: one statement for all), returning their ids in order."""
+    """INSERT outbox rows (an executemany: one statement for all), returning id and dedupe_key.
+
+    Rows come back in no set order (asking for the parameters' order costs SQLite a statement
+    per row), so the caller matches them by their unique ``dedupe_key``.
+    """
     table = OutboxMessage.__table__
-    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return insert(table).returning(table.c.id, table.c.dedupe_key)
 
 
 @cache
