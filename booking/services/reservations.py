@@ -303,13 +303,12 @@ def _book(session: Session, reservation: Reservation, slot: Slot, values: dict[s
     postgresql = session.get_bind().dialect.name == "postgresql"
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(held_slot_id=slot.id, reservation_id=reservation.id)
-    counts = None
+    book, *fill = statements.confirm_booking(postgresql)
     # No autoflush: a "dose 2 only" hold's changed attributes are written by these statements.
     with session.no_autoflush:
-        for statement in statements.confirm_booking(postgresql):
-            result = session.execute(statement, params)
-            counts = counts or (result.one() if result.returns_rows else None)
-    assert counts is not None
+        counts = session.execute(book, params).one()
+        for statement in fill:
+            session.execute(statement, params)
     for name, value in values.items():
         set_committed_value(reservation, name, value)
     set_committed_value(slot, "held", counts.held)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
+    Table,
     Update,
     and_,
     bindparam,
@@ -148,8 +149,13 @@ CONFIRM_COLUMNS = (
 )
 
 
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
 def _fill_hold() -> Update:
-    reservation = Reservation.__table__
+    reservation = _table(Reservation)
     return (
         update(reservation)
         .where(reservation.c.id == bindparam("reservation_id"))
@@ -158,7 +164,7 @@ def _fill_hold() -> Update:
 
 
 def _book_place() -> Update:
-    slot = Slot.__table__
+    slot = _table(Slot)
     return (
         update(slot)
         .where(slot.c.id == bindparam("held_slot_id"))
@@ -175,7 +181,7 @@ def confirm_booking(postgresql: bool) -> tuple[Update, ...]:
     reservation ... FROM booked``. SQLite, without data-modifying CTEs: the two UPDATEs, the
     first returning the counts. The CHECK constraints and unique indexes refuse alike.
     """
-    slot, reservation = Slot.__table__, Reservation.__table__
+    slot, reservation = _table(Slot), _table(Reservation)
     if not postgresql:
         return (_book_place().returning(slot.c.held, slot.c.booked), _fill_hold())
     booked = _book_place().returning(slot.c.id, slot.c.held, slot.c.booked).cte("booked")
@@ -194,7 +200,7 @@ def insert_messages() -> Insert:
     Rows come back in no set order (asking for the parameters' order costs SQLite a statement
     per row), so the caller matches them by their unique ``dedupe_key``.
     """
-    table = OutboxMessage.__table__
+    table = _table(OutboxMessage)
     return insert(table).returning(table.c.id, table.c.dedupe_key)
 
 
