@@ -128,11 +128,11 @@ def confirm_hold(hold_id: str) -> Any:
         reservation = done.reservation
         consumed[:] = [reservation.admission_ticket]
         if done.slot is not None and done.timezone is not None:
-            # Just booked: confirming read the slot and its clinic's zone already.
+            # Confirming (or its replay) read the slot and its clinic's zone already.
             slot_id, clinic_id = done.slot.id, done.slot.clinic_id
             start = local_iso(done.slot.starts_at, done.timezone)
         else:
-            # A replay: one query for the slot and its clinic (the reservation's, which is
+            # Otherwise one query for the slot and its clinic (the reservation's, which is
             # always the slot's: holds copy it, and moves change both together).
             at = session.execute(
                 statements.confirmation_answer(), {"answer_slot_id": reservation.slot_id}

@@ -73,7 +73,7 @@ class Confirmation:
     overridden: NotEligible | None = None
     # Held here so the session's (weak) identity map keeps it for whatever the caller shows.
     product: VaccineProduct | None = None
-    # The booked slot and its clinic's time zone, as read when confirming (None on a replay).
+    # The booked slot and its clinic's time zone, as read when confirming.
     slot: Slot | None = None
     timezone: str | None = None
 
@@ -121,7 +121,15 @@ def confirm_hold(
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
         if reservation.person_key == person.key:
             second = courses.second_dose_of(session, reservation)
-            return Confirmation(reservation, manage_token, replayed=True, second_dose=second)
+            return Confirmation(
+                reservation,
+                manage_token,
+                replayed=True,
+                second_dose=second,
+                product=product,
+                slot=slot,
+                timezone=timezone,
+            )
         raise Conflict(N_("This hold has already been confirmed for someone else."))
     if reservation.status == ReservationStatus.CANCELLED:
         raise Conflict(N_("This hold was released. Please choose a time again."))
