@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:<14}{row['cpu_us']:>9}{row['wall_us']:>9}{row['sql']:>7}{row['redis']:>7}"
             )
         for name, step in measured.items():
+            if name in (args.trace, args.profile):
+                step(-1)  # a warm-up call: it sets this step's queue mode (the polls left theirs)
             if args.trace == name:
                 counters.trace = []
                 step(20_000)

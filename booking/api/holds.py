@@ -127,20 +127,26 @@ def confirm_hold(hold_id: str) -> Any:
         )
         reservation = done.reservation
         consumed[:] = [reservation.admission_ticket]
-        # One query for what the answer shows of the slot and its clinic (the reservation's,
-        # which is always the slot's: holds copy it, and moves change both together).
-        slot = session.execute(
-            statements.confirmation_answer(), {"answer_slot_id": reservation.slot_id}
-        ).one()
+        if done.slot is not None and done.timezone is not None:
+            # Confirming (or its replay) read the slot and its clinic's zone already.
+            slot_id, clinic_id = done.slot.id, done.slot.clinic_id
+            start = local_iso(done.slot.starts_at, done.timezone)
+        else:
+            # Otherwise one query for the slot and its clinic (the reservation's, which is
+            # always the slot's: holds copy it, and moves change both together).
+            at = session.execute(
+                statements.confirmation_answer(), {"answer_slot_id": reservation.slot_id}
+            ).one()
+            slot_id, clinic_id, start = at.id, at.clinic_id, local_iso(at.starts_at, at.timezone)
         answer: dict[str, Any] = {
             "confirmation_code": reservation.confirmation_code,
             "confirmation_code_display": format_code(reservation.confirmation_code or ""),
             "manage_token": done.manage_token,
             "reservation": {
                 "status": reservation.status,
-                "slot_id": slot.id,
-                "clinic_id": slot.clinic_id,
-                "start": local_iso(slot.starts_at, slot.timezone),
+                "slot_id": slot_id,
+                "clinic_id": clinic_id,
+                "start": start,
                 "vaccine": booking_vaccine_json(reservation),
             },
         }

@@ -260,11 +260,17 @@ def appointment_of(session: Session, slot_id: int, *, now: datetime) -> Appointm
         .join(VaccineProduct, VaccineProduct.id == Slot.product_id)
         .where(Slot.id == slot_id)
     ).one()
-    zone = ZoneInfo(row.timezone)
-    product: VaccineProduct = row.VaccineProduct
+    return appointment_at(row.service, row.starts_at, row.timezone, row.VaccineProduct, now=now)
+
+
+def appointment_at(
+    service: str, starts_at: datetime, timezone: str, product: VaccineProduct, *, now: datetime
+) -> Appointment:
+    """The appointment a slot of ``service`` and ``product`` starting at ``starts_at`` makes."""
+    zone = ZoneInfo(timezone)
     return Appointment(
-        row.service,
-        row.starts_at.astimezone(zone).date(),
+        service,
+        starts_at.astimezone(zone).date(),
         now.astimezone(zone).date(),
         product.name,
         product.min_age_years,

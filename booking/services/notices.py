@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from booking.models import (
     ReservationStatus,
     Slot,
 )
+from booking.services import statements
 
 # The session.info key booking.db empties on rollback and hands to its after-commit hooks on
 # commit; defined here, Flask-free, so services can note what they leave for those hooks.
@@ -45,16 +46,32 @@ DEFAULT_NOTICES = NoticePolicy()
 SILENT = NoticePolicy(enabled=False)  # e.g. the demo's background bookings
 
 
-def note_for_dispatch(session: Session, message: OutboxMessage) -> None:
+class Dispatchable(Protocol):
+    """What the after-commit hook reads of a message: an ORM row or a ``Noted`` one."""
+
+    @property
+    def id(self) -> int:
+        """The outbox row's id."""
+
+    @property
+    def status(self) -> str:
+        """Its status as written."""
+
+    @property
+    def next_attempt_at(self) -> datetime:
+        """When it is due."""
+
+
+def note_for_dispatch(session: Session, message: Dispatchable) -> None:
     """Remember a new or changed message so the after-commit hook can enqueue or unschedule it."""
     pending: dict[str, list[Any]] = session.info.setdefault(AFTER_COMMIT, {})
     pending.setdefault("outbox", []).append(message)
 
 
-def take_for_dispatch(session: Session) -> list[OutboxMessage]:
+def take_for_dispatch(session: Session) -> list[Dispatchable]:
     """The messages noted by the unit of work that just committed (emptied as it is read)."""
     pending: dict[str, list[Any]] = session.info.get(AFTER_COMMIT, {})
-    messages: list[OutboxMessage] = pending.pop("outbox", [])
+    messages: list[Dispatchable] = pending.pop("outbox", [])
     return messages
 
 
@@ -90,8 +107,16 @@ def _slot_payload(slot: Slot) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Noted:
+    """An outbox row written with a Core INSERT, as the after-commit hook reads it."""
+
+    id: int
+    status: str
+    next_attempt_at: datetime
+
+
 def _write(
-    session: Session,
     reservation: Reservation,
     *,
     kind: MessageKind,
@@ -101,34 +126,49 @@ def _write(
     payload: dict[str, Any],
     locale: str,
     now: datetime,
-) -> list[OutboxMessage]:
-    written = []
-    for channel, recipient in _channels(reservation):
-        message = OutboxMessage(
-            reservation_id=reservation.id,
-            kind=kind.value,
-            channel=channel.value,
-            recipient=recipient,
-            locale=locale,
-            revision=revision,
-            dedupe_key=f"{reservation.id}:{key}:{channel.value}",
-            # Which request wrote it, so the worker's log lines about it carry the same id.
-            payload={**payload, "request_id": correlation.current()},
-            status=QUEUED,
-            attempts=0,
-            send_after=send_after,
-            next_attempt_at=send_after,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(message)
-        note_for_dispatch(session, message)
-        written.append(message)
+) -> list[dict[str, Any]]:
+    """The outbox rows of one message, one per channel the resident chose (not yet written)."""
+    # Which request wrote it, so the worker's log lines about it carry the same id.
+    payload = {**payload, "request_id": correlation.current()}
+    return [
+        {
+            "reservation_id": reservation.id,
+            "invitation_id": None,
+            "kind": kind.value,
+            "channel": channel.value,
+            "recipient": recipient,
+            "locale": locale,
+            "revision": revision,
+            "dedupe_key": f"{reservation.id}:{key}:{channel.value}",
+            "payload": payload,
+            "status": QUEUED,
+            "attempts": 0,
+            "send_after": send_after,
+            "next_attempt_at": send_after,
+            "last_error": None,
+            "provider_message_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+        }
+        for channel, recipient in _channels(reservation)
+    ]
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[Noted]:
+    """Write the rows in one prebuilt INSERT (no ORM objects, no flush) and note them."""
+    if not rows:
+        return []
+    ids = dict((key, i) for i, key in session.execute(statements.insert_messages(), rows))
+    written = [
+        Noted(int(ids[row["dedupe_key"]]), row["status"], row["next_attempt_at"]) for row in rows
+    ]
+    for noted in written:
+        note_for_dispatch(session, noted)
     return written
 
 
 def _reminders(
-    session: Session,
     reservation: Reservation,
     slot: Slot,
     *,
@@ -136,14 +176,13 @@ def _reminders(
     policy: NoticePolicy,
     locale: str,
     now: datetime,
-) -> list[OutboxMessage]:
-    written = []
+) -> list[dict[str, Any]]:
+    written: list[dict[str, Any]] = []
     for hours in policy.reminder_hours:
         send_after = slot.starts_at - timedelta(hours=hours)
         if send_after <= now:
             continue  # booked closer than that: the confirmation itself is the reminder
         written += _write(
-            session,
             reservation,
             kind=MessageKind.REMINDER,
             key=f"reminder:{hours}h:r{revision}",
@@ -193,7 +232,7 @@ def booking_confirmed(
     now: datetime,
     policy: NoticePolicy,
     second: Reservation | None = None,
-) -> list[OutboxMessage]:
+) -> list[Noted]:
     """Write the confirmation, due now, and the reminders, due before the appointment.
 
     A course's ``second`` dose is named in dose 1's confirmation and has its own reminders.
@@ -204,7 +243,6 @@ def booking_confirmed(
     if second is not None:
         payload["second_dose"] = _second_dose_payload(session, second, sequence=0)
     written = _write(
-        session,
         reservation,
         kind=MessageKind.CONFIRMATION,
         key="confirmation",
@@ -215,15 +253,15 @@ def booking_confirmed(
         now=now,
     )
     written += _reminders(
-        session, reservation, slot, revision=0, policy=policy, locale=_locale(reservation), now=now
+        reservation, slot, revision=0, policy=policy, locale=_locale(reservation), now=now
     )
     if second is not None:
         second_slot = session.get(Slot, second.slot_id)
         assert second_slot is not None
         written += _reminders(
-            session, second, second_slot, revision=0, policy=policy, locale=_locale(second), now=now
+            second, second_slot, revision=0, policy=policy, locale=_locale(second), now=now
         )
-    return written
+    return _insert(session, written)
 
 
 def cancel_reminders(session: Session, reservation_id: int, *, now: datetime) -> int:
@@ -251,7 +289,7 @@ def booking_moved(
     now: datetime,
     policy: NoticePolicy,
     second: tuple[Reservation, Slot, Slot] | None = None,
-) -> list[OutboxMessage]:
+) -> list[Noted]:
     """Drop the old reminders; write the reschedule notice and reminders for the new time.
 
     ``second``: a course's dose 2 moved with it (dose 2, its old slot, its new slot), named in
@@ -282,7 +320,6 @@ def booking_moved(
     elif (kept := _kept_second_dose(session, reservation)) is not None:
         payload["second_dose_kept"] = kept
     written = _write(
-        session,
         reservation,
         kind=MessageKind.RESCHEDULE,
         key=f"reschedule:r{revision}",
@@ -293,12 +330,11 @@ def booking_moved(
         now=now,
     )
     written += _reminders(
-        session, reservation, new_slot, revision=revision, policy=policy, locale=locale, now=now
+        reservation, new_slot, revision=revision, policy=policy, locale=locale, now=now
     )
     if second is not None:
         moved, _, second_slot = second
         written += _reminders(
-            session,
             moved,
             second_slot,
             revision=second_revision,
@@ -306,7 +342,7 @@ def booking_moved(
             locale=_locale(moved),
             now=now,
         )
-    return written
+    return _insert(session, written)
 
 
 def booking_cancelled(
@@ -319,7 +355,7 @@ def booking_cancelled(
     by_clinic: bool = False,
     reason: str | None = None,
     second: Reservation | None = None,
-) -> list[OutboxMessage]:
+) -> list[Noted]:
     """Drop the waiting reminders and write the cancellation notice (the clinic's, if it was).
 
     A course's ``second`` dose cancelled with it is named in the same notice.
@@ -338,15 +374,17 @@ def booking_cancelled(
         payload["second_dose_kept"] = kept  # dose 1 given elsewhere: dose 2 stays
     if reason:
         payload["reason"] = reason
-    return _write(
+    return _insert(
         session,
-        reservation,
-        kind=MessageKind.CLINIC_CANCELLATION if by_clinic else MessageKind.CANCELLATION,
-        # One cancellation notice per reservation, whoever cancelled: it can only end once.
-        key="cancellation",
-        revision=_latest_revision(session, reservation.id),
-        send_after=now,
-        payload=payload,
-        locale=_locale(reservation),
-        now=now,
+        _write(
+            reservation,
+            kind=MessageKind.CLINIC_CANCELLATION if by_clinic else MessageKind.CANCELLATION,
+            # One cancellation notice per reservation, whoever cancelled: it can only end once.
+            key="cancellation",
+            revision=_latest_revision(session, reservation.id),
+            send_after=now,
+            payload=payload,
+            locale=_locale(reservation),
+            now=now,
+        ),
     )

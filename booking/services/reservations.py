@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from booking.models import (
     BOOKED_STATUSES,
@@ -21,7 +22,7 @@ from booking.models import (
     Slot,
     VaccineProduct,
 )
-from booking.services import courses, eligibility, products, statements
+from booking.services import courses, eligibility, statements
 from booking.services.eligibility import EligibilityAnswers
 from booking.services.errors import (
     AdmissionSpent,
@@ -72,6 +73,9 @@ class Confirmation:
     overridden: NotEligible | None = None
     # Held here so the session's (weak) identity map keeps it for whatever the caller shows.
     product: VaccineProduct | None = None
+    # The booked slot and its clinic's time zone, as read when confirming.
+    slot: Slot | None = None
+    timezone: str | None = None
 
 
 def confirm_hold(
@@ -104,20 +108,28 @@ def confirm_hold(
     ``second_dose_slot_id``, or by default at the same time of day on the interval day.
     ``prior_dose_date`` books the hold as "dose 2 only" (dose 1 given elsewhere that day).
     """
-    # The second-booking check rides on the locking SELECT: one statement, not two.
+    # The second-booking check, the slot, product and zone ride on the locking SELECT.
     dose = 2 if prior_dose_date is not None else 1
     row = session.execute(
         statements.lock_hold(), {"hold_token": hold_token, "person_key": person.key, "dose": dose}
     ).one_or_none()
     if row is None:
         raise NotFound(N_("No hold with that id."))
-    reservation, other_booking = row
+    reservation, slot, product, timezone, other_booking = row
     manage_token = manage_token_for(secret_key, hold_token)
     if reservation.status in BOOKED_STATUSES:
         # A double click, a retried request or an Idempotency-Key replay: same answer again.
         if reservation.person_key == person.key:
             second = courses.second_dose_of(session, reservation)
-            return Confirmation(reservation, manage_token, replayed=True, second_dose=second)
+            return Confirmation(
+                reservation,
+                manage_token,
+                replayed=True,
+                second_dose=second,
+                product=product,
+                slot=slot,
+                timezone=timezone,
+            )
         raise Conflict(N_("This hold has already been confirmed for someone else."))
     if reservation.status == ReservationStatus.CANCELLED:
         raise Conflict(N_("This hold was released. Please choose a time again."))
@@ -131,24 +143,30 @@ def confirm_hold(
     if other_booking is not None:
         # A booking committed meanwhile is caught by the unique index below, to the same answer.
         raise AlreadyBooked(_ALREADY_BOOKED)
-    overridden = _check_rules(session, reservation, person, answers, override_reason, now=now)
+    appointment = eligibility.appointment_at(
+        reservation.service, slot.starts_at, timezone, product, now=now
+    )
+    overridden = _check_rules(
+        session, reservation, person, answers, override_reason, appointment, now=now
+    )
 
     for _attempt in range(_CODE_ATTEMPTS):
         try:
             # A savepoint: losing a race on a unique index leaves the hold exactly as it was.
             with session.begin_nested():
-                product = products.get_product(session, reservation.product_id)
-                slot = _book_held_place(session, reservation.slot_id)
-                _fill(reservation, person, now=now, manage_token=manage_token)
-                reservation.companion = companion
-                # Booked in the language of the page (or the caller's, for an agent's booking).
-                reservation.locale = notices.locale if notices.locale in LOCALES else "en"
-                if channel is not None:
-                    reservation.channel = channel.value
                 # Two-dose courses: dose 2 with dose 1 in this savepoint, or neither.
                 if prior_dose_date is not None:
                     courses.as_second_dose_only(session, reservation, prior_dose_date, now=now)
-                session.flush()
+                values = _confirmed_values(
+                    reservation,
+                    person,
+                    now=now,
+                    manage_token=manage_token,
+                    companion=companion,
+                    locale=notices.locale,
+                    channel=channel,
+                )
+                _book(session, reservation, slot, values)
                 second = courses.book_second_dose(
                     session, reservation, slot, second_dose_slot_id, now=now
                 )
@@ -161,6 +179,8 @@ def confirm_hold(
                 second_dose=second,
                 overridden=overridden,
                 product=product,
+                slot=slot,
+                timezone=timezone,
             )
         except IntegrityError as exc:
             session.expire(reservation)
@@ -228,11 +248,11 @@ def _check_rules(
     person: Person,
     answers: EligibilityAnswers,
     override_reason: str | None,
+    appointment: eligibility.Appointment,
     *,
     now: datetime,
 ) -> NotEligible | None:
     """Refuse (releasing the hold) whom the rules exclude, unless an agent overrides them."""
-    appointment = eligibility.appointment_of(session, reservation.slot_id, now=now)
     try:
         eligibility.check_booking(session, appointment, person.date_of_birth, answers)
     except NotEligible as refusal:
@@ -248,32 +268,59 @@ _ALREADY_BOOKED = N_(
 )
 
 
-def _book_held_place(session: Session, slot_id: int) -> Slot:
-    return session.scalars(
-        statements.book_held_place(),
-        {"held_slot_id": slot_id},
-        # "orm": the parameters bind this one statement (not an UPDATE by primary keys).
-        execution_options={
-            "dml_strategy": "orm",
-            "synchronize_session": False,
-            "populate_existing": True,
-        },
-    ).one()
+def _confirmed_values(
+    reservation: Reservation,
+    person: Person,
+    *,
+    now: datetime,
+    manage_token: str,
+    companion: bool,
+    locale: str,
+    channel: Channel | None,
+) -> dict[str, Any]:
+    """What confirming writes on the hold's row (``statements.CONFIRM_COLUMNS``)."""
+    return {
+        "status": CONFIRMED,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "date_of_birth": person.date_of_birth,
+        "person_key": person.key,
+        "phone": person.phone,
+        "email": person.email,
+        "eligibility_attested": person.eligibility_attested,
+        "confirmation_code": new_confirmation_code(),
+        "manage_token_hash": token_hash(manage_token),
+        "confirmed_at": now,
+        "updated_at": now,
+        "companion": companion,
+        # Booked in the language of the page (or the caller's, for an agent's booking).
+        "locale": locale if locale in LOCALES else "en",
+        "channel": channel.value if channel is not None else reservation.channel,
+        # "Dose 2 only" (``courses.as_second_dose_only``) or as held.
+        "dose_number": reservation.dose_number,
+        "prior_dose_date": reservation.prior_dose_date,
+    }
 
 
-def _fill(reservation: Reservation, person: Person, *, now: datetime, manage_token: str) -> None:
-    reservation.status = CONFIRMED
-    reservation.first_name = person.first_name
-    reservation.last_name = person.last_name
-    reservation.date_of_birth = person.date_of_birth
-    reservation.person_key = person.key
-    reservation.phone = person.phone
-    reservation.email = person.email
-    reservation.eligibility_attested = person.eligibility_attested
-    reservation.confirmation_code = new_confirmation_code()
-    reservation.manage_token_hash = token_hash(manage_token)
-    reservation.confirmed_at = now
-    reservation.updated_at = now
+def _book(session: Session, reservation: Reservation, slot: Slot, values: dict[str, Any]) -> None:
+    """Book the hold's place and fill the hold with prebuilt Core statements, no flush.
+
+    The loaded hold and slot take the written values as their committed state (no history),
+    so the unit of work has nothing to write for them at commit.
+    """
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(held_slot_id=slot.id, reservation_id=reservation.id)
+    book, *fill = statements.confirm_booking(postgresql)
+    # No autoflush: a "dose 2 only" hold's changed attributes are written by these statements.
+    with session.no_autoflush:
+        counts = session.execute(book, params).one()
+        for statement in fill:
+            session.execute(statement, params)
+    for name, value in values.items():
+        set_committed_value(reservation, name, value)
+    set_committed_value(slot, "held", counts.held)
+    set_committed_value(slot, "booked", counts.booked)
 
 
 def find_by_code(session: Session, code: str, date_of_birth: date | None) -> Reservation:

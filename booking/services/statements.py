@@ -15,6 +15,8 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
+    Table,
+    Update,
     and_,
     bindparam,
     insert,
@@ -25,7 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from booking.models import Clinic, Reservation, ReservationStatus, Slot
+from booking.models import (
+    Clinic,
+    OutboxMessage,
+    Reservation,
+    ReservationStatus,
+    Slot,
+    VaccineProduct,
+)
 from booking.services.slot_counts import agent_room, online_free, take_statement
 
 # How an ORM UPDATE ... RETURNING Slot runs: the parameters bind this one statement (not an
@@ -83,15 +92,19 @@ def take_and_insert_hold(online: bool, names: tuple[str, ...]) -> Insert:
 
 @cache
 def lock_hold() -> Select[Any]:
-    """Lock a hold (``hold_token``) and read another confirmed booking of ``person_key``
-    for the same dose (``dose``).
+    """Lock a hold (``hold_token``); read its slot, product and clinic's time zone, and another
+    confirmed booking of ``person_key`` for the same dose (``dose``), all in one statement.
 
-    The one-booking-per-service check rides on the locking SELECT as a correlated subquery.
+    The one-booking-per-service check rides on it as a correlated subquery; the slot, product
+    and zone are what the rules, the booking and its messages need, so none is read again.
     """
     other = aliased(Reservation, name="other_reservation")
     return (
         select(
             Reservation,
+            Slot,
+            VaccineProduct,
+            Clinic.timezone,
             select(other.id)
             .where(
                 other.person_key == bindparam("person_key"),
@@ -105,25 +118,90 @@ def lock_hold() -> Select[Any]:
             .scalar_subquery()
             .label("other_booking"),
         )
+        .join(Slot, Slot.id == Reservation.slot_id)
+        .join(Clinic, Clinic.id == Slot.clinic_id)
+        .join(VaccineProduct, VaccineProduct.id == Reservation.product_id)
         .where(Reservation.hold_token == bindparam("hold_token"))
         .with_for_update(of=Reservation)
         .execution_options(populate_existing=True)
     )
 
 
-@cache
-def book_held_place() -> ReturningUpdate[Slot]:
-    """Turn the hold's place into a booking on slot ``held_slot_id``, returning the slot.
+# What confirming writes on the hold's row, each bound as ``v_<name>``.
+CONFIRM_COLUMNS = (
+    "status",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "person_key",
+    "phone",
+    "email",
+    "eligibility_attested",
+    "confirmation_code",
+    "manage_token_hash",
+    "confirmed_at",
+    "updated_at",
+    "companion",
+    "locale",
+    "channel",
+    "dose_number",
+    "prior_dose_date",
+)
 
-    RETURNING loads the slot the messages describe, so no SELECT follows (the CHECK
-    constraints still refuse anything impossible).
-    """
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _fill_hold() -> Update:
+    reservation = _table(Reservation)
     return (
-        update(Slot)
-        .where(Slot.id == bindparam("held_slot_id"))
-        .values(held=Slot.held - 1, booked=Slot.booked + 1)
-        .returning(Slot)
+        update(reservation)
+        .where(reservation.c.id == bindparam("reservation_id"))
+        .values({name: bindparam(f"v_{name}") for name in CONFIRM_COLUMNS})
     )
+
+
+def _book_place() -> Update:
+    slot = _table(Slot)
+    return (
+        update(slot)
+        .where(slot.c.id == bindparam("held_slot_id"))
+        .values(held=slot.c.held - 1, booked=slot.c.booked + 1)
+    )
+
+
+@cache
+def confirm_booking(postgresql: bool) -> tuple[Update, ...]:
+    """Turn the hold's place (``held_slot_id``) into a booking and fill the hold
+    (``reservation_id``, ``v_<name>`` of ``CONFIRM_COLUMNS``); each returns the slot's counts.
+
+    PostgreSQL: one statement, ``WITH booked AS (UPDATE slot ... RETURNING ...) UPDATE
+    reservation ... FROM booked``. SQLite, without data-modifying CTEs: the two UPDATEs, the
+    first returning the counts. The CHECK constraints and unique indexes refuse alike.
+    """
+    slot, reservation = _table(Slot), _table(Reservation)
+    if not postgresql:
+        return (_book_place().returning(slot.c.held, slot.c.booked), _fill_hold())
+    booked = _book_place().returning(slot.c.id, slot.c.held, slot.c.booked).cte("booked")
+    return (
+        _fill_hold()
+        .where(reservation.c.slot_id == booked.c.id)
+        .add_cte(booked)  # at the top level: PostgreSQL refuses a data-modifying WITH elsewhere
+        .returning(booked.c.held, booked.c.booked),
+    )
+
+
+@cache
+def insert_messages() -> Insert:
+    """INSERT outbox rows (an executemany: one statement for all), returning id and dedupe_key.
+
+    Rows come back in no set order (asking for the parameters' order costs SQLite a statement
+    per row), so the caller matches them by their unique ``dedupe_key``.
+    """
+    table = _table(OutboxMessage)
+    return insert(table).returning(table.c.id, table.c.dedupe_key)
 
 
 @cache
