@@ -196,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     parts = set((args.parts or ",".join(profile.parts)).split(","))
     if parts - set(ALL_PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(parts - set(ALL_PARTS)))}")
-    splits = [nginx.parse_split(text) for text in args.pools] if args.pools else profile.pool_splits
+    try:
+        splits = [nginx.parse_split(t) for t in args.pools] if args.pools else profile.pool_splits
+    except ValueError as exc:
+        parser.error(str(exc))
     if "pools" in parts and args.proxy != "nginx":
         parser.error("the pools part needs --proxy nginx (the pools are nginx's upstreams)")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
