@@ -23,7 +23,7 @@ def _errors_row(what: str, scenario: dict[str, Any] | None) -> Row:
     timeouts = scenario["statuses"].get("timeout", 0)
     return (
         what,
-        f"{scenario['errors']} errors ({timeouts} timeouts) of {scenario['requests']:,}",
+        f"{scenario['errors']:,} errors ({timeouts:,} timeouts) of {scenario['requests']:,}",
         scenario["errors"] == 0,
     )
 
