@@ -92,6 +92,6 @@ SMOKE = Profile(
     drill_s=25.0,
     drill_at_s=8.0,
     tuning_s=20.0,
-    failover_args=("--browsers", "12", "--api", "6", "--seconds", "30"),
+    failover_args=("--browsers", "12", "--api", "6", "--seconds", "30", "--kill-at", "3"),
 )
 PROFILES = {"quick": QUICK, "full": FULL, "smoke": SMOKE}
