@@ -348,7 +348,7 @@ def _charts(results: dict[str, Any]) -> list[str]:
     if not charts:
         return []
     return [
-        "## Charts (queue on and off on the same axes)",
+        "## Charts (the crowds on the same axes)",
         "",
         *[f"![{c}]({c})" for c in charts],
         "",
