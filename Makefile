@@ -122,7 +122,7 @@ $(VENV)/.installed-bench: requirements-bench.lock $(VENV)/.installed-test
 
 install-bench: $(VENV)/.installed-bench ## Add the benchmark's pinned dependencies to .venv
 
-bench: install-bench ## Quick flash-crowd benchmark (about 12 min on 2 busy cores) into bench/results/<date>/
+bench: install-bench ## Quick flash-crowd benchmark, every part (bench/README.md) into bench/results/<date>/
 	$(BIN)/python -m bench.run --profile quick
 
 bench-full: install-bench ## Full benchmark (1M slots, 1M waiting) into bench/results/<date>-full/

@@ -47,6 +47,10 @@ class Log:
             self.rows.append((time.monotonic() - self.start, who, what, status))
 
 
+# The app's warnings when it puts back what Redis lost (booking.web.gate).
+RESTORED = {"waiting": "restored a waiting ticket", "admission": "restored an admission"}
+
+
 class RestoreCounter(logging.Handler):
     """Counts the app's 'restored ...' warnings (booking.web.gate)."""
 
@@ -57,10 +61,9 @@ class RestoreCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Count one record if it is a restore."""
         message = record.getMessage()
-        if message.startswith("restored a waiting ticket"):
-            self.counts["waiting"] += 1
-        elif message.startswith("restored an admission"):
-            self.counts["admission"] += 1
+        for kind, said in RESTORED.items():
+            if message.startswith(said):
+                self.counts[kind] += 1
 
 
 def call(log: Log, who: str, what: str, send: Any, *args: Any, **kwargs: Any) -> Any:
@@ -362,6 +365,13 @@ def crowd_arguments(parser: argparse.ArgumentParser, *, kill_at: float) -> None:
     parser.add_argument("--kill-at", type=float, default=kill_at, help="seconds in, it dies")
     parser.add_argument("--seconds", type=float, default=60.0, help="the crowd gives up then")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--front",
+        choices=["nginx", "in-process"],
+        default="nginx",
+        help="nginx: the crowd over HTTP through the shipped site to two gunicorn pools; "
+        "in-process: Flask test clients on the app in this process",
+    )
 
 
 def drill_main(run: Any, args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ from bench.failover_crowd import (
     seed,
     start_crowd,
 )
+from bench.failover_front import Front
 from bench.pg_pair import PgPair
 from bench.sinks import SmtpSink
 
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         SmtpSink(),
         None,
     )
+    front: Front | None = None
     saved_environ = dict(os.environ)
     try:
         pair.start()
@@ -83,7 +85,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = app_env({"FAIRSLOT_REDIS_URL": redis.url}, url, smtp)
         worker = Worker(env, pair.dir / "worker.log").start()
         os.environ.update(env)
-        app = create_app({"SESSION_COOKIE_SECURE": False})
+        app: Any
+        if args.front == "nginx":
+            front = app = Front(env)
+            front.start()
+        else:
+            app = create_app({"SESSION_COOKIE_SECURE": False})
         quiet()
         log = Log()
         plain = create_app({"SESSION_COOKIE_SECURE": False, "QUEUE_MODE": "off"})
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             thread.join(timeout=max(1.0, deadline - time.monotonic() + 5))
         return {
             "synchronous_commit": not args.asynchronous,
+            "front": args.front,
             "commit_cost": cost,
             "residents": args.browsers + args.api,
             "killed_at_s": round(killed_at, 2),
@@ -115,6 +123,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         os.environ.clear()
         os.environ.update(saved_environ)
+        if front is not None:
+            front.stop()
         if worker is not None:
             worker.stop()
         smtp.stop()

@@ -63,6 +63,17 @@ def pool_split(total: int, waiting: int = 0, booking: int = 0) -> tuple[int, int
     return waiting, booking
 
 
+def parse_split(text: str) -> tuple[int, int]:
+    """``"1,3"`` -> (1, 3): the waiting-room and booking pools' workers, at least one each."""
+    try:
+        waiting, booking = (int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"a pool split is WAITING,BOOKING workers, not {text!r}") from None
+    if waiting < 1 or booking < 1:
+        raise ValueError(f"each pool needs at least one worker, not {text!r}")
+    return waiting, booking
+
+
 def prepare(prefix: Path, waiting_port: int, booking_port: int, listen_port: int) -> list[str]:
     """Write nginx.conf and the substituted site under ``prefix``; nginx's command line."""
     prefix.mkdir(exist_ok=True)

@@ -27,6 +27,8 @@ class Profile:
             base_rate=2.0, spike_factor=70, ramp_s=5, hold_s=10, decay_s=10
         )
     )
+    # The second crowd (queue on only): the spike this many times the normal day, 280/s.
+    high_spike_factor: int = 140
     crowd_s: float = 90.0
     crowd_clinics: int = 20
     slots_per_clinic: int = 12
@@ -40,7 +42,22 @@ class Profile:
     scale_slots: tuple[int, ...] = (10_000, 100_000)
     scale_waiting: tuple[int, ...] = (1_000, 100_000)
     scale_samples: int = 100
+    # Waiting-room + booking workers, measured side by side by the pools part.
+    pool_splits: tuple[tuple[int, int], ...] = ((1, 3), (2, 2))
+    parts: tuple[str, ...] = (
+        "crowd",
+        "ceilings",
+        "drills",
+        "scale",
+        "pools",
+        "failover_redis",
+        "failover_postgres",
+        "tuning",
+    )
+    # Extra options of the two failover drills (bench/failover_crowd.py's); none: their own.
+    failover_args: tuple[str, ...] = ()
     drill_s: float = 40.0
+    tuning_s: float = 40.0
     drill_at_s: float = 12.0
     drill_curve: ArrivalCurve = field(
         default_factory=lambda: ArrivalCurve(
@@ -62,4 +79,19 @@ FULL = Profile(
     drill_s=60.0,
     drill_at_s=20.0,
 )
-PROFILES = {"quick": QUICK, "full": FULL}
+# A few minutes: proves every part runs end to end (its figures mean nothing).
+SMOKE = Profile(
+    name="smoke",
+    curve=ArrivalCurve(base_rate=2.0, spike_factor=70, ramp_s=3, hold_s=4, decay_s=4),
+    crowd_s=25.0,
+    slot_capacity=2,
+    ceiling_s=3.0,
+    scale_slots=(10_000,),
+    scale_waiting=(1_000, 10_000),
+    scale_samples=20,
+    drill_s=25.0,
+    drill_at_s=8.0,
+    tuning_s=20.0,
+    failover_args=("--browsers", "12", "--api", "6", "--seconds", "30", "--kill-at", "3"),
+)
+PROFILES = {"quick": QUICK, "full": FULL, "smoke": SMOKE}

@@ -11,108 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.report_format import dig, fmt, pct
+from bench.report_format import dig, fmt
 from bench.report_sections import sections
-from bench.stats import ratio
+from bench.targets import targets as target_rows
 
-BOOKING_STEPS = ("slots", "hold", "confirm")
-
-
-def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """Each target of the issue: (what, measured, met); met is None when not measured."""
-    rows: list[tuple[str, str, bool | None]] = []
-    on = dig(results, "crowd", "on")
-    if on:
-        timeouts = on["statuses"].get("timeout", 0)
-        five = sum(n for s, n in on["statuses"].items() if s.isdigit() and int(s) >= 500)
-        rows.append(
-            (
-                "Queue on: no 5xx, no timeouts at 70x",
-                f"{five} 5xx, {timeouts} timeouts",
-                five == 0 and timeouts == 0,
-            )
-        )
-        p99 = dig(on, "steps", "queue_status", "p99_ms")
-        rows.append(
-            (
-                "Queue on: queue-status p99 < 100 ms",
-                f"{fmt(p99)} ms",
-                None if p99 is None else p99 < 100,
-            )
-        )
-        worst = [dig(on, "steps", s, "p99_ms") for s in BOOKING_STEPS]
-        worst_p99 = max((w for w in worst if w is not None), default=None)
-        rows.append(
-            (
-                "Queue on: booking steps p99 < 500 ms",
-                f"{fmt(worst_p99)} ms (worst step)",
-                None if worst_p99 is None else worst_p99 < 500,
-            )
-        )
-    polls = ratio(
-        dig(results, "ceilings", "fairslot_polls_per_s"), dig(results, "ceilings", "hello_per_s")
-    )
-    rows.append(
-        (
-            "Queue-status throughput >= 80% of bare hello",
-            pct(polls),
-            None if polls is None else polls >= 0.8,
-        )
-    )
-    books = ratio(
-        dig(results, "ceilings", "fairslot_bookings_per_s"),
-        dig(results, "ceilings", "bare_booking_per_s"),
-    )
-    rows.append(
-        (
-            "Confirmed bookings/s >= 50% of bare booking",
-            pct(books),
-            None if books is None else books >= 0.5,
-        )
-    )
-    checks = _correctness_rows(results)
-    if checks:
-        bad = [c for c in checks if any(c[1:])]
-        rows.append(
-            (
-                "No double booking, dose 1 without dose 2, lost acknowledged booking, "
-                "lost or repeated confirmation",
-                f"{len(checks)} scenarios checked, {len(bad)} with a failure",
-                not bad,
-            )
-        )
-    return rows
-
-
-def _correctness_rows(results: dict[str, Any]) -> list[tuple[str, int, int, int, int, int]]:
-    rows = []
-    for label in ("off", "on"):
-        c = dig(results, "crowd", label, "correctness")
-        if c:
-            rows.append(
-                (
-                    f"crowd, queue {label}",
-                    c["double_bookings"],
-                    c["acknowledged_lost"],
-                    c["confirmations_lost"],
-                    c["confirmations_sent_twice"],
-                    c.get("half_courses", 0),  # results from before courses have none
-                )
-            )
-    for name, drill in (dig(results, "drills") or {}).items():
-        c = drill.get("correctness")
-        if c:
-            rows.append(
-                (
-                    f"drill: {name}",
-                    c["double_bookings"],
-                    c["acknowledged_lost"],
-                    c["confirmations_lost"],
-                    c["confirmations_sent_twice"],
-                    c.get("half_courses", 0),  # results from before courses have none
-                )
-            )
-    return rows
+targets = target_rows  # the report's first table (bench/targets.py)
 
 
 def layout_line(served: dict[str, Any]) -> str:
@@ -173,7 +76,7 @@ def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
     raw = out / "raw"
     raw.mkdir(exist_ok=True)
     series: dict[str, Any] = {}
-    for label in ("off", "on"):
+    for label in ("off", "on", "on_high"):
         scenario = dig(results, "crowd", label)
         if not scenario:
             continue
@@ -187,7 +90,10 @@ def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
         from bench.analysis import timeline
 
         series[label] = timeline(requests, residents)
-    for drill in (dig(results, "drills") or {}).values():
+    for drill in [
+        *(dig(results, "drills") or {}).values(),
+        *(dig(results, "pools", "splits") or {}).values(),
+    ]:
         drill.pop("raw_requests", None)
         drill.pop("raw_residents", None)
     (out / "timeline.json").write_text(json.dumps(series))
@@ -200,4 +106,8 @@ def write(out: Path, results: dict[str, Any], logs: dict[str, str]) -> None:
 
         charts = draw(out, series)
     results["charts"] = charts
+    if results.get("tuning"):
+        from bench.charts import draw_tuning
+
+        results["tuning"]["charts"] = draw_tuning(out, results["tuning"])
     (out / "report.md").write_text(render(results))

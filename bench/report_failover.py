@@ -29,7 +29,7 @@ def failover_redis_section(results: dict[str, Any]) -> list[str]:
         f"{b.get('booked_twice', 'n/a')} | {b.get('emails_missing', 'n/a')} / "
         f"{b.get('emails_doubled', 'n/a')} |",
         "",
-        f"{f.get('residents', 'n/a')} residents (browsers and API clients, in this process) "
+        f"{f.get('residents', 'n/a')} residents (browsers and API clients, {_front(f)}) "
         f"against a primary, a replica and three sentinels; the primary got SIGKILL at "
         f"{fmt(f.get('killed_at_s'))} s. See bench/failover_redis.py and docs/operations.md.",
         "",
@@ -60,7 +60,14 @@ def failover_postgres_section(results: dict[str, Any]) -> list[str]:
         f"{b.get('emails_doubled', 'n/a')} | {fmt(cost.get('sync_ms'))} / "
         f"{fmt(cost.get('async_ms'))} ({cost.get('ratio', 'n/a')}x) |",
         "",
-        "The app on libpq's multi-host URL (target_session_attrs=read-write); the drill promotes "
-        "the replica 1 s after the kill. See bench/failover_postgres.py and docs/operations.md.",
+        f"{f.get('residents', 'n/a')} residents ({_front(f)}); the app on libpq's multi-host "
+        "URL (target_session_attrs=read-write); the drill promotes the replica 1 s after the "
+        "kill. See bench/failover_postgres.py and docs/operations.md.",
         "",
     ]
+
+
+def _front(figures: dict[str, Any]) -> str:
+    if figures.get("front") == "nginx":
+        return "over HTTP through nginx and two gunicorn pools"
+    return "Flask test clients on the app in the drill's process"

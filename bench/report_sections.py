@@ -6,7 +6,9 @@ from typing import Any
 
 from bench.report_failover import failover_postgres_section, failover_redis_section
 from bench.report_format import dig, fmt, pct
+from bench.report_parts import pools_section, tuning_section
 from bench.stats import ratio
+from bench.targets import correctness_scenarios, crowd_label
 
 
 def sections(results: dict[str, Any]) -> list[str]:
@@ -17,11 +19,12 @@ def sections(results: dict[str, Any]) -> list[str]:
         _crowd,
         _correctness,
         _ceilings,
+        pools_section,
         _scale,
         _drills,
         failover_redis_section,
         failover_postgres_section,
-        _tuning,
+        tuning_section,
         _notes,
         _charts,
     ):
@@ -89,12 +92,21 @@ def _crowd(results: dict[str, Any]) -> list[str]:
     if not crowd:
         return []
     off, on = crowd.get("off"), crowd.get("on")
+    high = crowd.get("on_high")
     lines = [
         "## Flash crowd: queue on vs queue off",
         "",
         f"{crowd.get('arrivals')} residents arrive on the same curve in both scenarios.",
         "",
     ]
+    if high:
+        lines += [
+            f"The third column is a second crowd, queue on only: the spike twice as steep "
+            f"({fmt(dig(crowd, 'high', 'spike_per_s'))} arrivals/s, "
+            f"{dig(crowd, 'high', 'arrivals')} residents) for the same places.",
+            "",
+        ]
+    columns = [(name, s) for name, s in (("off", off), ("on", on), ("on_high", high)) if s]
     rows = [
         ("Requests", lambda s: s["requests"]),
         ("Errors (5xx, timeouts, refused)", lambda s: s["errors"]),
@@ -125,11 +137,12 @@ def _crowd(results: dict[str, Any]) -> list[str]:
             lambda s: pct(s["generator_cpu"]["cpu_share_of_one_core"]),
         ),
     ]
-    lines += ["| | Queue off | Queue on |", "|---|---|---|"]
+    heads = ["Queue off", "Queue on", *(["Queue on, 2x spike"] if high else [])]
+    lines += [f"| | {' | '.join(heads)} |", "|---" * (len(heads) + 1) + "|"]
+    shown = [off, on, *([high] if high else [])]
     for label, get in rows:
-        lines.append(
-            f"| {label} | {fmt(get(off)) if off else 'n/a'} | {fmt(get(on)) if on else 'n/a'} |"
-        )
+        cells = " | ".join(fmt(get(sc)) if sc else "n/a" for sc in shown)
+        lines.append(f"| {label} | {cells} |")
     if off and on:
         err_off = off["errors"] / max(1, off["requests"])
         err_on = on["errors"] / max(1, on["requests"])
@@ -143,11 +156,9 @@ def _crowd(results: dict[str, Any]) -> list[str]:
             f"confirmed bookings (on / off) {_ratio_text(_booked(on), _booked(off))}.",
             "",
         ]
-    for label, scenario in (("off", off), ("on", on)):
-        if not scenario:
-            continue
+    for label, scenario in columns:
         lines += [
-            f"### Latency per step, queue {label} (ms)",
+            f"### Latency per step, {crowd_label(label)} (ms)",
             "",
             "| Step | Requests | Errors | p50 | p95 | p99 | max |",
             "|---|---|---|---|---|---|---|",
@@ -182,14 +193,7 @@ def _ratio_text(a: float | None, b: float | None) -> str:
 
 
 def _correctness(results: dict[str, Any]) -> list[str]:
-    rows = []
-    for label in ("off", "on"):
-        c = dig(results, "crowd", label, "correctness")
-        if c:
-            rows.append((f"crowd, queue {label}", c))
-    for name, drill in (results.get("drills") or {}).items():
-        if drill.get("correctness"):
-            rows.append((f"drill: {name}", drill["correctness"]))
+    rows = correctness_scenarios(results)
     if not rows:
         return []
     lines = [
@@ -268,25 +272,27 @@ def _scale(results: dict[str, Any]) -> list[str]:
     lines = ["## Scale", ""]
     if s.get("slots"):
         lines += [
-            "| Slots | Search p50 / p95 (ms) | Slot listing p50 / p95 (ms) |",
-            "|---|---|---|",
+            "| Slots | Per scale clinic | Search p50 / p95 (ms) | Slot listing p50 / p95 (ms) |",
+            "|---|---|---|---|",
         ]
         for row in s["slots"]:
             lines.append(
-                f"| {row['slots']:,} | "
+                f"| {row['slots']:,} | {fmt(row.get('per_clinic'))} | "
                 f"{fmt(row['search_p50_ms'])} / {fmt(row['search_p95_ms'])} | "
                 f"{fmt(row['slots_p50_ms'])} / {fmt(row['slots_p95_ms'])} |"
             )
         lines.append("")
     if s.get("waiting"):
         lines += [
-            "| People waiting | Queue-status HTTP p50 / p95 (ms) | POLL script p50 (µs) |",
-            "|---|---|---|",
+            "| People waiting | Queue-status HTTP p50 / p95 (ms) | POLL script p50 (µs) | "
+            "Redis used memory (MB) | Redis bytes per waiting person |",
+            "|---|---|---|---|---|",
         ]
         for row in s["waiting"]:
             lines.append(
                 f"| {row['waiting']:,} | {fmt(row['http_p50_ms'])} / {fmt(row['http_p95_ms'])} | "
-                f"{fmt(row['script_p50_us'])} |"
+                f"{fmt(row['script_p50_us'])} | {fmt(row.get('redis_used_memory_mb'))} | "
+                f"{fmt(row.get('redis_bytes_per_waiting'))} |"
             )
         lines.append("")
     if s.get("note"):
@@ -330,43 +336,6 @@ def _drills(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _tuning(results: dict[str, Any]) -> list[str]:
-    t = results.get("tuning")
-    drills = {k: v for k, v in (t or {}).items() if isinstance(v, dict)}
-    if not drills:
-        return []
-    target = t.get("target_ms") if t else None
-    lines = [
-        "## Self-tuning drills (admission controller on)",
-        "",
-        f"Target: booking p99 under {fmt(target)} ms. Rates in admissions per minute.",
-        "",
-        "| Drill | Start | Rate min / max / last | Booking p99 bins over target "
-        "(all / second half) | Errors / requests | Booked |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, d in drills.items():
-        lines.append(
-            f"| {name} | {_whole(d.get('start_per_minute'))} | {_whole(d.get('rate_min'))} / "
-            f"{_whole(d.get('rate_max'))} / {_whole(d.get('rate_last'))} | "
-            f"{d.get('bins_over_target')} / {d.get('bins_over_target_second_half')} | "
-            f"{d.get('errors')} / {d.get('requests')} | {d.get('booked')} |"
-        )
-    for name, d in drills.items():
-        rates = {int(s["t"] // 5) * 5: s.get("rate") for s in d.get("samples", [])}
-        lines += ["", f"### {name}: every 5 s", "", "| t (s) | Rate | Booking p99 (ms) |"]
-        lines.append("|---|---|---|")
-        for b in d.get("bins", []):
-            rate = rates.get(int(b["t"]))
-            lines.append(f"| {_whole(b['t'])} | {_whole(rate)} | {_whole(b['p99_ms'])} |")
-    lines.append("")
-    return lines
-
-
-def _whole(value: float | None) -> str:
-    return fmt(None if value is None else round(value))
-
-
 def _notes(results: dict[str, Any]) -> list[str]:
     notes = results.get("notes") or []
     if not notes:
@@ -379,7 +348,7 @@ def _charts(results: dict[str, Any]) -> list[str]:
     if not charts:
         return []
     return [
-        "## Charts (queue on and off on the same axes)",
+        "## Charts (the crowds on the same axes)",
         "",
         *[f"![{c}]({c})" for c in charts],
         "",

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from bench import (
     failover_redis,
     loadgen,
     nginx,
+    pools,
     report,
     scale,
     scenario,
@@ -37,9 +38,20 @@ from bench import (
 from bench.profiles import PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
-from bench.stats import arrival_times
+from bench.stats import ArrivalCurve, arrival_times
 
 SMTP_PORT, SMS_PORT = 28025, 28026
+# In the order they run; a profile's ``parts`` are the default of --parts.
+ALL_PARTS = (
+    "crowd",
+    "ceilings",
+    "drills",
+    "scale",
+    "pools",
+    "failover_redis",
+    "failover_postgres",
+    "tuning",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -120,7 +132,21 @@ def crowd_pair(
         result = scenario.run(stack, arrivals, queue_on=on, behaviour=loadgen.Behaviour())
         result["correctness"] = scenario.correctness(stack, redis, result, smtp, sms, capacity)
         out[label] = result
+    # Issue 21's second crowd: the spike twice as steep (280/s), queue on only (with it off the
+    # 140/s crowd already times out), for the same places.
+    steep = replace(profile.curve, spike_factor=profile.high_spike_factor)
+    arrivals = arrival_times(steep, profile.crowd_s)
+    out["high"] = {"arrivals": len(arrivals), "spike_per_s": _spike(steep), "curve": asdict(steep)}
+    scenario.prepare(stack, redis, smtp, sms, "always", profile)
+    print(f"crowd, queue on, {_spike(steep):g}/s: {len(arrivals)} residents", flush=True)
+    result = scenario.run(stack, arrivals, queue_on=True, behaviour=loadgen.Behaviour())
+    result["correctness"] = scenario.correctness(stack, redis, result, smtp, sms, capacity)
+    out["on_high"] = result
     return out
+
+
+def _spike(curve: ArrivalCurve) -> float:
+    return curve.base_rate * curve.spike_factor
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -134,8 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--parts",
-        default="crowd,ceilings,scale,drills,failover_redis,failover_postgres",
-        help="comma-separated parts to run (also: tuning, the self-tuning drills)",
+        default=None,
+        help="comma-separated parts to run, of: " + ",".join(ALL_PARTS) + " (default: the "
+        "profile's parts)",
+    )
+    parser.add_argument(
+        "--pools",
+        action="append",
+        metavar="WAITING,BOOKING",
+        help="a pool split the pools part measures (repeat it: --pools 1,3 --pools 2,2); "
+        "default: the profile's",
     )
     parser.add_argument(
         "--port-offset",
@@ -159,7 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     served = layout(profile, args.proxy)
-    parts = set(args.parts.split(","))
+    parts = set((args.parts or ",".join(profile.parts)).split(","))
+    if parts - set(ALL_PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(ALL_PARTS)))}")
+    try:
+        splits = [nginx.parse_split(t) for t in args.pools] if args.pools else profile.pool_splits
+    except ValueError as exc:
+        parser.error(str(exc))
+    if "pools" in parts and args.proxy != "nginx":
+        parser.error("the pools part needs --proxy nginx (the pools are nginx's upstreams)")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     suffix = "" if profile.name == "quick" else f"-{profile.name}"
     out = args.out or ROOT / "bench" / "results" / f"{stamp}{suffix}"
@@ -223,14 +265,20 @@ def main(argv: list[str] | None = None) -> int:
             results["drills"] = drills.run(stack, redis, profile, smtp, sms, capacity)
         if "scale" in parts:
             results["scale"] = scale.run(stack, redis, profile)
+        if "pools" in parts:  # restarts the app servers with each split, then the default one
+            results["pools"] = pools.run(stack, redis, profile, smtp, sms, capacity, splits)
         if "failover_redis" in parts:
             # Its own Redis set (primary, replica, sentinels) and a scratch database on ours.
             server = stack.database_url.rsplit("/", 1)[0]
-            drill = failover_redis.options(["--database-url", f"{server}/postgres"])
+            drill = failover_redis.options(
+                ["--database-url", f"{server}/postgres", *profile.failover_args]
+            )
             results["failover_redis"] = failover_redis.run(drill)
         if "failover_postgres" in parts:
             # Two clusters of its own (a primary and its replica), beside the bench's.
-            results["failover_postgres"] = failover_postgres.run(failover_postgres.options([]))
+            results["failover_postgres"] = failover_postgres.run(
+                failover_postgres.options(list(profile.failover_args))
+            )
         if "tuning" in parts:  # last: it restarts the app servers with the controller on
             results["tuning"] = tuning.run(stack, redis, profile, smtp, sms)
     except KeyboardInterrupt:

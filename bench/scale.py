@@ -67,6 +67,7 @@ def slots_scale(stack: Stack, profile: Profile) -> list[dict[str, Any]]:
             {
                 "slots": total,
                 "scale_slots": count,
+                "per_clinic": days * per_day,
                 "load_s": round(load_s, 1),
                 "search_p50_ms": _p(search, 50),
                 "search_p95_ms": _p(search, 95),
@@ -118,6 +119,7 @@ def waiting_scale(stack: Stack, redis: Any, profile: Profile) -> list[dict[str, 
     for count in profile.scale_waiting:
         scenario.reset_queue(redis)
         scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1, idle_minutes=60)
+        before = int(redis.info("memory")["used_memory"])
         t0 = time.monotonic()
         last = fill_line(redis, count)
         fill_s = time.monotonic() - t0
@@ -140,6 +142,11 @@ def waiting_scale(stack: Stack, redis: Any, profile: Profile) -> list[dict[str, 
                 "script_p50_us": _p(script_us, 50),
                 "script_p95_us": _p(script_us, 95),
                 "redis_used_memory_mb": round(int(redis.info("memory")["used_memory"]) / 2**20),
+                # What the line itself costs: used memory after the fill less before it (the
+                # empty queue), per person; the samples above add nothing lasting.
+                "redis_bytes_per_waiting": round(
+                    (int(redis.info("memory")["used_memory"]) - before) / count
+                ),
             }
         )
         print(f"scale: {count} waiting", flush=True)

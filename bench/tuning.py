@@ -44,10 +44,9 @@ def _sample(redis: Any, t: float) -> dict[str, Any]:
     }
 
 
-def run(
-    stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink, seconds: float = 40.0
-) -> dict[str, Any]:
+def run(stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink) -> dict[str, Any]:
     """Both drills; what each saw, second by second, and its summary."""
+    seconds = profile.tuning_s
     reference = profile.admit_per_minute
     _restart_apps(
         stack,
