@@ -11,7 +11,7 @@ from booking.admin import bp
 from booking.clock import now
 from booking.db import db
 from booking.models import Clinic, OnExpiry, Role
-from booking.services import invitation_report, invitations
+from booking.services import invitation_report, invitation_rounds, invitations
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.inventory import SERVICES
 from booking.services.text import N_
@@ -111,16 +111,7 @@ def invitations_round() -> Any:
         return _page(values, errors, 422)
     staff = current_staff()
 
-    def work(s: Any) -> Any:
-        record = invitations.run_round(
-            s,
-            service=values["service"],
-            now=now(),
-            over_invitation=factor,
-            expires_hours=hours,
-            on_expiry=values["on_expiry"] or OnExpiry.NEXT_ROUND.value,
-            staff_id=staff.id if staff else None,
-        )
+    def done(s: Any, record: Any) -> None:
         audit(
             "invitations.round",
             record_type="invitation_round",
@@ -129,14 +120,26 @@ def invitations_round() -> Any:
                 "seed": record.seed,
                 "over_invitation": factor,
                 "places": sum(record.places.values()),
+                "eligible": record.eligible,
                 "pool": len(record.pool),
+                "skipped": len(record.skipped or []),
                 "result_digest": record.result_digest,
             },
         )
-        return record
 
     try:
-        db.transaction(work)
+        # The draw commits first, then the invitations in batches of their own: bookings and
+        # the waiting room never wait on the round's writes.
+        invitation_rounds.run_round_in_batches(
+            db.transaction,
+            service=values["service"],
+            now=now(),
+            over_invitation=factor,
+            expires_hours=hours,
+            on_expiry=values["on_expiry"] or OnExpiry.NEXT_ROUND.value,
+            staff_id=staff.id if staff else None,
+            when_done=done,
+        )
     except DomainError as exc:
         return _page(values, dict(exc.errors) or {"form": exc.detail}, exc.status)
     return redirect(url_for("admin.invitations_view"), code=303)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,16 +45,32 @@ DEFAULT_NOTICES = NoticePolicy()
 SILENT = NoticePolicy(enabled=False)  # e.g. the demo's background bookings
 
 
-def note_for_dispatch(session: Session, message: OutboxMessage) -> None:
+class Dispatchable(Protocol):
+    """What the after-commit hook reads of a message: an outbox row, or a row that names one."""
+
+    @property
+    def id(self) -> int:
+        """The outbox row's id."""
+
+    @property
+    def status(self) -> str:
+        """Its status."""
+
+    @property
+    def next_attempt_at(self) -> datetime:
+        """When it is due."""
+
+
+def note_for_dispatch(session: Session, message: Dispatchable) -> None:
     """Remember a new or changed message so the after-commit hook can enqueue or unschedule it."""
     pending: dict[str, list[Any]] = session.info.setdefault(AFTER_COMMIT, {})
     pending.setdefault("outbox", []).append(message)
 
 
-def take_for_dispatch(session: Session) -> list[OutboxMessage]:
+def take_for_dispatch(session: Session) -> list[Dispatchable]:
     """The messages noted by the unit of work that just committed (emptied as it is read)."""
     pending: dict[str, list[Any]] = session.info.get(AFTER_COMMIT, {})
-    messages: list[OutboxMessage] = pending.pop("outbox", [])
+    messages: list[Dispatchable] = pending.pop("outbox", [])
     return messages
 
 
