@@ -25,6 +25,7 @@ ROUND_FIELDS = ("service", "over_invitation", "expires_hours", "on_expiry")
 
 def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **extra: Any) -> Any:
     moment = now()
+    rounds = invitation_report.funnel(db.session)
     return render_template(
         "admin/invitations.html",
         values={
@@ -40,7 +41,8 @@ def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **e
         groups=invitation_report.group_counts(db.session),
         areas=invitation_report.waiting_by_area(db.session),
         releases=invitation_report.released(db.session, now=moment),
-        rounds=invitation_report.funnel(db.session),
+        rounds=rounds,
+        by_clinic=invitation_report.funnel_by_clinic(db.session, [r for r, _c in rounds]),
         acceptance=invitation_report.acceptance,
         status_words=partial(status_words, staff=True),
         **extra,

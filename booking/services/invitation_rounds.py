@@ -218,8 +218,8 @@ def run_round_in_batches(
 ) -> int:
     """Draw a round in one transaction (``transact`` runs and commits a unit of work), then
     write its invitations ``batch_size`` at a time, each batch in its own short transaction
-    (``after_batch`` is told how many are written), then close it (``when_done`` runs in that
-    last transaction). Return the round's id."""
+    (``after_batch`` is told how many are written: 0 once the draw is committed), then close
+    it (``when_done`` runs in that last transaction). Return the round's id."""
     settings = _settings(over_invitation, expires_hours, on_expiry, seed, staff_id)
 
     def start(s: Session) -> tuple[int, Drawn]:
@@ -238,6 +238,8 @@ def run_round_in_batches(
 
     try:
         written = 0
+        if after_batch is not None:
+            after_batch(0)  # the draw is committed, nothing written yet
         for batch in chunks(drawn.chosen, batch_size):
 
             def write(s: Session, batch: Sequence[tuple[int, str]] = batch) -> list[list[Any]]:
