@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from booking.models import Clinic, Invitation, InvitationRound, Preregistration, Slot
 from booking.services.geo import lookup_zip
@@ -50,7 +50,11 @@ def released(session: Session, *, now: datetime) -> list[tuple[Clinic, date, int
 def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, dict[str, int]]]:
     """The latest rounds, each with its invitations by status (sent, booked, expired)."""
     rounds = session.scalars(
-        select(InvitationRound).order_by(InvitationRound.id.desc()).limit(limit)
+        select(InvitationRound)
+        # A round's pool can hold tens of thousands of people: the page needs none of them.
+        .options(defer(InvitationRound.pool), defer(InvitationRound.skipped))
+        .order_by(InvitationRound.id.desc())
+        .limit(limit)
     ).all()
     counts: dict[int, dict[str, int]] = {r.id: defaultdict(int) for r in rounds}
     if rounds:
