@@ -60,6 +60,15 @@ def check_settings(over_invitation: float, expires_hours: int, on_expiry: str) -
         raise InvalidInput(N_("Please correct the round's settings."), errors=errors)
 
 
+def check_not_busy(session: Session, service: str) -> None:
+    """Refuse while a round of ``service`` is being written (``Conflict``)."""
+    busy = select(InvitationRound.id).where(
+        InvitationRound.service == service, InvitationRound.finished_at.is_(None)
+    )
+    if session.scalar(busy) is not None:
+        raise Conflict(BUSY)
+
+
 def open_round(
     session: Session, *, service: str, now: datetime, **settings: Any
 ) -> InvitationRound:
@@ -73,11 +82,7 @@ def open_round(
         )
         .values(finished_at=now)
     )
-    busy = select(InvitationRound.id).where(
-        InvitationRound.service == service, InvitationRound.finished_at.is_(None)
-    )
-    if session.scalar(busy) is not None:
-        raise Conflict(BUSY)
+    check_not_busy(session, service)
     record = InvitationRound(
         service=service, pool=[], places={}, result_digest="", created_at=now, **settings
     )
