@@ -7,7 +7,7 @@ and places the day after, inserts the preregistrations in one ``INSERT ... SELEC
 priority groups, 5 to 30 miles of travel, spread over two degrees so many reach no clinic),
 and releases ``--invitations`` places across the clinics. Then, while four threads book (hold +
 confirm) and one polls a waiting-room ticket through the app in this process, a child process
-runs the round as the admin page does (``run_round_in_batches``: the draw in one transaction,
+runs the round as the admin's job does (``run_round_in_batches``: the draw in one transaction,
 the invitations and messages in batches of their own) and reports its wall time and peak RSS
 (``ru_maxrss``). The load runs ``--baseline`` seconds before the round too, so the latencies
 with and without a round come from one run. Last, two RQ workers send the queued messages to
@@ -255,7 +255,7 @@ def _run_child(stack: Stack, flag: str) -> dict[str, Any]:
 
 
 def child() -> int:
-    """Run the round as the admin page does and print what it cost (run in a child process)."""
+    """Run the round as the admin's job does and print what it cost (run in a child process)."""
     from sqlalchemy import func, select
 
     from booking.app import create_app
