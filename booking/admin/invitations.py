@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -10,8 +11,9 @@ from flask import redirect, render_template, request, url_for
 from booking.admin import bp
 from booking.clock import now
 from booking.db import db
+from booking.jobs import rounds
 from booking.models import Clinic, OnExpiry, Role
-from booking.services import invitation_report, invitations
+from booking.services import invitation_report, invitation_rounds, invitations
 from booking.services.errors import DomainError, InvalidInput
 from booking.services.inventory import SERVICES
 from booking.services.text import N_
@@ -19,12 +21,14 @@ from booking.services.validation import parse_date, parse_int
 from booking.web.access import audit, current_staff, staff_route
 from booking.web.preregistration import status_words
 
+log = logging.getLogger(__name__)
 RELEASE_FIELDS = ("clinic_id", "day", "places", "service")
 ROUND_FIELDS = ("service", "over_invitation", "expires_hours", "on_expiry")
 
 
 def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **extra: Any) -> Any:
     moment = now()
+    rounds = invitation_report.funnel(db.session)
     return render_template(
         "admin/invitations.html",
         values={
@@ -40,7 +44,8 @@ def _page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **e
         groups=invitation_report.group_counts(db.session),
         areas=invitation_report.waiting_by_area(db.session),
         releases=invitation_report.released(db.session, now=moment),
-        rounds=invitation_report.funnel(db.session),
+        rounds=rounds,
+        by_clinic=invitation_report.funnel_by_clinic(db.session, [r for r, _c in rounds]),
         acceptance=invitation_report.acceptance,
         status_words=partial(status_words, staff=True),
         **extra,
@@ -109,34 +114,25 @@ def invitations_round() -> Any:
         errors["service"] = N_("Choose a vaccine.")
     if errors:
         return _page(values, errors, 422)
-    staff = current_staff()
-
-    def work(s: Any) -> Any:
-        record = invitations.run_round(
-            s,
-            service=values["service"],
-            now=now(),
-            over_invitation=factor,
-            expires_hours=hours,
-            on_expiry=values["on_expiry"] or OnExpiry.NEXT_ROUND.value,
-            staff_id=staff.id if staff else None,
-        )
-        audit(
-            "invitations.round",
-            record_type="invitation_round",
-            record_id=record.id,
-            detail={
-                "seed": record.seed,
-                "over_invitation": factor,
-                "places": sum(record.places.values()),
-                "pool": len(record.pool),
-                "result_digest": record.result_digest,
-            },
-        )
-        return record
-
+    on_expiry = values["on_expiry"] or OnExpiry.NEXT_ROUND.value
+    settings = {
+        "service": values["service"],
+        "over_invitation": factor,
+        "expires_hours": hours,
+        "on_expiry": on_expiry,
+    }
     try:
-        db.transaction(work)
+        invitation_rounds.check_settings(factor, hours, on_expiry)
+        invitation_rounds.check_not_busy(db.session, values["service"])
     except DomainError as exc:
         return _page(values, dict(exc.errors) or {"form": exc.detail}, exc.status)
+    staff = current_staff()
+    # A worker draws and writes it: minutes at a million people, longer than a request may.
+    try:
+        rounds.enqueue_round(settings, staff.id if staff else None)
+    except Exception:
+        log.exception("could not queue an invitation round")
+        return _page(
+            values, {"form": N_("The round could not be started: try again in a minute.")}, 503
+        )
     return redirect(url_for("admin.invitations_view"), code=303)

@@ -10,7 +10,7 @@ from booking.clinic import bp
 from booking.clock import now
 from booking.db import db
 from booking.models import Clinic, Role
-from booking.services import standby
+from booking.services import invitation_report, standby
 from booking.services.errors import DomainError
 from booking.services.inventory import SERVICES
 from booking.web.access import audit, current_staff, staff_route
@@ -36,6 +36,11 @@ def _page(clinic: Clinic, values: dict[str, str], errors: dict[str, str], **extr
         errors=errors,
         max_places=standby.MAX_PLACES,
         max_hours=standby.MAX_HOURS,
+        # This clinic's share of the latest rounds (the state's and its own standby offers).
+        funnel=invitation_report.funnel_by_clinic(
+            db.session, [r for r, _c in invitation_report.funnel(db.session)], clinic_id=clinic.id
+        ),
+        acceptance=invitation_report.acceptance,
         **extra,
     )
 

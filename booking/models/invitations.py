@@ -49,12 +49,19 @@ class InvitationRound(Base):
     expires_hours: Mapped[int] = mapped_column(Integer)
     on_expiry: Mapped[str] = mapped_column(String(12))
     # The draw's inputs, as drawn: [[prereg id, rank, [release key, ...nearest first]], ...]
-    # and {release key: invitations to send}; a release key is "clinic_id:YYYY-MM-DD".
+    # and {release key: invitations to send}; a release key is "clinic_id:YYYY-MM-DD". The pool
+    # is the part of the lottery order the draw reached (everyone after it could not have been
+    # chosen, whatever their places); ``eligible`` counts everyone it was drawn from.
     pool: Mapped[list[Any]] = mapped_column(JSON)
     places: Mapped[dict[str, Any]] = mapped_column(JSON)
     result_digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column()
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    eligible: Mapped[int | None] = mapped_column(Integer)
+    # Drawn, but no longer waiting when their batch was written: [[prereg id, release key], ...].
+    skipped: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Null while the round's invitations are being written, batch by batch.
+    finished_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         CheckConstraint(
@@ -63,6 +70,14 @@ class InvitationRound(Base):
         ),
         CheckConstraint("expires_hours BETWEEN 1 AND 168", name="expires_hours_range"),
         CheckConstraint(one_of("on_expiry", OnExpiry), name="on_expiry_known"),
+        # One round at a time per vaccine is being written: a second would count stale places.
+        Index(
+            "uq_invitation_round_service_open",
+            "service",
+            unique=True,
+            postgresql_where=text("finished_at IS NULL"),
+            sqlite_where=text("finished_at IS NULL"),
+        ),
     )
 
 

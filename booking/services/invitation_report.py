@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from booking.models import Clinic, Invitation, InvitationRound, Preregistration, Slot
 from booking.services.geo import lookup_zip
@@ -50,7 +50,11 @@ def released(session: Session, *, now: datetime) -> list[tuple[Clinic, date, int
 def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, dict[str, int]]]:
     """The latest rounds, each with its invitations by status (sent, booked, expired)."""
     rounds = session.scalars(
-        select(InvitationRound).order_by(InvitationRound.id.desc()).limit(limit)
+        select(InvitationRound)
+        # A round's pool can hold tens of thousands of people: the page needs none of them.
+        .options(defer(InvitationRound.pool), defer(InvitationRound.skipped))
+        .order_by(InvitationRound.id.desc())
+        .limit(limit)
     ).all()
     counts: dict[int, dict[str, int]] = {r.id: defaultdict(int) for r in rounds}
     if rounds:
@@ -62,6 +66,38 @@ def funnel(session: Session, *, limit: int = 20) -> list[tuple[InvitationRound, 
         for round_id, status, count in rows:
             counts[round_id][status] = count
     return [(r, dict(counts[r.id])) for r in rounds]
+
+
+def funnel_by_clinic(
+    session: Session, rounds: list[InvitationRound], *, clinic_id: int | None = None
+) -> list[tuple[InvitationRound, Clinic, int, dict[str, int]]]:
+    """Each round's funnel per clinic (or at ``clinic_id`` only): the places the round offered
+    there, and its invitations there by status; newest round first, clinics by name."""
+    if not rounds:
+        return []
+    query = (
+        select(Invitation.round_id, Invitation.clinic_id, Invitation.status, func.count())
+        .where(Invitation.round_id.in_([r.id for r in rounds]))
+        .group_by(Invitation.round_id, Invitation.clinic_id, Invitation.status)
+    )
+    if clinic_id is not None:
+        query = query.where(Invitation.clinic_id == clinic_id)
+    counts: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    for round_id, at, status, count in session.execute(query):
+        counts[(round_id, at)][status] = count
+    clinics = {
+        c.id: c
+        for c in session.scalars(select(Clinic).where(Clinic.id.in_({at for _r, at in counts})))
+    }
+    found = []
+    for record in sorted(rounds, key=lambda r: -r.id):
+        offered: dict[int, int] = defaultdict(int)
+        for key, places in (record.places or {}).items():
+            offered[int(key.split(":")[0])] += int(places)
+        here = [at for r, at in counts if r == record.id]
+        for at in sorted(here, key=lambda c: (clinics[c].name, c)):
+            found.append((record, clinics[at], offered[at], counts[(record.id, at)]))
+    return found
 
 
 def waiting_by_area(session: Session) -> list[tuple[str, str, int]]:

@@ -13,19 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, true, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from booking.models import (
-    BOOKED_STATUSES,
     Clinic,
     Invitation,
     InvitationRound,
@@ -37,16 +34,16 @@ from booking.models import (
     OutboxMessage,
     Preregistration,
     PreregistrationStatus,
-    Reservation,
     Slot,
 )
-from booking.models.invitations import MAX_OVER_INVITATION
-from booking.services.errors import Conflict, InvalidInput, NotFound
+from booking.models.invitations import MAX_OVER_INVITATION as MAX_OVER_INVITATION
+from booking.services.errors import Conflict, NotFound
 from booking.services.inventory import local_day_bounds
 from booking.services.notices import note_for_dispatch
 from booking.services.text import N_
 
 SENT = InvitationStatus.SENT.value
+BUSY = N_("Another round for this vaccine is being written: try again in a minute.")
 
 
 def release_key(clinic_id: int, day: date) -> str:
@@ -67,6 +64,11 @@ def release_places(
         raise NotFound(N_("No clinic with that id."))
     if live_invitations(session, clinic_id, day):
         raise Conflict(N_("Invitations to this day are still open: change it after they end."))
+    writing = select(InvitationRound.id).where(
+        InvitationRound.service == service, InvitationRound.finished_at.is_(None)
+    )
+    if session.scalar(writing) is not None:
+        raise Conflict(BUSY)
     start, end = local_day_bounds(day, clinic.timezone)
     slots = session.scalars(
         select(Slot)
@@ -159,136 +161,11 @@ def releases_of(session: Session, service: str, now: datetime) -> dict[str, dict
     return found
 
 
-def _pool(
-    session: Session,
-    service: str,
-    releases: Mapping[str, Mapping[str, Any]],
-    *,
-    short_notice: bool = False,
-) -> list[Any]:
-    """Everyone waiting for ``service``, not booked, with the releases they can reach (with
-    ``short_notice``, only those who asked for same-day offers)."""
-    from booking.services.geo import distance_miles
+def run_round(session: Session, **settings: Any) -> InvitationRound:
+    """Draw and write a round in the caller's transaction: ``invitation_rounds.run_round``."""
+    from booking.services import invitation_rounds
 
-    booked = exists().where(
-        Reservation.person_key == Preregistration.person_key,
-        Reservation.service == Preregistration.service,
-        Reservation.status.in_([s.value for s in BOOKED_STATUSES]),
-    )
-    rows = session.execute(
-        select(
-            Preregistration.id,
-            Preregistration.priority_rank,
-            Preregistration.latitude,
-            Preregistration.longitude,
-            Preregistration.travel_miles,
-            Preregistration.product_id,
-        ).where(
-            Preregistration.service == service,
-            Preregistration.status == PreregistrationStatus.WAITING.value,
-            ~booked,
-            Preregistration.short_notice.is_(True) if short_notice else true(),
-        )
-    ).all()
-    pool = []
-    for prereg_id, rank, lat, lon, miles, product_id in rows:
-        reachable = []
-        for key, entry in releases.items():
-            clinic = entry["clinic"]
-            if product_id is not None and product_id not in entry["products"]:
-                continue
-            distance = distance_miles(lat, lon, clinic.latitude, clinic.longitude)
-            if distance <= miles:
-                reachable.append((distance, key))
-        if reachable:
-            pool.append([prereg_id, rank, [key for _d, key in sorted(reachable)]])
-    return sorted(pool)
-
-
-def run_round(
-    session: Session,
-    *,
-    service: str,
-    now: datetime,
-    over_invitation: float = 1.0,
-    expires_hours: int = 24,
-    on_expiry: str = OnExpiry.NEXT_ROUND.value,
-    seed: str | None = None,
-    staff_id: int | None = None,
-    only: str | None = None,
-    short_notice: bool = False,
-) -> InvitationRound:
-    """Draw a round for every clinic and day with released places (or the one ``only`` names,
-    a ``release_key``), among everyone waiting (or those who asked for short-notice offers),
-    and write the invitations. The pool drawn from is kept, so a replay needs neither filter."""
-    errors: dict[str, str] = {}
-    if not 1.0 <= over_invitation <= MAX_OVER_INVITATION:
-        errors["over_invitation"] = N_(
-            "Invite from 1 to %(most)s times as many people as places.", most=MAX_OVER_INVITATION
-        )
-    if not 1 <= expires_hours <= 168:
-        errors["expires_hours"] = N_("Give the invitations 1 to 168 hours.")
-    if on_expiry not in {choice.value for choice in OnExpiry}:
-        errors["on_expiry"] = N_("Choose what happens to unused places.")
-    if errors:
-        raise InvalidInput(N_("Please correct the round's settings."), errors=errors)
-    releases = releases_of(session, service, now)
-    if only is not None:
-        releases = {key: entry for key, entry in releases.items() if key == only}
-    places: dict[str, int] = {}
-    for key, entry in releases.items():
-        clinic_id, _day = key.split(":")
-        live = live_invitations(session, int(clinic_id), entry["day"])
-        room = math.floor(entry["reserved"] * over_invitation + 1e-9) - live
-        if room > 0:
-            places[key] = room
-    pool = _pool(
-        session, service, {key: releases[key] for key in places}, short_notice=short_notice
-    )
-    seed = seed or secrets.token_hex(16)
-    chosen = draw(pool, places, seed)
-    record = InvitationRound(
-        service=service,
-        seed=seed,
-        over_invitation=over_invitation,
-        expires_hours=expires_hours,
-        on_expiry=on_expiry,
-        pool=pool,
-        places=places,
-        result_digest=digest(chosen),
-        created_at=now,
-        created_by=staff_id,
-    )
-    session.add(record)
-    session.flush()
-    written = []
-    for prereg_id, key in chosen:
-        clinic_id, _day = key.split(":")
-        written.append(
-            Invitation(
-                round_id=record.id,
-                preregistration_id=prereg_id,
-                clinic_id=int(clinic_id),
-                day=releases[key]["day"],
-                status=SENT,
-                token_nonce=secrets.token_hex(16),
-                # Never past the day's last released time: nobody is told to book a gone place.
-                expires_at=min(now + timedelta(hours=expires_hours), releases[key]["last"]),
-                created_at=now,
-            )
-        )
-    session.add_all(written)
-    session.flush()
-    write_messages(session, written, now=now)
-    invited = [prereg_id for prereg_id, _key in chosen]
-    if invited:
-        session.execute(
-            update(Preregistration)
-            .where(Preregistration.id.in_(invited))
-            .values(status=PreregistrationStatus.INVITED.value, updated_at=now)
-        )
-    session.flush()
-    return record
+    return invitation_rounds.run_round(session, **settings)
 
 
 def write_messages(
@@ -298,43 +175,69 @@ def write_messages(
     now: datetime,
     kind: MessageKind = MessageKind.INVITATION,
 ) -> None:
-    """One message per invitation and channel the person gave (none for call-back only: the
-    2-1-1 line sees the invitation on the caller's page), sent after the transaction commits:
-    the invitation itself, or (``INVITATION_ENDED``) word that its places were filled."""
+    """Queue each invitation's messages (see ``queue_messages``)."""
+    queue_messages(session, [(i.id, i.preregistration_id) for i in written], now=now, kind=kind)
+
+
+def queue_messages(
+    session: Session,
+    written: Sequence[tuple[int, int]],
+    *,
+    now: datetime,
+    kind: MessageKind = MessageKind.INVITATION,
+) -> None:
+    """One message per (invitation id, preregistration id) and channel the person gave (none
+    for call-back only: the 2-1-1 line sees the invitation on the caller's page), sent after the
+    transaction commits: the invitation itself, or (``INVITATION_ENDED``) word that its places
+    were filled. Written in one multi-row insert per call."""
     people = {
-        p.id: p
-        for p in session.scalars(
-            select(Preregistration).where(
-                Preregistration.id.in_([i.preregistration_id for i in written])
-            )
+        row.id: row
+        for row in session.execute(
+            select(
+                Preregistration.id,
+                Preregistration.phone,
+                Preregistration.email,
+                Preregistration.locale,
+            ).where(Preregistration.id.in_([p for _i, p in written]))
         )
     }
-    for invitation in written:
-        prereg = people[invitation.preregistration_id]
+    rows = []
+    for invitation_id, prereg_id in written:
+        prereg = people[prereg_id]
         for channel, recipient in (
             (MessageChannel.SMS, prereg.phone),
             (MessageChannel.EMAIL, prereg.email),
         ):
             if recipient is None:
                 continue
-            message = OutboxMessage(
-                invitation_id=invitation.id,
-                kind=kind.value,
-                channel=channel.value,
-                recipient=recipient,
-                locale=prereg.locale,
-                revision=0,
-                dedupe_key=f"{kind.value}:{invitation.id}:{channel.value}",
-                payload={},
-                status=MessageStatus.QUEUED.value,
-                attempts=0,
-                send_after=now,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
+            rows.append(
+                {
+                    "invitation_id": invitation_id,
+                    "kind": kind.value,
+                    "channel": channel.value,
+                    "recipient": recipient,
+                    "locale": prereg.locale,
+                    "revision": 0,
+                    "dedupe_key": f"{kind.value}:{invitation_id}:{channel.value}",
+                    "payload": {},
+                    "status": MessageStatus.QUEUED.value,
+                    "attempts": 0,
+                    "send_after": now,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            session.add(message)
-            note_for_dispatch(session, message)
+    if not rows:
+        return
+    made = session.execute(
+        insert(OutboxMessage).returning(
+            OutboxMessage.id, OutboxMessage.status, OutboxMessage.next_attempt_at
+        ),
+        rows,
+    ).all()
+    for message in made:
+        note_for_dispatch(session, message)
 
 
 def replay(session: Session, round_id: int) -> bool:
@@ -350,6 +253,8 @@ def replay(session: Session, round_id: int) -> bool:
         )
     ).all()
     stored = {(p, release_key(c, d)) for p, c, d in written}
+    # Drawn but no longer waiting when their batch was written: drawn, never invited.
+    stored |= {(p, key) for p, key in record.skipped or []}
     return digest(again) == record.result_digest and set(again) == stored
 
 

@@ -4,13 +4,15 @@ the funnel; bad settings come back on the form."""
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from booking.db import db
 from booking.models import AuditEntry, Invitation, InvitationRound, Slot
 from booking.services import invitations, preregistration
+from tests.jobs.support import run_jobs
 from tests.preregistration.support import signup
 from tests.staff.support import admin_client
 from tests.support import csrf_from, make_clinic, make_slot
@@ -77,6 +79,10 @@ def test_release_run_and_follow_a_round(app, admin, clock):
         },
     )
     assert ran.status_code == 303
+    # A worker draws and writes it (minutes at a million people): nothing yet, then the round.
+    with app.app_context():
+        assert db.session.scalars(select(InvitationRound)).all() == []
+    assert run_jobs(app)
     with app.app_context():
         record = db.session.scalars(select(InvitationRound)).one()
         assert len(db.session.scalars(select(Invitation)).all()) == 3
@@ -91,6 +97,50 @@ def test_release_run_and_follow_a_round(app, admin, clock):
     assert seed in page and "Invited" in page
     assert "check your messages" not in page  # the residents' words, not the admin's
     assert "Acceptance rate" in page and "None ended yet" in page
+
+
+def test_a_round_is_refused_while_one_is_written_or_when_it_cannot_be_queued(
+    app, admin, clock, monkeypatch
+):
+    from booking.jobs import rounds
+
+    form = {
+        "service": "covid19",
+        "over_invitation": "1",
+        "expires_hours": "24",
+        "on_expiry": "public",
+    }
+    csrf = csrf_from(admin.get("/admin/invitations").get_data(as_text=True))
+    with app.app_context():
+        db.session.add(
+            InvitationRound(
+                service="covid19",
+                seed="open",
+                over_invitation=1.0,
+                expires_hours=24,
+                on_expiry="public",
+                pool=[],
+                places={},
+                result_digest="",
+                created_at=clock(),
+            )
+        )
+        db.session.commit()
+    busy = admin.post("/admin/invitations/rounds", data={"csrf_token": csrf, **form})
+    assert busy.status_code == 409
+    assert "being written" in busy.get_data(as_text=True)
+    assert not run_jobs(app)  # nothing was queued
+    with app.app_context():
+        db.session.execute(update(InvitationRound).values(finished_at=clock()))
+        db.session.commit()
+
+    def down(*_args):
+        raise ConnectionError("queue down")
+
+    monkeypatch.setattr(rounds, "get_queue", lambda: SimpleNamespace(enqueue=down))
+    refused = admin.post("/admin/invitations/rounds", data={"csrf_token": csrf, **form})
+    assert refused.status_code == 503
+    assert "could not be started" in refused.get_data(as_text=True)
 
 
 def test_other_roles_cannot_open_it(app, clock, accounts):

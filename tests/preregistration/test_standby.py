@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -128,6 +129,16 @@ def test_a_manager_fills_places_from_the_console_in_a_few_taps(app, clock):
         data={"csrf_token": token(manager), "places": "1", "hours": "1", "service": "covid19"},
     )
     assert done.status_code == 200 and 'id="standby-done"' in done.text
+    # The clinic's own funnel: the round's two offers (for its one place), both still out.
+    funnel = done.text.split('id="clinic-funnel"')[1]
+    cells = re.findall(r'data-label="([^"]+)">([^<]*)<', funnel)
+    assert cells[:5] == [
+        ("Places", "2"),
+        ("Invited", "2"),
+        ("Booked", "0"),
+        ("Expired", "0"),
+        ("Declined", "0"),
+    ]
     with app.app_context():
         assert db.session.scalar(select(func.count(Invitation.id))) == 2  # 1 place, 1.5 offers
         entry = db.session.scalars(
