@@ -123,4 +123,24 @@ def test_the_demo_outbox_shows_invitations_as_sent(database_url, clock, tmp_path
             db.session.flush()
             with app.test_request_context("/demo/outbox"):
                 html = demo_outbox()  # the view itself: no worker started by a request
-    assert "a vaccination place is kept for you" in html and "/invitation/" in html
+    assert "a vaccination place is kept for you" in html
+    # The personal link is a link, as a phone shows it: the page's reader follows it.
+    assert re.search(r'<a href="http://fairslot\.test/invitation/[\w.-]+">http://fairslot', html)
+
+
+def test_the_demo_outbox_links_only_this_sites_addresses():
+    from booking.demo.outbox import text_parts
+
+    text = "Book: https://book.example.org/invitation/1.ab-c. Or http://evil.example/x, ok"
+    assert text_parts(text, "https://book.example.org") == [
+        ("Book: ", False),
+        ("https://book.example.org/invitation/1.ab-c", True),
+        (". Or ", False),
+        ("http://evil.example/x", False),
+        (", ok", False),
+    ]
+    # A look-alike host that merely starts with the public address is not this site.
+    assert text_parts("https://book.example.org.evil.example/x", "https://book.example.org") == [
+        ("https://book.example.org.evil.example/x", False)
+    ]
+    assert "".join(piece for piece, _ in text_parts(text, "https://x")) == text
