@@ -51,9 +51,16 @@ def test_invited_book_with_their_link_past_the_waiting_room(build, clock):
     csrf = csrf_from(client.get("/invitation").get_data(as_text=True))
     data = {"csrf_token": csrf, "slot_id": slot_id, "date_of_birth": "04/27/1950"}
     booked = client.post("/invitation", data=data)
-    assert booked.status_code == 303 and "/manage/" in booked.headers["Location"]
+    assert booked.status_code == 303 and booked.headers["Location"].endswith("/confirmation")
     with app.app_context():
         assert db.session.scalar(select(Invitation.status)) == "booked"
+        code = db.session.scalar(select(Reservation.confirmation_code))
+    # The confirmation page, as for any booking: the code and the link to manage it.
+    confirmation = client.get("/confirmation").get_data(as_text=True)
+    assert f"{code[:4]}-{code[4:]}" in confirmation
+    manage = re.search(r"http://fairslot\.test(/manage/[\w.\-]+)", confirmation).group(1)
+    assert client.get(manage).status_code == 303
+    assert forwarded.get("/confirmation").status_code == 302  # not the other browser's
     client.get(link)  # the same link again: spent
     assert "already been used" in client.get("/invitation").get_data(as_text=True)
 
