@@ -163,6 +163,13 @@ def load_config(
         config["LOG_FORMAT"] = "json" if env == "production" else "text"
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = env == "production"
+    if config.get("DEMO_OUTBOX") is None:
+        config["DEMO_OUTBOX"] = env in {"demo", "development"}
+    elif config["DEMO_OUTBOX"] and env == "production":
+        raise ConfigError(
+            "FAIRSLOT_DEMO_OUTBOX is on, and its page shows anyone every message sent (names, "
+            "phone numbers, personal links). Production will not start with it: unset it."
+        )
     public_host = _check_public_url(config["PUBLIC_URL"], env, bool(config["PRIVATE_NETWORK"]))
     # Flask's own TRUSTED_HOSTS, which FAIRSLOT_TRUSTED_HOSTS only adds to.
     config["TRUSTED_HOSTS"] = trusted_hosts(public_host, config)

@@ -323,6 +323,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_METRICS_TOKEN", None, str,
             "If set, `/metrics` requires `Authorization: Bearer <token>`. In production `/metrics` "
             "answers only with it: unset, it answers 404 (and start-up logs a warning)."),
+    Setting("FAIRSLOT_DEMO_OUTBOX", None, _bool,
+            "Serve `/demo/outbox`, where anyone can read every message the demo outbox holds "
+            "(names, phone numbers, personal links): for the demo and the browser tests. "
+            "Production refuses to start with it on.",
+            shown="on in demo and development"),
     Setting("FAIRSLOT_SMTP_HOST", None, str,
             "SMTP server for email. Unset: email goes to the demo outbox in demo, development and "
             "test, and is **not sent in production** (those messages fail, visibly to admins, "

@@ -162,3 +162,36 @@ def test_the_command_line_without_a_secret_says_so_in_one_line(tmp_path: Any) ->
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out.stderr
     assert "FAIRSLOT_SECRET_KEY is not set" in lines[0]
+
+
+@pytest.mark.parametrize(("env", "shown"), [("demo", True), ("development", True), ("test", False)])
+def test_the_demo_outbox_is_on_by_default_only_in_demo_and_development(
+    tmp_path: Any, env: str, shown: bool
+) -> None:
+    environ = {"FAIRSLOT_ENV": env, "FAIRSLOT_INSTANCE_PATH": str(tmp_path)}
+    assert load_config(environ=environ)["DEMO_OUTBOX"] is shown
+    assert production(tmp_path, FAIRSLOT_PUBLIC_URL=PUBLIC)["DEMO_OUTBOX"] is False
+    turned = load_config(environ={**environ, "FAIRSLOT_DEMO_OUTBOX": "false"})
+    assert turned["DEMO_OUTBOX"] is False
+
+
+@pytest.mark.parametrize("how", ["environ", "override"])
+def test_production_refuses_the_demo_outbox(tmp_path: Any, how: str) -> None:
+    with pytest.raises(ConfigError, match="FAIRSLOT_DEMO_OUTBOX"):
+        if how == "environ":
+            production(tmp_path, FAIRSLOT_PUBLIC_URL=PUBLIC, FAIRSLOT_DEMO_OUTBOX="on")
+        else:
+            load_config(
+                environ={"FAIRSLOT_SECRET_KEY": "s" * 40, "FAIRSLOT_PUBLIC_URL": PUBLIC},
+                overrides={"FAIRSLOT_ENV": "production", "DEMO_OUTBOX": True},
+            )
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_the_demo_outbox_page_follows_the_setting(
+    database_url: str, clock: Any, tmp_path: Any, on: bool
+) -> None:
+    with rolled_back_app(database_url, clock, tmp_path, DEMO_OUTBOX=on) as app:
+        assert app.config["FAIRSLOT_ENV"] == "test"
+        page = app.test_client().get("/demo/outbox")
+        assert page.status_code == (200 if on else 404)

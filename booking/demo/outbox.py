@@ -1,15 +1,17 @@
 """The demo outbox page: what the demo "sent", so a visitor can read their confirmation.
 
-Only in demo and development, where messages go to the demo outbox instead of a provider. It
-renders the outbox rows again with the same templates the sender uses.
+Only where ``FAIRSLOT_DEMO_OUTBOX`` is on (by default in demo and development, where messages go
+to the demo outbox instead of a provider; the browser tests turn it on; production refuses it).
+It renders the outbox rows again with the same templates the sender uses.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template
+from flask import Blueprint, Flask, Response, abort, current_app, render_template
 
 from booking.clock import now
 from booking.db import db
@@ -20,11 +22,27 @@ from booking.services import outbox
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 PAGE_SIZE = 30
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def text_parts(text: str, public_url: str) -> list[tuple[str, bool]]:
+    """The message text in pieces, each marked whether it is a link to this site: those are
+    made links on the page, as a phone or mail program would, and nothing else is."""
+    parts: list[tuple[str, bool]] = []
+    start = 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(".,;:)")
+        ours = url.startswith(public_url.rstrip("/") + "/")
+        parts.append((text[start : match.start()], False))
+        parts.append((url, ours))
+        start = match.start() + len(url)
+    parts.append((text[start:], False))
+    return [(piece, link) for piece, link in parts if piece]
 
 
 def init_app(app: Flask) -> None:
-    """Register the page in demo and development only."""
-    if app.config["FAIRSLOT_ENV"] in ("demo", "development"):
+    """Register the page where FAIRSLOT_DEMO_OUTBOX is on (never in production)."""
+    if app.config["DEMO_OUTBOX"]:
         app.register_blueprint(bp)
 
 
@@ -39,7 +57,8 @@ def demo_outbox() -> Any:
         except LookupError:
             continue
         qr = base64.b64encode(rendered.qr_png).decode() if rendered.qr_png else None
-        entries.append({"message": message, "rendered": rendered, "qr": qr})
+        parts = text_parts(rendered.text, current_app.config["PUBLIC_URL"])
+        entries.append({"message": message, "rendered": rendered, "qr": qr, "parts": parts})
     return render_template("demo_outbox.html", entries=entries)
 
 

@@ -89,7 +89,11 @@ def invitation() -> Any:
             exc.status
         )
     session.pop(_SESSION, None)
-    return redirect(url_for("resident.manage_link", token=done.manage_token), code=303)
+    # The confirmation page, as for any booking: the code, the QR code and the manage link
+    # (the manage page alone never shows that link again).
+    session["confirmed"] = {"id": done.reservation.id}
+    session["manage"] = done.reservation.id
+    return redirect(url_for("resident.confirmation"), code=303)
 
 
 @bp.post("/invitation/decline")

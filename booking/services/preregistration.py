@@ -24,6 +24,9 @@ from booking.models import (
     BOOKED_STATUSES,
     LOCALES,
     Invitation,
+    InvitationRound,
+    InvitationStatus,
+    OnExpiry,
     Preregistration,
     PreregistrationStatus,
     Reservation,
@@ -31,7 +34,7 @@ from booking.models import (
     VaccineProduct,
 )
 from booking.models.preregistrations import MAX_TRAVEL_MILES
-from booking.services import eligibility, row_tokens
+from booking.services import eligibility, invitations, row_tokens
 from booking.services.errors import AlreadyBooked, Conflict, InvalidInput, NotFound
 from booking.services.search import find_place
 from booking.services.text import N_
@@ -332,7 +335,28 @@ def withdraw(session: Session, prereg_id: int, *, now: datetime) -> Preregistrat
         raise Conflict(N_("This preregistration is closed and can no longer be changed."))
     prereg.status = PreregistrationStatus.WITHDRAWN.value
     prereg.closed_at = prereg.updated_at = now
+    _decline_live_invitations(session, prereg.id, now=now)
     return prereg
+
+
+def _decline_live_invitations(session: Session, prereg_id: int, *, now: datetime) -> None:
+    """Withdrawing while invited declines the invitation: its link books nothing more, the day
+    no longer counts it as out, and its place goes where the round sends unused ones."""
+    live = session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.preregistration_id == prereg_id,
+            Invitation.status == InvitationStatus.SENT.value,
+        )
+        .with_for_update()
+    ).all()
+    for invitation in live:
+        invitation.status = InvitationStatus.DECLINED.value
+        invitation.closed_at = now
+        session.flush()
+        round_ = session.get(InvitationRound, invitation.round_id)
+        if round_ is not None and round_.on_expiry == OnExpiry.PUBLIC.value:
+            invitations.give_back(session, invitation.clinic_id, invitation.day, 1, now=now)
 
 
 def purge(session: Session, *, now: datetime, retention_days: int) -> int:

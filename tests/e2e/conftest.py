@@ -2,7 +2,8 @@
 
 The server is the real app in a background thread (werkzeug, threaded) on its own SQLite file
 and the embedded fakeredis: the savepoint ``app`` fixture cannot be shared across threads. It is
-seeded with the demo data at the real current time, so every slot a test picks is in the future.
+seeded with the demo data at the real current time, so every slot a test picks is in the future,
+and it serves the demo outbox page, where a test reads the messages a resident was sent.
 Playwright never downloads a browser: it drives the system Chromium. Without Chromium the tests
 skip on a workstation, but fail in CI (the CI variable is set), so they can never silently vanish.
 """
@@ -134,6 +135,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "INSTANCE_PATH": str(folder / "instance"),
         "QUEUE_MODE": "off",  # the waiting-room tests switch it on live
         "RATELIMIT_ENABLED": False,  # every browser comes from 127.0.0.1
+        "DEMO_OUTBOX": True,  # residents read what was "sent" on /demo/outbox, as in the demo
     }
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)

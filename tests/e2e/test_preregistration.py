@@ -1,5 +1,6 @@
 """Preregistration in a real browser: sign up, the status page, change, withdraw (EN and ES,
-with and without JavaScript), and a caller preregistered by a 2-1-1 agent; every page audited."""
+with and without JavaScript), and a caller preregistered by a 2-1-1 agent; every page audited.
+The invitation that follows is test_invitation.py's."""
 
 from __future__ import annotations
 
@@ -86,56 +87,4 @@ def test_an_agent_preregisters_a_caller(new_page: Any, live_server: LiveServer):
     page.wait_for_url("**/agent/preregistrations/*")
     assert first in page.content() and "Call back" in page.content()
     audit("agent-preregistration", screenshot=True)
-    audit.assert_clean()
-
-
-@pytest.mark.parametrize("locale", ["en-US", "es-ES"])
-def test_invited_resident_books_and_a_forwarded_link_is_refused(
-    new_page: Any, live_server: LiveServer, locale: str
-):
-    from tests.e2e.test_admin_pages import admin_sign_in
-
-    page = new_page(locale=locale)
-    audit = Audit(page, locale, reflow=True)
-    shots = locale == "en-US"
-    page.goto("/preregister")
-    fill_signup(page)
-    submit(page, "first_name")
-    page.wait_for_url("**/preregistration?new=1")
-    # A state admin releases places at the demo clinic and runs a round.
-    admin = new_page()
-    admin_audit = Audit(admin, "en-US")
-    admin_sign_in(admin, live_server)
-    admin.goto("/admin/invitations")
-    admin.select_option("#clinic_id", str(live_server.clinic_id))
-    admin.fill("#day", live_server.bookable_day().isoformat())
-    admin.fill("#places", "40")
-    submit(admin, "places")
-    admin.wait_for_load_state("load")
-    submit(admin, "over_invitation")
-    admin.wait_for_url("**/admin/invitations")
-    admin_audit("admin-invitations", screenshot=shots)
-    admin_audit.assert_clean()
-    page.goto("/preregistration")
-    audit("preregistration-invited", screenshot=shots)
-    link = page.locator("main a.button[href*='/invitation/']").get_attribute("href")
-    # Forwarded to someone else: their date of birth books nothing.
-    other = new_page(locale=locale)
-    other.goto(link)
-    other.fill("#date_of_birth", "01/01/1990")
-    submit(other, "date_of_birth")
-    assert (
-        translated(locale, "This invitation is for someone else. Each person needs their own.")
-        in other.content()
-    )
-    page.goto(link)
-    audit("invitation", screenshot=shots)
-    submit(page, "date_of_birth")  # no date of birth given
-    audit("invitation-errors", screenshot=shots)
-    page.fill("#date_of_birth", page.born)
-    submit(page, "date_of_birth")
-    page.wait_for_url("**/manage")
-    audit("invitation-booked")
-    page.goto(link)  # the link again: spent
-    assert translated(locale, "This invitation has already been used to book.") in page.content()
     audit.assert_clean()

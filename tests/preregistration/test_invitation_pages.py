@@ -51,9 +51,16 @@ def test_invited_book_with_their_link_past_the_waiting_room(build, clock):
     csrf = csrf_from(client.get("/invitation").get_data(as_text=True))
     data = {"csrf_token": csrf, "slot_id": slot_id, "date_of_birth": "04/27/1950"}
     booked = client.post("/invitation", data=data)
-    assert booked.status_code == 303 and "/manage/" in booked.headers["Location"]
+    assert booked.status_code == 303 and booked.headers["Location"].endswith("/confirmation")
     with app.app_context():
         assert db.session.scalar(select(Invitation.status)) == "booked"
+        code = db.session.scalar(select(Reservation.confirmation_code))
+    # The confirmation page, as for any booking: the code and the link to manage it.
+    confirmation = client.get("/confirmation").get_data(as_text=True)
+    assert f"{code[:4]}-{code[4:]}" in confirmation
+    manage = re.search(r"http://fairslot\.test(/manage/[\w.\-]+)", confirmation).group(1)
+    assert client.get(manage).status_code == 303
+    assert forwarded.get("/confirmation").status_code == 302  # not the other browser's
     client.get(link)  # the same link again: spent
     assert "already been used" in client.get("/invitation").get_data(as_text=True)
 
@@ -123,4 +130,24 @@ def test_the_demo_outbox_shows_invitations_as_sent(database_url, clock, tmp_path
             db.session.flush()
             with app.test_request_context("/demo/outbox"):
                 html = demo_outbox()  # the view itself: no worker started by a request
-    assert "a vaccination place is kept for you" in html and "/invitation/" in html
+    assert "a vaccination place is kept for you" in html
+    # The personal link is a link, as a phone shows it: the page's reader follows it.
+    assert re.search(r'<a href="http://fairslot\.test/invitation/[\w.-]+">http://fairslot', html)
+
+
+def test_the_demo_outbox_links_only_this_sites_addresses():
+    from booking.demo.outbox import text_parts
+
+    text = "Book: https://book.example.org/invitation/1.ab-c. Or http://evil.example/x, ok"
+    assert text_parts(text, "https://book.example.org") == [
+        ("Book: ", False),
+        ("https://book.example.org/invitation/1.ab-c", True),
+        (". Or ", False),
+        ("http://evil.example/x", False),
+        (", ok", False),
+    ]
+    # A look-alike host that merely starts with the public address is not this site.
+    assert text_parts("https://book.example.org.evil.example/x", "https://book.example.org") == [
+        ("https://book.example.org.evil.example/x", False)
+    ]
+    assert "".join(piece for piece, _ in text_parts(text, "https://x")) == text

@@ -373,3 +373,28 @@ def test_the_ended_offer_is_told_in_the_persons_language(app, session, now, worl
         sms = render_invitation(session, ended)
     assert ended.locale == "es" and "terminó" in sms.text and sms.text.startswith("FairSlot: ")
     assert "/invitation/" not in sms.text  # no link to a place that is gone
+
+
+@pytest.mark.parametrize("on_expiry", ["next_round", "public"])
+def test_withdrawing_while_invited_declines_the_invitation(session, now, world, on_expiry):
+    (prereg,) = people(session, now, 1)
+    release(session, now, world["boston"], world["day"], 1)
+    invitations.run_round(session, service="covid19", now=now, on_expiry=on_expiry)
+    invitation = session.scalars(select(Invitation)).one()
+    slot = invitation_links.offered_slots(session, invitation, now=now)[0]
+    preregistration.withdraw(session, prereg.id, now=now)
+    assert (invitation.status, invitation.closed_at, prereg.status) == (
+        "declined",
+        now,
+        "withdrawn",
+    )
+    with pytest.raises(HoldExpired):  # the link books nothing for a withdrawn person
+        invitation_links.book(
+            session, invitation.id, slot.id, "04/27/1950", now=now, secret_key=SECRET
+        )
+    assert session.scalar(select(func.count(Reservation.id))) == 0
+    reserved = sum(s.invite_reserved for s in session.scalars(select(Slot)))
+    assert reserved == (1 if on_expiry == "next_round" else 0)
+    # No longer out: the day's released places can be changed again.
+    assert invitations.live_invitations(session, world["boston"].id, world["day"]) == 0
+    assert release(session, now, world["boston"], world["day"], 2) == 2
