@@ -136,6 +136,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "QUEUE_MODE": "off",  # the waiting-room tests switch it on live
         "RATELIMIT_ENABLED": False,  # every browser comes from 127.0.0.1
         "DEMO_OUTBOX": True,  # residents read what was "sent" on /demo/outbox, as in the demo
+        # Jobs run as in the demo: a worker thread in the server's process (the admin's
+        # invitation round is a job, and its messages are sent by one).
+        "INPROCESS_WORKER": True,
     }
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
