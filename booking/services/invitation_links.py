@@ -58,6 +58,12 @@ def usable(invitation: Invitation, *, now: datetime) -> None:
     """Raise unless the invitation can still book: live and not past its expiry."""
     if invitation.status == InvitationStatus.BOOKED.value:
         raise Conflict(N_("This invitation has already been used to book."))
+    if invitation.status == InvitationStatus.DECLINED.value:
+        # Declined on its page, or ended by a withdrawal: "expired, you stay preregistered"
+        # would be untrue for someone who withdrew.
+        raise HoldExpired(
+            N_("This invitation has ended: it was declined, or the preregistration withdrawn.")
+        )
     if invitation.status != SENT or invitation.expires_at <= now:
         raise HoldExpired(N_("This invitation has expired. You stay preregistered."))
 

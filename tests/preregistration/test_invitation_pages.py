@@ -109,7 +109,7 @@ def test_an_invitee_declines_and_a_forwarded_link_cannot_decline_for_them(build,
         assert db.session.scalar(select(Invitation.status)) == "declined"
     assert "Waiting for an invitation" in client.get("/preregistration").get_data(as_text=True)
     client.get(link)  # the link again: it has ended
-    assert "expired" in client.get("/invitation").get_data(as_text=True)
+    assert "has ended: it was declined" in client.get("/invitation").get_data(as_text=True)
 
 
 def test_the_demo_outbox_shows_invitations_as_sent(database_url, clock, tmp_path):

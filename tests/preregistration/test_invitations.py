@@ -388,7 +388,8 @@ def test_withdrawing_while_invited_declines_the_invitation(session, now, world, 
         now,
         "withdrawn",
     )
-    with pytest.raises(HoldExpired):  # the link books nothing for a withdrawn person
+    # The link books nothing for a withdrawn person, and does not tell them they still wait.
+    with pytest.raises(HoldExpired, match="declined, or the preregistration withdrawn"):
         invitation_links.book(
             session, invitation.id, slot.id, "04/27/1950", now=now, secret_key=SECRET
         )
