@@ -160,7 +160,7 @@ class World:
         local = START.astimezone(ZoneInfo(ZONES[0])).date()
         days = [None, *(local + timedelta(days=d) for d in (-1, 0, 1, 2, 3, 13, 14))]
         filters = [(None, None), ("covid19", None), ("flu", None), ("covid19", self.covid)]
-        for hours, day, (service, product_id) in itertools.product((0, 3, 21, 50), days, filters):
+        for hours, day, (service, product_id) in itertools.product((0, 21, 50), days, filters):
             now = START + timedelta(hours=hours)
             found = search_clinics(
                 session, latitude=42.3427, longitude=-71.0922, radius_miles=5, now=now,
