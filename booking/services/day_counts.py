@@ -82,7 +82,10 @@ def free_by_day(
         return {}
     parts = []
     for table in (SlotDayCount, SlotDayDelta):
-        conditions = [table.clinic_id.in_(ids), table.day.between(first, last)]
+        conditions: list[ColumnElement[bool]] = [
+            table.clinic_id.in_(ids),
+            table.day.between(first, last),
+        ]
         if service:
             conditions.append(table.service == service)
         if product_id is not None:
@@ -108,21 +111,25 @@ def bookable(now: datetime) -> list[ColumnElement[bool]]:
     return [Slot.is_open.is_(True), Slot.starts_at > now, online_free(now) > 0]
 
 
+Span = tuple[tuple[int, ...], datetime | None, datetime | None]
+
+
 def scan(
     session: Session,
-    spans: list[tuple[int, datetime | None, datetime | None]],
+    spans: list[Span],
     *,
     now: datetime,
     service: str | None,
     product_id: int | None,
 ) -> dict[int, tuple[int, datetime]]:
-    """Free places and first time of the bookable slots in (clinic, from, until) spans, per
-    clinic (a clinic's spans summed); clinics with none are left out."""
+    """Free places and first time of the bookable slots per clinic, over (clinics, from, until)
+    spans (a clinic's spans summed; clinics with none left out). Spans come grouped by bounds,
+    so a search's spans are a few, however many clinics it finds."""
     if not spans:
         return {}
     ranges = []
-    for clinic_id, start, end in spans:
-        bounds = [Slot.clinic_id == clinic_id]
+    for clinic_ids, start, end in spans:
+        bounds: list[ColumnElement[bool]] = [Slot.clinic_id.in_(clinic_ids)]
         if start is not None:
             bounds.append(Slot.starts_at >= start)
         if end is not None:
@@ -134,6 +141,13 @@ def scan(
         .group_by(Slot.clinic_id)
     ).all()
     return {clinic_id: (int(total or 0), as_utc(first)) for clinic_id, total, first in rows}
+
+
+def _grouped(spans: list[tuple[int, datetime | None, datetime | None]]) -> list[Span]:
+    groups: dict[tuple[datetime | None, datetime | None], list[int]] = {}
+    for clinic_id, start, end in spans:
+        groups.setdefault((start, end), []).append(clinic_id)
+    return [(tuple(ids), start, end) for (start, end), ids in groups.items()]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -183,7 +197,7 @@ def clinics_free(
         inside[clinic_id] = (today + ONE_DAY, last - ONE_DAY)
         spans += [(clinic_id, None, splits[clinic_id]), (clinic_id, _day_start(last, zone), until)]
     spans = [(c, start, end) for c, start, end in spans if end is None or end > now]
-    edges = scan(session, spans, now=now, service=service, product_id=product_id)
+    edges = scan(session, _grouped(spans), now=now, service=service, product_id=product_id)
     counted = _counted(session, inside, now=now, service=service, product_id=product_id)
     zones = dict(clinics)
     # The first time: today's span, else the first counted day with room, else the last span.
@@ -195,7 +209,7 @@ def clinics_free(
         zone = ZoneInfo(zones[clinic_id])
         start = _day_start(free_days[0], zone)
         firsts.append((clinic_id, start, _day_start(free_days[0] + ONE_DAY, zone)))
-    first_times = scan(session, firsts, now=now, service=service, product_id=product_id)
+    first_times = scan(session, _grouped(firsts), now=now, service=service, product_id=product_id)
     result: dict[int, tuple[int, datetime | None]] = {}
     for clinic_id, _ in clinics:
         total, first = edges.get(clinic_id, (0, None))
