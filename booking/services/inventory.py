@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot, VaccineProduct
-from booking.services.day_counts import as_utc, bookable, clinics_free, vaccine_filter
+from booking.services.day_counts import as_utc, bookable, vaccine_filter
+from booking.services.day_search import clinics_free
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
 from booking.services.slot_counts import online_free
