@@ -153,6 +153,8 @@ def clinics_free(
         counted = counts_select(list(plan.inside), first, last, **filters)
         per_day = counted.subquery()
         parts.append(select(literal(COUNTED), *per_day.c, cast(null(), UTCDateTime())))
+    if not parts:  # a searched day that is over: nothing to read
+        return {clinic_id: (0, None) for clinic_id, _ in clinics}
     edges: dict[int, tuple[int, datetime]] = {}
     first_day: dict[int, datetime] = {}
     free_days: dict[int, list[tuple[date, int]]] = {}
@@ -190,7 +192,7 @@ def _answer(
             clinic_id not in plan.splits or first < plan.splits[clinic_id]
         )
         if days and not today_first:
-            if days[0][0] == plan.inside[clinic_id][0]:
+            if days[0][0] == plan.inside[clinic_id][0] and clinic_id in first_day:
                 first = first_day[clinic_id]
             else:
                 later.append(plan.day_span(clinic_id, days[0][0]))
