@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
     Select,
     and_,
@@ -32,10 +33,10 @@ from sqlalchemy.orm import Session
 
 from booking.models import Slot, UTCDateTime
 from booking.services.day_counts import as_date, as_utc, counts_select, vaccine_filter
+from booking.services.search_statements import COUNTED, EDGE, FIRST_DAY, search_rows
 from booking.services.slot_counts import online_free
 
 ONE_DAY = timedelta(days=1)
-EDGE, FIRST_DAY, COUNTED = 0, 1, 2
 SLOT = Slot.__table__.c  # Core columns: cheaper to build many conditions from
 Span = tuple[tuple[int, ...], datetime | None, datetime | None]
 
@@ -142,23 +143,19 @@ def clinics_free(
         return {}
     plan = _Plan(clinics, now, day, horizon_days)
     filters: dict[str, Any] = {"now": now, "service": service, "product_id": product_id}
-    # One branch per span, each an index range of (clinic_id, starts_at): an OR of ranges lets
-    # the planner walk starts_at across every clinic's slots instead.
-    parts = [_scan_select(EDGE, [span], **filters) for span in _grouped(plan.spans)]
-    if plan.inside:
-        firsts = [plan.day_span(c, lo) for c, (lo, _) in plan.inside.items()]
-        parts.append(_scan_select(FIRST_DAY, _grouped(firsts), **filters))
-        first = min(lo for lo, _ in plan.inside.values())
-        last = max(hi for _, hi in plan.inside.values())
-        counted = counts_select(list(plan.inside), first, last, **filters)
-        per_day = counted.subquery()
-        parts.append(select(literal(COUNTED), *per_day.c, cast(null(), UTCDateTime())))
-    if not parts:  # a searched day that is over: nothing to read
+    if not plan.spans and not plan.inside:  # a searched day that is over: nothing to read
         return {clinic_id: (0, None) for clinic_id, _ in clinics}
+    firsts = [plan.day_span(c, lo) for c, (lo, _) in plan.inside.items()]
+    if _postgresql(session):
+        spans = [(EDGE, c, start, end) for c, start, end in _bounded(plan.spans, now)]
+        days = [(c, lo, hi) for c, (lo, hi) in plan.inside.items()]
+        rows = search_rows(session, spans, firsts, days, **filters)
+    else:
+        rows = list(session.execute(_sqlite_select(plan, firsts, filters)))
     edges: dict[int, tuple[int, datetime]] = {}
     first_day: dict[int, datetime] = {}
     free_days: dict[int, list[tuple[date, int]]] = {}
-    for kind, clinic_id, row_day, free, first_at in session.execute(union_all(*parts)):
+    for kind, clinic_id, row_day, free, first_at in rows:
         if kind == EDGE:
             total, first = edges.get(clinic_id, (0, as_utc(first_at)))
             edges[clinic_id] = (total + int(free or 0), min(first, as_utc(first_at)))
@@ -198,7 +195,40 @@ def _answer(
                 later.append(plan.day_span(clinic_id, days[0][0]))
         result[clinic_id] = (total, first)
     if later:  # the first counted days were full: one more read, for those clinics
-        query = _scan_select(FIRST_DAY, _grouped(later), **filters)
-        for _, clinic_id, _, _, first_at in session.execute(query):
+        if _postgresql(session):
+            rows = search_rows(session, [], _bounded(later, filters["now"]), [], **filters)
+        else:
+            rows = list(session.execute(_scan_select(FIRST_DAY, _grouped(later), **filters)))
+        for _, clinic_id, _, _, first_at in rows:
             result[clinic_id] = (result[clinic_id][0], as_utc(first_at))
     return result
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _bounded(
+    spans: Sequence[tuple[int, datetime | None, datetime | None]], now: datetime
+) -> list[tuple[int, datetime, datetime]]:
+    """Spans with both ends (every span the plan makes has them; an open start is ``now``)."""
+    bounded = []
+    for clinic_id, start, end in spans:
+        assert end is not None
+        bounded.append((clinic_id, start or now, end))
+    return bounded
+
+
+def _sqlite_select(
+    plan: _Plan, firsts: list[tuple[int, datetime, datetime]], filters: dict[str, Any]
+) -> CompoundSelect[Any]:
+    """SQLite's statement (the embedded default, small data): one branch per span group."""
+    parts = [_scan_select(EDGE, [span], **filters) for span in _grouped(plan.spans)]
+    if plan.inside:
+        parts.append(_scan_select(FIRST_DAY, _grouped(firsts), **filters))
+        first = min(lo for lo, _ in plan.inside.values())
+        last = max(hi for _, hi in plan.inside.values())
+        counted = counts_select(list(plan.inside), first, last, **filters)
+        per_day = counted.subquery()
+        parts.append(select(literal(COUNTED), *per_day.c, cast(null(), UTCDateTime())))
+    return union_all(*parts)
