@@ -154,18 +154,19 @@ def clinics_free(
         rows = list(session.execute(_sqlite_select(plan, firsts, filters)))
     edges: dict[int, tuple[int, datetime]] = {}
     first_day: dict[int, datetime] = {}
-    free_days: dict[int, list[tuple[date, int]]] = {}
+    counted: dict[int, tuple[int, date]] = {}  # clinic: its counted free places, first day
     for kind, clinic_id, row_day, free, first_at in rows:
         if kind == EDGE:
             total, first = edges.get(clinic_id, (0, as_utc(first_at)))
             edges[clinic_id] = (total + int(free or 0), min(first, as_utc(first_at)))
         elif kind == FIRST_DAY:
             first_day[clinic_id] = as_utc(first_at)
-        elif int(free or 0) > 0:
+        elif int(free or 0) > 0:  # per day (SQLite), or per clinic: first day with room (PG)
             lo, hi = plan.inside[clinic_id]
-            if lo <= as_date(row_day) <= hi:
-                free_days.setdefault(clinic_id, []).append((as_date(row_day), int(free)))
-    return _answer(session, plan, clinics, edges, first_day, free_days, filters)
+            if lo <= (with_room := as_date(row_day)) <= hi:
+                total, earliest = counted.get(clinic_id, (0, with_room))
+                counted[clinic_id] = (total + int(free), min(earliest, with_room))
+    return _answer(session, plan, clinics, edges, first_day, counted, filters)
 
 
 def _answer(
@@ -174,7 +175,7 @@ def _answer(
     clinics: list[tuple[int, str]],
     edges: dict[int, tuple[int, datetime]],
     first_day: dict[int, datetime],
-    free_days: dict[int, list[tuple[date, int]]],
+    counted: dict[int, tuple[int, date]],
     filters: dict[str, Any],
 ) -> dict[int, tuple[int, datetime | None]]:
     """Totals and first times: today's span first, then the first counted day with room (its
@@ -183,16 +184,17 @@ def _answer(
     later: list[tuple[int, datetime | None, datetime | None]] = []
     for clinic_id, _ in clinics:
         total, first = edges.get(clinic_id, (0, None))
-        days = sorted(free_days.get(clinic_id, []))
-        total += sum(free for _, free in days)
+        if clinic_id in counted:
+            total += counted[clinic_id][0]
         today_first = first is not None and (
             clinic_id not in plan.splits or first < plan.splits[clinic_id]
         )
-        if days and not today_first:
-            if days[0][0] == plan.inside[clinic_id][0] and clinic_id in first_day:
+        if clinic_id in counted and not today_first:
+            with_room = counted[clinic_id][1]
+            if with_room == plan.inside[clinic_id][0] and clinic_id in first_day:
                 first = first_day[clinic_id]
             else:
-                later.append(plan.day_span(clinic_id, days[0][0]))
+                later.append(plan.day_span(clinic_id, with_room))
         result[clinic_id] = (total, first)
     if later:  # the first counted days were full: one more read, for those clinics
         if _postgresql(session):

@@ -125,18 +125,25 @@ def search_statement(service: bool, product: bool) -> CompoundSelect[Any]:
     rows = union_all(*parts).subquery("day_rows")
     # A row holds only slots of one phone release time (or none that matters): exact at `now`.
     day_free = case((rows.c.release_at > now, rows.c.free_held), else_=rows.c.free_released)
-    # Summed per day inside the LATERAL: each clinic's rows are index ranges of its own, where
-    # a join of all clinics would let the planner hash the whole count table.
-    per_day = (
-        select(rows.c.day, func.sum(day_free).label("free")).group_by(rows.c.day).lateral("per_day")
+    # Summed inside the LATERAL: each clinic's rows are index ranges of its own (a join of all
+    # clinics lets the planner hash the whole count table), and one row per clinic comes back:
+    # its free places and its first day with room.
+    per_day = select(rows.c.day, func.sum(day_free).label("free")).group_by(rows.c.day).subquery()
+    per_clinic = select(
+        func.sum(per_day.c.free).label("free"),
+        func.min(per_day.c.day).filter(per_day.c.free > 0).label("day"),
+    ).lateral("per_clinic")
+    counted = (
+        select(
+            literal(COUNTED),
+            days.c.clinic_id,
+            per_clinic.c.day,
+            per_clinic.c.free,
+            cast(null(), Slot.starts_at.type),
+        )
+        .select_from(days.join(per_clinic, true()))
+        .where(per_clinic.c.day.is_not(None))
     )
-    counted = select(
-        literal(COUNTED),
-        days.c.clinic_id,
-        per_day.c.day,
-        per_day.c.free,
-        cast(null(), Slot.starts_at.type),
-    ).select_from(days.join(per_day, true()))
     return union_all(edges, first_times, counted)
 
 
@@ -151,7 +158,8 @@ def search_rows(
     product_id: int | None,
 ) -> list[Any]:
     """Run the search statement: (kind, clinic id, day, free, first) per slot span with
-    room, per first counted day with room, and per counted day."""
+    room, per first counted day with room, and per clinic with room on its counted days (its
+    first such day and their free places)."""
     params: dict[str, Any] = {"now": now, "service": service, "product_id": product_id}
     for name, keys, values in (
         ("span", ("kind", "clinic_id", "lo", "hi"), spans),
@@ -160,6 +168,12 @@ def search_rows(
     ):
         columns = list(zip(*values, strict=True)) if values else [()] * len(keys)
         for key, column_values in zip(keys, columns, strict=True):
-            params[f"{name}_{key}"] = list(column_values)
+            params[f"{name}_{key}"] = [_sent(value) for value in column_values]
     statement = search_statement(bool(service), product_id is not None)
     return list(session.execute(statement, params))
+
+
+def _sent(value: Any) -> Any:
+    # ISO text, cast to timestamptz[] by the statement: psycopg dumps a list of aware
+    # datetimes about three times slower, a measurable share of a search's Python.
+    return value.isoformat() if isinstance(value, datetime) else value
