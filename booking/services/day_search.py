@@ -44,8 +44,8 @@ Span = tuple[tuple[int, ...], datetime | None, datetime | None]
 def _scan_select(
     kind: int, spans: list[Span], *, now: datetime, service: str | None, product_id: int | None
 ) -> Select[int, int, date, int, datetime]:
-    # One (clinic_id, starts_at) range per clinic: with ``clinic_id IN (...)`` and one range,
-    # PostgreSQL's planner walks ix_slot_starts_at across every clinic's slots of the day.
+    # SQLite's statement (PostgreSQL binds arrays instead: search_statements.py), one
+    # (clinic_id, starts_at) range per clinic, each an index range of the clinic's slots.
     ranges = []
     for clinic_ids, start, end in spans:
         for clinic_id in clinic_ids:
