@@ -4,8 +4,9 @@ Built per search, one ``(clinic_id, starts_at)`` range per clinic and span cost 
 than the search itself, and an ``IN (...)`` list let the planner walk ``ix_slot_starts_at``
 through every clinic's slots of a day. Here each array row (``unnest``) is joined ``LATERAL``
 to its own clinic's slots, an index range of ``uq_slot_clinic_id_starts_at_product_id``, and
-to its own clinic's count rows and pending deltas (their ``(clinic_id, day)`` indexes), so the
-work grows with the clinics searched, not with the slots per clinic.
+to its own clinic's count rows and pending deltas (their ``(clinic_id, day)`` indexes): every
+read is one clinic's index range, and only the edge days' slot reads grow with the slots a
+clinic has in a day.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from booking.services.slot_counts import online_free
 
 EDGE, FIRST_DAY, COUNTED = 0, 1, 2
 INSTANT = DateTime(timezone=True)
-# A slot span: kind (EDGE or FIRST_DAY), clinic, from (inclusive), to (exclusive).
+# A slot span whose places are summed: kind (EDGE), clinic, from (inclusive), to (exclusive).
 SlotSpan = tuple[int, int, datetime, datetime]
 # Counted days: clinic, first and last local day (inclusive).
 DaySpan = tuple[int, date, date]
