@@ -18,9 +18,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from booking.models.counts import local_day_text
+from booking.services.errors import DomainError
+
 # What a unit of work leaves for the after-commit hooks (messages to enqueue): handed to the
 # hooks once the commit succeeded and dropped when the work rolls back.
-from booking.services.errors import DomainError
 from booking.services.notices import AFTER_COMMIT
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # The slot triggers' local day (migration 0016): SQLite has no time zones of its own.
+        dbapi_connection.create_function(
+            "fairslot_local_day", 2, local_day_text, deterministic=True
+        )
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")

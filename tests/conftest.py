@@ -52,6 +52,8 @@ TABLES = (
     "reservation",
     "slot",
     "clinic",
+    "slot_day_delta",
+    "slot_day_count",
 )
 
 

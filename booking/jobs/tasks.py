@@ -185,6 +185,13 @@ def expire_invitations() -> int:
     return db.transaction(lambda session: invitations.expire(session, now=now()))
 
 
+def fold_slot_day_counts() -> int:
+    """Fold the slot triggers' deltas into the per clinic-day counts; return how many moved."""
+    from booking.services import day_counts
+
+    return db.transaction(day_counts.fold)
+
+
 HOUSEKEEPING = (
     "booking.jobs.tasks.relay_outbox",
     "booking.jobs.tasks.release_expired_holds",
@@ -193,4 +200,5 @@ HOUSEKEEPING = (
     "booking.jobs.opendata.rebuild_open_data",
     "booking.jobs.tasks.purge_preregistrations",
     "booking.jobs.tasks.expire_invitations",
+    "booking.jobs.tasks.fold_slot_day_counts",
 )

@@ -7,6 +7,7 @@ Importing this package registers every model, so ``metadata`` describes the whol
 from booking.models.api_keys import ClinicApiBatch, ClinicApiKey, ClinicApiKeyClinic
 from booking.models.base import Base, UTCDateTime
 from booking.models.clinics import Clinic, EligibilityRule, Slot
+from booking.models.counts import SlotDayCount, SlotDayDelta
 from booking.models.invitations import (
     Invitation,
     InvitationRound,
@@ -72,6 +73,8 @@ __all__ = [
     "ReservationStatus",
     "Role",
     "Slot",
+    "SlotDayCount",
+    "SlotDayDelta",
     "StaffClinic",
     "StaffSession",
     "StaffUser",

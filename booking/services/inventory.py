@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from booking.models import Clinic, Slot, VaccineProduct
+from booking.services.day_counts import as_utc, bookable, vaccine_filter
+from booking.services.day_search import clinics_free
 from booking.services.errors import NotFound
 from booking.services.geo import bounding_box, distance_miles
 from booking.services.slot_counts import online_free
@@ -47,11 +49,6 @@ def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _bookable(now: datetime) -> list[ColumnElement[bool]]:
-    # What residents can book online: the phone set-aside is not theirs until its cutoff.
-    return [Slot.is_open.is_(True), Slot.starts_at > now, online_free(now) > 0]
-
-
 def search_clinics(
     session: Session,
     *,
@@ -86,34 +83,16 @@ def search_clinics(
     if not near:
         return []
 
-    conditions = [Slot.clinic_id.in_([c.id for c, _ in near]), *_bookable(now)]
-    conditions += _vaccine_filter(service, product_id)
-    if day is None:
-        conditions.append(Slot.starts_at < now + timedelta(days=horizon_days))
-    rows = session.execute(
-        select(
-            Slot.clinic_id,
-            func.sum(online_free(now)),
-            func.min(Slot.starts_at),
-        )
-        .where(*conditions, *_day_filter(near, day))
-        .group_by(Slot.clinic_id)
-    ).all()
-    stats = {clinic_id: (int(total or 0), first) for clinic_id, total, first in rows}
-    results = []
-    for clinic, miles in near:
-        total, first = stats.get(clinic.id, (0, None))
-        results.append(
-            ClinicResult(clinic, round(miles, 1), total, _as_utc(first) if first else None)
-        )
-    return results
-
-
-def _vaccine_filter(service: str | None, product_id: int | None) -> list[ColumnElement[bool]]:
-    conditions = [Slot.service == service] if service else []
-    if product_id is not None:
-        conditions.append(Slot.product_id == product_id)
-    return conditions
+    stats = clinics_free(
+        session,
+        [(clinic.id, clinic.timezone) for clinic, _ in near],
+        now=now,
+        day=day,
+        horizon_days=horizon_days,
+        service=service,
+        product_id=product_id,
+    )
+    return [ClinicResult(clinic, round(miles, 1), *stats[clinic.id]) for clinic, miles in near]
 
 
 def _offering(
@@ -133,14 +112,6 @@ def _offering(
         )
     )
     return [(clinic, miles) for clinic, miles in near if clinic.id in ids]
-
-
-def _day_filter(near: list[tuple[Clinic, float]], day: date | None) -> list[ColumnElement[bool]]:
-    if day is None:
-        return []
-    # Clinics in one search share a time zone in practice; use the first clinic's.
-    start, end = local_day_bounds(day, near[0][0].timezone)
-    return [Slot.starts_at >= start, Slot.starts_at < end]
 
 
 def get_clinic(session: Session, clinic_id: int) -> Clinic:
@@ -167,21 +138,16 @@ def clinic_days(
     _, end = local_day_bounds(today + timedelta(days=days - 1), clinic.timezone)
     # Every open, future time (full ones too), so a full day reads "Full", not "No times".
     conditions = [Slot.clinic_id == clinic.id, Slot.is_open.is_(True), Slot.starts_at > now]
-    conditions += [Slot.starts_at < end, *_vaccine_filter(service, product_id)]
+    conditions += [Slot.starts_at < end, *vaccine_filter(service, product_id)]
     rows = session.execute(
         select(Slot.starts_at, online_free(now)).where(*conditions, Slot.starts_at >= start)
     ).all()
     counts: dict[date, int | None] = {today + timedelta(days=i): None for i in range(days)}
     for starts_at, free in rows:
-        local = _as_utc(starts_at).astimezone(tz).date()
+        local = as_utc(starts_at).astimezone(tz).date()
         if local in counts:
             counts[local] = (counts[local] or 0) + max(0, int(free))
     return sorted(counts.items())
-
-
-def _as_utc(value: datetime) -> datetime:
-    # Aggregates such as min() bypass the column type, and SQLite hands back naive UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def slots_for_day(
@@ -200,7 +166,7 @@ def slots_for_day(
         Slot.is_open.is_(True),
         Slot.starts_at >= max(start, now),
         Slot.starts_at < end,
-        *_vaccine_filter(service, product_id),
+        *vaccine_filter(service, product_id),
     ]
     return list(session.scalars(select(Slot).where(*conditions).order_by(Slot.starts_at, Slot.id)))
 
@@ -231,7 +197,7 @@ def remaining_appointments(session: Session, *, now: datetime, horizon_days: int
     """Free places in open, future slots within the booking horizon (for the waiting room)."""
     total = session.scalar(
         select(func.coalesce(func.sum(online_free(now)), 0)).where(
-            *_bookable(now), Slot.starts_at < now + timedelta(days=horizon_days)
+            *bookable(now), Slot.starts_at < now + timedelta(days=horizon_days)
         )
     )
     return int(total or 0)

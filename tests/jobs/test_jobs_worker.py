@@ -259,6 +259,7 @@ def test_workers_run_the_housekeeping_jobs(database_url, clock, tmp_path, now, l
         assert done == [
             "advance_admission_queue",
             "expire_invitations",
+            "fold_slot_day_counts",
             "purge_preregistrations",
             "rebuild_open_data",
             "relay_outbox",
