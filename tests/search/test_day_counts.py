@@ -184,7 +184,7 @@ def count_engine(database_url: str) -> Iterator[Engine]:
 
 def test_search_from_counts_matches_the_slot_scan(count_engine):
     @settings(
-        max_examples=30,
+        max_examples=15,
         derandomize=True,  # the same sequences on every run
         database=None,
         deadline=None,
