@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 
 from bench.stats import ArrivalCurve
 
+# The benchmark's parts in the order they run; a profile's ``parts`` are the default of --parts.
+ALL_PARTS = (
+    "crowd",
+    "ceilings",
+    "drills",
+    "scale",
+    "pools",
+    "failover_redis",
+    "failover_postgres",
+    "tuning",
+)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -44,16 +56,7 @@ class Profile:
     scale_samples: int = 100
     # Waiting-room + booking workers, measured side by side by the pools part.
     pool_splits: tuple[tuple[int, int], ...] = ((1, 3), (2, 2))
-    parts: tuple[str, ...] = (
-        "crowd",
-        "ceilings",
-        "drills",
-        "scale",
-        "pools",
-        "failover_redis",
-        "failover_postgres",
-        "tuning",
-    )
+    parts: tuple[str, ...] = ALL_PARTS
     # Extra options of the two failover drills (bench/failover_crowd.py's); none: their own.
     failover_args: tuple[str, ...] = ()
     drill_s: float = 40.0

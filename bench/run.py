@@ -35,23 +35,12 @@ from bench import (
     scenario,
     tuning,
 )
-from bench.profiles import PROFILES, Profile
+from bench.profiles import ALL_PARTS, PROFILES, Profile
 from bench.sinks import SmsSink, SmtpSink
 from bench.stack import ROOT, Stack, make_workdir, remove_workdir
 from bench.stats import ArrivalCurve, arrival_times
 
 SMTP_PORT, SMS_PORT = 28025, 28026
-# In the order they run; a profile's ``parts`` are the default of --parts.
-ALL_PARTS = (
-    "crowd",
-    "ceilings",
-    "drills",
-    "scale",
-    "pools",
-    "failover_redis",
-    "failover_postgres",
-    "tuning",
-)
 
 
 def machine() -> dict[str, Any]:
