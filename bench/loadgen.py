@@ -38,6 +38,9 @@ class Behaviour:
     patience_s: tuple[float, float] = (20.0, 90.0)
 
 
+CACHE_ANSWERED = frozenset({"HIT", "STALE", "UPDATING"})
+
+
 @dataclass
 class Resident:
     """What happened to one virtual resident (times in seconds from the scenario start)."""
@@ -68,6 +71,8 @@ class Crowd:
     requests: list[tuple[float, str, float, str, int]] = field(default_factory=list)
     residents: list[Resident] = field(default_factory=list)
     stop_at: float | None = None
+    # Answers nginx gave from its cache (X-Cache-Status HIT, STALE or UPDATING), per step.
+    cached: dict[str, int] = field(default_factory=dict)
 
     def now(self) -> float:
         """Seconds since the scenario started."""
@@ -89,6 +94,8 @@ class Crowd:
                     body = await resp.json(content_type=None) if resp.content_length != 0 else None
                     status = resp.status
                     self.requests.append((t0, step, self.now() - t0, str(status), port))
+                    if resp.headers.get("X-Cache-Status") in CACHE_ANSWERED:
+                        self.cached[step] = self.cached.get(step, 0) + 1
                     return status, body, dict(resp.headers)
             except aiohttp.ClientConnectorError:
                 # The balancer tries the other server: the user sees an error only if every

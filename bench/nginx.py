@@ -8,6 +8,7 @@ are tested in tests/test_bench.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,17 +20,21 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WAITING_UPSTREAM = "server 127.0.0.1:8001;"
 BOOKING_UPSTREAM = "server 127.0.0.1:8002;"
 LISTEN = "listen 80;"
+CACHE_PATH = "proxy_cache_path /var/cache/nginx/fairslot "
 
 
-def site_config(shipped: str, *, waiting_port: int, booking_port: int, listen_port: int) -> str:
-    """The shipped site with the bench's ports; refuses a file whose markers have moved."""
-    for marker in (WAITING_UPSTREAM, BOOKING_UPSTREAM, LISTEN):
+def site_config(
+    shipped: str, *, waiting_port: int, booking_port: int, listen_port: int, cache_dir: Path
+) -> str:
+    """The shipped site with the bench's ports and cache directory; refuses moved markers."""
+    for marker in (WAITING_UPSTREAM, BOOKING_UPSTREAM, LISTEN, CACHE_PATH):
         if shipped.count(marker) != 1:
             raise ValueError(f"the shipped nginx config must contain {marker!r} exactly once")
     return (
         shipped.replace(WAITING_UPSTREAM, f"server 127.0.0.1:{waiting_port};")
         .replace(BOOKING_UPSTREAM, f"server 127.0.0.1:{booking_port};")
         .replace(LISTEN, f"listen 127.0.0.1:{listen_port} backlog=4096;")
+        .replace(CACHE_PATH, f"proxy_cache_path {cache_dir} ")
     )
 
 
@@ -40,11 +45,21 @@ def main_config(prefix: Path, site: Path, connections: int = 8192) -> str:
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     return (
-        f"daemon off; pid {prefix}/nginx.pid; error_log stderr warn;\n"
+        f"daemon off; pid {prefix}/nginx.pid; error_log stderr warn;{as_invoker()}\n"
         f"worker_processes 1; worker_rlimit_nofile {2 * connections + 64};\n"
         f"events {{ worker_connections {connections}; }}\n"
         f"http {{ access_log off; {temp} include {site}; }}\n"
     )
+
+
+def as_invoker() -> str:
+    """nginx's ``user`` line for a master started as root: its workers write the cache there.
+
+    Started by root, nginx runs its workers as ``nobody``, which may not write into a private
+    temporary directory; started by anyone else, it runs them as that user (and the line would
+    only earn a warning).
+    """
+    return " user root;" if os.geteuid() == 0 else ""
 
 
 def pool_split(total: int, waiting: int = 0, booking: int = 0) -> tuple[int, int]:
@@ -79,7 +94,9 @@ def prepare(prefix: Path, waiting_port: int, booking_port: int, listen_port: int
     prefix.mkdir(exist_ok=True)
     site = prefix / "fairslot.conf"
     ports = {"waiting_port": waiting_port, "booking_port": booking_port}
-    site.write_text(site_config(SITE.read_text(), **ports, listen_port=listen_port))
+    site.write_text(
+        site_config(SITE.read_text(), **ports, listen_port=listen_port, cache_dir=prefix / "cache")
+    )
     (prefix / "nginx.conf").write_text(main_config(prefix, site))
     return [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
 

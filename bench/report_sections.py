@@ -11,6 +11,16 @@ from bench.stats import ratio
 from bench.targets import correctness_scenarios, crowd_label
 
 
+def _cached_share(scenario: dict[str, Any]) -> str:
+    """How many of the crowd's searches and slot lists nginx answered from its cache."""
+    if "cached" not in scenario:  # a run from before the cache was counted
+        return "n/a"
+    steps = scenario.get("steps", {})
+    asked = sum(steps.get(step, {}).get("count", 0) for step in ("search", "slots"))
+    cached = sum(scenario.get("cached", {}).get(step, 0) for step in ("search", "slots"))
+    return f"{cached:,} of {asked:,} ({pct(cached / asked)})" if asked else "n/a"
+
+
 def sections(results: dict[str, Any]) -> list[str]:
     """Markdown lines of every section that has results."""
     lines: list[str] = []
@@ -132,6 +142,7 @@ def _crowd(results: dict[str, Any]) -> list[str]:
                 f"{fmt(s['outcomes']['time_to_outcome_p95_s'])}"
             ),
         ),
+        ("Searches and slot lists answered by nginx's cache", _cached_share),
         (
             "Load generator CPU (share of one core)",
             lambda s: pct(s["generator_cpu"]["cpu_share_of_one_core"]),

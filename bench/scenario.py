@@ -99,6 +99,7 @@ def run(
         "requests": len(crowd.requests),
         "outcomes": analysis.outcome_figures(residents),
         "generator_cpu": cpu,
+        "cached": dict(crowd.cached),
         "start_monotonic": crowd.start,
         "drill": drill,
         "raw_requests": crowd.requests,

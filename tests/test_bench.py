@@ -262,6 +262,10 @@ def test_report_states_each_target_met_or_not():
     )
     assert "2 cores (Test CPU)" in text
     assert "| Errors (5xx, timeouts, refused) | 7 | 0 |" in text
+    assert "| Searches and slot lists answered by nginx's cache | n/a | n/a |" in text
+    results["crowd"]["on"]["cached"] = {"search": 1, "hold": 9}  # holds are never counted
+    text = report.render(results)
+    assert "| Searches and slot lists answered by nginx's cache | n/a | 1 of 10 (10%) |" in text
     assert "## Correctness" in text
     results["crowd"]["on_high"] = _scenario(3, 50.0)
     results["crowd"]["high"] = {"arrivals": 20, "spike_per_s": 280.0}

@@ -3,23 +3,30 @@ and the report naming the layout that ran. Pure: no nginx, no servers started.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import nginx, report
 
 pytestmark = pytest.mark.backend_free
+CACHE = Path("/tmp/bench-nginx/cache")
 
 
 def test_the_bench_runs_the_shipped_site_with_only_its_ports_changed():
     shipped = nginx.SITE.read_text()
-    site = nginx.site_config(shipped, waiting_port=38001, booking_port=38002, listen_port=38000)
+    site = nginx.site_config(
+        shipped, waiting_port=38001, booking_port=38002, listen_port=38000, cache_dir=CACHE
+    )
     assert "server 127.0.0.1:38001;" in site.split("upstream fairslot_waiting")[1].split("}")[0]
     assert "server 127.0.0.1:38002;" in site.split("upstream fairslot_booking")[1].split("}")[0]
     assert "listen 127.0.0.1:38000 backlog=4096;" in site
     assert "listen 80;" not in site
+    assert f"proxy_cache_path {CACHE} levels=" in site and "/var/" not in site
     # Every other line is the shipped one: the routing, headers and limits under test.
     changed = [a for a, b in zip(shipped.splitlines(), site.splitlines(), strict=True) if a != b]
     assert [line.strip() for line in changed] == [
+        "proxy_cache_path /var/cache/nginx/fairslot levels=1:2 keys_zone=fairslot_availability:10m",
         "server 127.0.0.1:8001;",
         "server 127.0.0.1:8002;",
         "listen 80;",
@@ -37,7 +44,11 @@ def test_the_bench_runs_the_shipped_site_with_only_its_ports_changed():
 def test_a_site_whose_markers_moved_is_refused_not_half_substituted(broken):
     with pytest.raises(ValueError, match="exactly once"):
         nginx.site_config(
-            broken(nginx.SITE.read_text()), waiting_port=1, booking_port=2, listen_port=3
+            broken(nginx.SITE.read_text()),
+            waiting_port=1,
+            booking_port=2,
+            listen_port=3,
+            cache_dir=CACHE,
         )
 
 

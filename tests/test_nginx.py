@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bench.nginx import as_invoker
 from booking import correlation
 from booking.web.booking_health import queued_seconds
 
@@ -37,11 +38,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ORIGIN_CALLS: dict[str, int] = {}  # path -> how many requests reached a stand-in pool
+CALLS_LOCK = threading.Lock()
+
+
 def _pool(name: str) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            with CALLS_LOCK:
+                calls = ORIGIN_CALLS[self.path] = ORIGIN_CALLS.get(self.path, 0) + 1
+            # Like the app: public availability says it may be shared for a moment, the rest
+            # says nothing (and an error never says it may be shared).
+            shareable = self.path.startswith("/api/v1/clinics") and "error" not in self.path
+            if "slow" in self.path:
+                time.sleep(0.5)
             body = json.dumps(
                 {
+                    "calls": calls,
                     "pool": name,
                     "path": self.path,
                     "for": self.headers.get("X-Forwarded-For"),
@@ -50,7 +63,10 @@ def _pool(name: str) -> ThreadingHTTPServer:
                     "request_id": self.headers.get("X-Request-ID"),
                 }
             ).encode()
-            self.send_response(200)
+            self.send_response(422 if "error" in self.path else 200)
+            if shareable:
+                self.send_header("Cache-Control", "public, max-age=30")
+            self.send_header("X-Request-ID", self.headers.get("X-Request-ID", ""))
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -83,11 +99,15 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         shipped = shipped.replace(old, new)
     prefix = tmp_path_factory.mktemp("nginx")
     (prefix / "logs").mkdir()
+    cache_path = "proxy_cache_path /var/cache/nginx/fairslot "
+    assert shipped.count(cache_path) == 1
+    shipped = shipped.replace(cache_path, f"proxy_cache_path {prefix}/cache ")
     (prefix / "fairslot.conf").write_text(shipped)
     temp = "client_body_temp_path {0}/b; proxy_temp_path {0}/p; fastcgi_temp_path {0}/f; "
     temp += "uwsgi_temp_path {0}/u; scgi_temp_path {0}/s;"
     (prefix / "nginx.conf").write_text(
-        f"daemon off; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log;\n"
+        f"daemon off; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log;"
+        f"{as_invoker()}\n"
         f"events {{ worker_connections 64; }}\n"
         f"http {{ access_log off; {temp.format(prefix)} include {prefix}/fairslot.conf; }}\n"
     )
@@ -167,3 +187,58 @@ def test_each_request_gets_nginxs_own_request_id(proxy):
     ids = {forged["request_id"], again["request_id"]}
     assert len(ids) == 2 and "chosen-by-the-client" not in ids
     assert all(correlation.accept_or_make(i) == i for i in ids)  # the app keeps them
+
+
+def answer(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as got:
+            return got.status, dict(got.headers), dict(json.loads(got.read()))
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), dict(json.loads(refused.read()))
+
+
+def test_public_availability_is_answered_from_the_cache_with_its_own_request_id(proxy):
+    path = "/api/v1/clinics?zip=02115&radius_miles=30&service=covid19"
+    first = answer(proxy, path)
+    again = answer(proxy, path)
+    assert first[2]["calls"] == again[2]["calls"] == ORIGIN_CALLS[path] == 1
+    assert (first[1]["X-Cache-Status"], again[1]["X-Cache-Status"]) == ("MISS", "HIT")
+    # Each answer names its own request, not the one that filled the cache.
+    assert first[1]["X-Request-ID"] == first[2]["request_id"]
+    assert again[1]["X-Request-ID"] != first[1]["X-Request-ID"]
+    assert correlation.accept_or_make(again[1]["X-Request-ID"]) == again[1]["X-Request-ID"]
+    # Another search is another entry; a slot list is cached the same way.
+    assert answer(proxy, path + "&date=2026-12-08")[2]["calls"] == 1
+    slots = "/api/v1/clinics/3/slots?date=2026-12-08"
+    assert [answer(proxy, slots)[2]["calls"] for _ in range(3)] == [1, 1, 1]
+
+
+def test_a_crowd_asking_the_same_search_at_once_reaches_the_app_once(proxy):
+    path = "/api/v1/clinics?zip=02115&slow=1"
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(answer(proxy, path)[2]["calls"]))
+        for _ in range(12)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [1] * 12 and ORIGIN_CALLS[path] == 1
+
+
+def test_credentials_errors_and_other_paths_always_reach_the_app(proxy):
+    path = "/api/v1/clinics?zip=01001"
+    with_token = [answer(proxy, path, Authorization="Bearer t")[2]["calls"] for _ in range(2)]
+    assert with_token == [1, 2]  # bypassed and not stored...
+    assert answer(proxy, path)[2]["calls"] == 3  # ...so the first anonymous one fills it
+    assert answer(proxy, path)[2]["calls"] == 3
+    error = "/api/v1/clinics?zip=00000&error=1"
+    first, second = answer(proxy, error), answer(proxy, error)
+    assert (first[0], second[0], second[2]["calls"]) == (422, 422, 2)
+    # Nothing outside the availability lists is stored, and the waiting room never is.
+    for other in ("/api/v1/holds/abc", "/api/v1/queue/tickets/abc", "/search?zip=02115"):
+        before = ORIGIN_CALLS.get(other, 0)
+        calls = [fetch(proxy, other)["calls"] for _ in range(2)]
+        assert calls == [before + 1, before + 2], other

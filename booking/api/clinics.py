@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from booking.api import bp
 from booking.api.common import path_id
@@ -21,7 +21,7 @@ from booking.web.search_args import parse_day, parse_product, parse_search, run_
 def list_clinics() -> Any:
     """Clinics near a ZIP code, nearest first."""
     results = run_search(parse_search(request.args))
-    return {"clinics": [clinic_result_json(r) for r in results]}
+    return {"clinics": [clinic_result_json(r) for r in results]}, 200, _shared_cache()
 
 
 @bp.get("/v1/clinics/<clinic_id>/slots")
@@ -52,4 +52,16 @@ def list_slots(clinic_id: str) -> Any:
         service=service,
         product_id=product.id if product else None,
     )
-    return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}
+    return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}, 200, _shared_cache()
+
+
+def _shared_cache() -> dict[str, str]:
+    """Let nginx serve the same public answer again for a moment (FAIRSLOT_AVAILABILITY_MAX_AGE).
+
+    In a crowd every arrival searches the same few places; answered from nginx's cache, those
+    searches no longer take booking workers from the admitted residents' holds and confirms. The
+    answer is the same for everyone (no session, no caller), and a stale "available" costs only
+    a refused hold, which the caller is told about.
+    """
+    seconds = int(current_app.config["AVAILABILITY_MAX_AGE"])
+    return {"Cache-Control": f"public, max-age={seconds}"} if seconds > 0 else {}
