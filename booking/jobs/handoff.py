@@ -77,12 +77,17 @@ def enqueue_drain(queue: Queue) -> None:
     drain or the relay.
     """
     try:
-        queue.enqueue(
-            DRAIN,
-            job_timeout=300,
-            result_ttl=60,
-            description="hand committed outbox messages to their send jobs",
-        )
+        # On a pipeline of our own: one round trip (RQ's enqueue alone makes two).
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()  # before any command: RQ's enqueue would otherwise call it mid-way
+            queue.enqueue(
+                DRAIN,
+                job_timeout=300,
+                result_ttl=60,
+                description="hand committed outbox messages to their send jobs",
+                pipeline=pipe,
+            )
+            pipe.execute()
     except Exception:
         # If Redis itself is down this fails too, and the flag expires by itself.
         with contextlib.suppress(Exception):
