@@ -33,10 +33,12 @@ def reset_queue(redis: Any) -> None:
     # spend the next scenario working through them ("no such message").
     from rq import Queue
 
+    from booking.jobs.handoff import DRAIN_FLAG, HANDOFF_KEY
     from booking.jobs.queue import QUEUE_NAME
 
     jobs = Queue(QUEUE_NAME, connection=redis)
     jobs.empty()
+    redis.delete(HANDOFF_KEY, DRAIN_FLAG)  # ids handed off but not yet drained, the same way
     for job_id in jobs.scheduled_job_registry.get_job_ids():
         jobs.scheduled_job_registry.remove(job_id, delete_job=True)
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from booking import correlation
 from booking.clock import now
 from booking.db import db
+from booking.jobs.handoff import drain
 from booking.jobs.queue import LIVE, RELAY_HORIZON, enqueue_message, get_queue, job_states
 from booking.messages.backends import DeliveryError, deliver
 from booking.messages.compose import render_outbox_message
@@ -128,7 +129,10 @@ def relay_outbox() -> int:
     """
     queue = get_queue()
     moment = now()
-    enqueued = after_id = seen = 0
+    # The hand-off list first, so what waits there is enqueued by its own job id (and a drain
+    # flag left by a lost drain job is cleared), then the rows that are in no list at all.
+    enqueued = drain(queue, now=moment)
+    after_id = seen = 0
     while seen < RELAY_MAX_ROWS:
         rows = outbox.relay_candidates(
             db.session, now=moment, horizon=RELAY_HORIZON, after_id=after_id
@@ -148,6 +152,14 @@ def relay_outbox() -> int:
     if enqueued:
         log.info("relay enqueued %d outbox messages", enqueued)
     return enqueued
+
+
+def drain_handoff() -> int:
+    """Enqueue the send jobs of the messages commits handed off (booking.jobs.handoff)."""
+    drained = drain(get_queue(), now=now())
+    if drained:
+        log.debug("drain enqueued %d outbox messages", drained)
+    return drained
 
 
 def release_expired_holds() -> int:

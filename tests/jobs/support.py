@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bench.sinks import SmtpSink
 from booking.db import db
+from booking.jobs.handoff import HANDOFF_KEY
 from booking.jobs.tasks import relay_outbox
 from booking.jobs.worker import InProcessWorker
 from booking.models import OutboxMessage
@@ -136,6 +137,11 @@ def run_jobs(
             relay_outbox()
     worker = InProcessWorker(app, redis_of(app), housekeeping=housekeeping)
     return worker.run_due(until=until)
+
+
+def handed_off(app: Flask) -> list[str]:
+    """The entries on the hand-off list that no drain has taken yet."""
+    return [raw.decode() for raw in redis_of(app).lrange(HANDOFF_KEY, 0, -1)]
 
 
 def book(

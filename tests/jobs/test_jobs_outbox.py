@@ -10,11 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.db import db
+from booking.jobs.handoff import DRAIN
 from booking.jobs.queue import RELAY_HORIZON, get_queue, message_job_id
-from booking.jobs.tasks import relay_outbox
+from booking.jobs.tasks import drain_handoff, relay_outbox
 from booking.services import closures, holds, moves, reservations
 from booking.services.notices import SILENT, NoticePolicy
-from tests.jobs.support import book, messages, run_jobs
+from tests.jobs.support import book, handed_off, messages, run_jobs
 from tests.support import ANSWERS, make_clinic, make_slot, person
 
 SECRET = "outbox-test-secret"
@@ -39,12 +40,17 @@ def test_a_booking_writes_its_confirmation_and_reminders_per_chosen_channel(app,
     reminders = sorted({m.send_after for m in rows if m.kind == "reminder"})
     assert reminders == [starts - timedelta(hours=24), starts - timedelta(hours=2)]
     assert {m.recipient for m in rows} == {"resident@example.com", "+16175550123"}
-    # After the commit: the confirmations on the queue, by outbox id. The reminders, days away,
-    # wait in the outbox; the relay puts each on RQ's schedule once it is 15 minutes away.
+    # After the commit: the confirmations' ids handed off, and one drain job on the queue, which
+    # enqueues them by outbox id. The reminders, days away, wait in the outbox; the relay puts
+    # each on RQ's schedule once it is 15 minutes away.
     with app.app_context():
         queue = get_queue()
         confirmations = [m.id for m in rows if m.kind == "confirmation"]
-        assert sorted(queue.job_ids) == sorted(message_job_id(i) for i in confirmations)
+        assert handed_off(app) == [str(i) for i in confirmations]
+        assert [job.func_name for job in queue.get_jobs()] == [DRAIN]
+        assert drain_handoff() == 2
+        sends = sorted(message_job_id(i) for i in confirmations)
+        assert sorted(queue.job_ids) == sorted([*sends, queue.job_ids[0]])
         scheduled = queue.scheduled_job_registry
         assert scheduled.count == 0
         clock.current = reminders[0] - RELAY_HORIZON
@@ -61,6 +67,8 @@ def test_a_reminder_due_within_the_relay_horizon_is_scheduled_at_the_commit(app,
     (reminder,) = messages(app, kind="reminder")
     assert reminder.send_after == booked["slot"].starts_at - timedelta(hours=2)
     with app.app_context():
+        assert f"{reminder.id}@{reminder.send_after.isoformat()}" in handed_off(app)
+        drain_handoff()
         scheduled = get_queue().scheduled_job_registry
         assert scheduled.get_job_ids() == [message_job_id(reminder.id)]
         assert scheduled.get_scheduled_time(message_job_id(reminder.id)) == reminder.send_after
@@ -105,6 +113,7 @@ def test_a_rolled_back_booking_writes_and_enqueues_nothing(app, now):
             db.transaction(work)
         queue = get_queue()
         assert queue.count == 0 and queue.scheduled_job_registry.count == 0
+    assert handed_off(app) == []
     assert messages(app) == []
     assert run_jobs(app) is False  # and no worker finds anything to send
 
@@ -135,10 +144,10 @@ def test_a_retried_transaction_enqueues_only_what_finally_committed(app, now):
         db.transaction(work)
         assert len(attempts) == 2
         rows = messages(app)
-        queued = get_queue().job_ids
+        handed = handed_off(app)
     confirmation = [m for m in rows if m.kind == "confirmation"]
     assert len(confirmation) == 1
-    assert queued == [message_job_id(confirmation[0].id)]
+    assert handed == [str(confirmation[0].id)]
 
 
 def test_cancelling_cancels_the_reminders_and_writes_a_notice(app, now):

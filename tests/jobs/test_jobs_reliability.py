@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from booking.db import db
 from booking.jobs.queue import get_queue
-from booking.jobs.tasks import RELAY_HORIZON, relay_outbox
+from booking.jobs.tasks import RELAY_HORIZON, drain_handoff, relay_outbox
 from booking.models import OutboxMessage
 from booking.services import holds, outbox, reservations
 from tests.conftest import rolled_back_app
@@ -120,7 +120,9 @@ def test_a_send_whose_worker_died_after_claiming_is_sent_once_its_lease_runs_out
     book(app, now, email_address=None)
     (message,) = messages(app, kind="confirmation")
     with app.app_context():
-        # A worker claimed it and died before calling the provider.
+        # A worker drained the hand-off, claimed the message and died before calling the
+        # provider.
+        drain_handoff()
         db.transaction(lambda s: outbox.claim(s, message.id, now=now, lease_seconds=LEASE))
         get_queue().empty()
     assert relay(app) == 0  # its lease still runs: it might be mid-send

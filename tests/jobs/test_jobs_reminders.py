@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from booking.db import db
 from booking.jobs.queue import RELAY_HORIZON, enqueue_message, get_queue, message_job_id
-from booking.jobs.tasks import relay_outbox
+from booking.jobs.tasks import drain_handoff, relay_outbox
 from booking.services import moves, reservations
 from tests.conftest import rolled_back_app
 from tests.jobs.support import book, messages, run_jobs, servers
@@ -75,6 +75,7 @@ def test_reminders_move_with_the_appointment(texting, clock, now):
     booked = book(app, now, days=3, email_address=None)
     old_start, new_start = booked["slot"].starts_at, booked["other_slot"].starts_at
     with app.app_context():
+        assert drain_handoff() == 1  # the confirmation, as a worker's drain job would
         clock.current = old_start - timedelta(hours=24) - RELAY_HORIZON
         assert relay_outbox() == 1  # the 24-hour reminder is on RQ's schedule
         db.transaction(
@@ -82,6 +83,7 @@ def test_reminders_move_with_the_appointment(texting, clock, now):
                 s, booked["reservation_id"], booked["other_slot"].id, now=clock.current
             )
         )
+        assert drain_handoff() == 1  # the notice of the move
         scheduled = get_queue().scheduled_job_registry
         assert scheduled.count == 0  # taken off the schedule; the new ones are a day away
         live = [m for m in messages(app, kind="reminder") if m.status == "queued"]

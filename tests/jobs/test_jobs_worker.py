@@ -27,7 +27,7 @@ from booking.jobs.queue import make_queue
 from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
-from tests.conftest import TEST_REDIS_URL, make_app, rolled_back_app, truncate
+from tests.conftest import make_app, rolled_back_app, truncate
 from tests.jobs.support import book, messages, run_jobs, servers
 from tests.support import RedisServer, make_clinic, make_slot, person_json
 
@@ -55,22 +55,6 @@ def descendants(pid: int) -> list[int]:
         for child in map(int, children):
             found += [child, *descendants(child)]
     return found
-
-
-@pytest.fixture
-def real_redis():
-    """A Redis reachable from other processes: FAIRSLOT_TEST_REDIS_URL, or a private server."""
-    if TEST_REDIS_URL:
-        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-        yield TEST_REDIS_URL
-        return
-    if not RedisServer.available():
-        pytest.skip("needs a real Redis (FAIRSLOT_TEST_REDIS_URL or redis-server)")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 class WorkerProcess:
