@@ -6,11 +6,19 @@ The controller is TCP's congestion control applied to admissions (AIMD with a sl
   requests in the window were slower than the target or failed (the target is a p99), then
   wait one whole window before cutting again: the window still holds requests served before
   the cut, and cutting on them again would drive the rate to the floor for one bad moment.
-  (Halving, as TCP Reno does, came down from 10x faster in the simulation of
+  (Halving every time, as TCP Reno does, came down from 10x faster in the simulation of
   tests/admission/test_control.py but undershot so far below capacity, since the load answers
   a cut only over the funnel's length, that the additive climb back took minutes.)
+* **Cut from what was admitted**: when fewer people arrived than the rate allowed, the rate
+  was not what loaded the path, and cutting it changes nothing (a rate 10x too high took four
+  cuts, 40 s, before the first one bound, in the benchmark of 2026-12-07). So a cut starts
+  from the admissions the window actually saw when they were fewer, as TCP's ssthresh starts
+  from the data in flight, not from the window (RFC 5681).
 * **Slow start** (x1.25 a step) until the first cut: a rate set 10x too low reaches the
   machine's capacity in about ten steps instead of the hundreds an additive step would need.
+  (x1.5, and a x0.5 cut when most of the window was slow, were tried in the simulation: with
+  the load lagging the rate by the funnel's length, the first overshot 2.6x and the second
+  undershot to a quarter of capacity.)
 * **Probe** (additive increase, +5% of the rate at the last cut a step) after a cut: the rate
   where the path last got slow is the best estimate of capacity, so approach it gently.
 * **Hold** when nobody is waiting: the rate is not what limits admission then, and raising it
@@ -101,6 +109,14 @@ def too_slow(figures: WindowFigures) -> bool:
     return figures.slow >= MIN_SLOW and figures.slow > SLOW_BUDGET * figures.requests
 
 
+def cut_rate(state: ControlState, admitted_per_minute: float | None) -> float:
+    """The rate a cut leads to, before the bounds: from the rate, or from what was admitted."""
+    basis = state.rate
+    if admitted_per_minute is not None and 0 < admitted_per_minute < basis:
+        basis = admitted_per_minute
+    return basis * CUT
+
+
 def step(
     state: ControlState,
     figures: WindowFigures,
@@ -108,13 +124,14 @@ def step(
     waiting: int,
     now: float,
     config: ControlConfig,
+    admitted_per_minute: float | None = None,
 ) -> ControlState:
-    """The next state from the window's figures and the line's length at ``now``."""
+    """The next state from the window's figures, the line's length and the admissions seen."""
     moved = replace(state, stepped_at=now, figures=figures)
     if too_slow(figures):
         if state.cut_at is not None and now - state.cut_at < config.window_seconds:
             return replace(moved, decision=Decision.RECOVERING)
-        rate = config.clamp(state.rate * CUT)
+        rate = config.clamp(cut_rate(state, admitted_per_minute))
         return replace(moved, rate=rate, threshold=rate, cut_at=now, decision=Decision.CUT)
     if waiting <= 0:
         return replace(moved, decision=Decision.NO_DEMAND)
@@ -159,6 +176,7 @@ class AdmissionControl:
         self._state_key = f"{prefix}:control"
         self._pin_key = f"{prefix}:control_pin"
         self._waiting_key = f"{prefix}:waiting"
+        self._admit_log_key = f"{prefix}:admit_log"  # the queue's, the last minute's admissions
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, ControlState | None, int | None] | None = None
         self._lost_step: int | None = None  # a step period another process claimed
@@ -227,13 +245,21 @@ class AdmissionControl:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self._state_key)  # fresh: another process may have stepped since our read
         pipe.zcard(self._waiting_key)
-        raw, waiting = pipe.execute()
+        pipe.zcount(self._admit_log_key, now - seconds, "+inf")
+        raw, waiting, admitted = pipe.execute()
         buckets = health.read(self.redis, self.prefix, now=now, seconds=seconds)
         figures = health.summarize(buckets, seconds=seconds, target_ms=self.config.target_ms)
         current = decode_state(raw) or state
         if current is None:
             current = ControlState.initial(start_per_minute, self.config, now)
-        nxt = step(current, figures, waiting=int(waiting), now=now, config=self.config)
+        nxt = step(
+            current,
+            figures,
+            waiting=int(waiting),
+            now=now,
+            config=self.config,
+            admitted_per_minute=int(admitted) * 60 / seconds,
+        )
         self.redis.hset(self._state_key, mapping=encode_state(nxt))
         self._cached = (time.monotonic(), nxt, None)
         return nxt

@@ -60,7 +60,7 @@ class Profile:
     # Extra options of the two failover drills (bench/failover_crowd.py's); none: their own.
     failover_args: tuple[str, ...] = ()
     drill_s: float = 40.0
-    tuning_s: float = 40.0
+    tuning_s: float = 75.0  # a rate 10x too low needs about ten x1.25 steps of 5 s to ramp up
     drill_at_s: float = 12.0
     drill_curve: ArrivalCurve = field(
         default_factory=lambda: ArrivalCurve(

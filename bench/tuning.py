@@ -48,13 +48,12 @@ def run(stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink
     """Both drills; what each saw, second by second, and its summary."""
     seconds = profile.tuning_s
     reference = profile.admit_per_minute
-    _restart_apps(
-        stack,
-        FAIRSLOT_QUEUE_AUTOTUNE="true",
-        FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE=str(max(1, reference // 20)),
-        FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE=str(reference * 20),
-        FAIRSLOT_QUEUE_TARGET_P99_MS=str(TARGET_MS),
-    )
+    env = {
+        "FAIRSLOT_QUEUE_AUTOTUNE": "true",
+        "FAIRSLOT_QUEUE_ADMIT_MIN_PER_MINUTE": str(max(1, reference // 20)),
+        "FAIRSLOT_QUEUE_ADMIT_MAX_PER_MINUTE": str(reference * 20),
+        "FAIRSLOT_QUEUE_TARGET_P99_MS": str(TARGET_MS),
+    }
     # A steady crowd well above what two cores book (about 10-20 a second), so a line forms in
     # both drills and the rate is what binds: at 20 a second the "too high" drill let everyone
     # straight in, cut once and then held, nobody waiting (the first attempt, 2026-12-07).
@@ -64,6 +63,10 @@ def run(stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink
     try:
         for label, start in (("10x too high", reference * 10), ("10x too low", reference // 10)):
             print(f"tuning drill: {label} ({start} per minute)", flush=True)
+            # Fresh app servers for each drill: the requests the last crowd left queued in the
+            # pools would otherwise be served (slowly) in this drill's first seconds, and its
+            # controller would cut on them (the "too low" drill of 2026-12-07 did, at 3 s).
+            _restart_apps(stack, **env)
             scenario.prepare(stack, redis, smtp, sms, "always", profile)
             scenario.set_queue_mode(redis, "always", admit_per_minute=start, max_active=1_000_000)
             time.sleep(3)
@@ -94,6 +97,8 @@ def run(stack: Stack, redis: Any, profile: Profile, smtp: SmtpSink, sms: SmsSink
                 "errors": result["errors"],
                 "requests": result["requests"],
                 "booked": result["outcomes"]["outcomes"].get("booked", 0),
+                "steps": result["steps"],
+                "cached": result["cached"],
                 "rate_first": rates[0] if rates else None,
                 "rate_last": rates[-1] if rates else None,
                 "rate_min": min(rates, default=None),

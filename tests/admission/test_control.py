@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 
 from admission import health
-from admission.control import ControlConfig, ControlState, Decision, step, too_slow
+from admission.control import ControlConfig, ControlState, Decision, cut_rate, step, too_slow
 from admission.health import WindowFigures
 
 CAPACITY = 20.0  # booking requests per second the simulated path serves in time
@@ -38,7 +38,11 @@ class Plant:
         self.slow: list[bool] = []  # per second: more than 1% of its requests too slow
 
     def run_second(self, rate_per_minute: float) -> None:
-        self.admitted.append(rate_per_minute / 60)
+        self.admit(rate_per_minute / 60)
+
+    def admit(self, people: float) -> None:
+        """Let ``people`` in this second and serve the second's booking requests."""
+        self.admitted.append(people)
         load = sum(self.admitted) * REQUESTS / FUNNEL
         slow_share = min(1.0, max(0.0, (load - 0.95 * CAPACITY) / (0.2 * CAPACITY)))
         self.seconds.append((load, load * slow_share))
@@ -61,6 +65,71 @@ def drive(start_rate: float, seconds: int) -> tuple[list[float], Plant]:
             state = step(state, plant.window(), waiting=10_000, now=float(t), config=CONFIG)
         rates.append(state.rate)
     return rates, plant
+
+
+def drive_with_demand(start_rate: float, demand: float, seconds: int) -> list[tuple[float, str]]:
+    """As ``drive``, but only ``demand`` people a minute arrive: the rate binds only below it.
+
+    The line admits as the queue's script does, while fewer than the rate were admitted in the
+    last minute, and the controller sees the window's admissions as the queue logs them.
+    """
+    plant, state = Plant(), ControlState.initial(int(start_rate), CONFIG, now=0.0)
+    waiting, log = 0.0, deque([0.0] * 60, maxlen=60)
+    steps = []
+    for t in range(1, seconds + 1):
+        waiting += demand / 60
+        people = min(waiting, max(0.0, state.rate - sum(log)))
+        waiting -= people
+        log.append(people)
+        plant.admit(people)
+        if t % CONFIG.step_seconds == 0:
+            admitted = sum(list(log)[-CONFIG.window_seconds :]) * 60 / CONFIG.window_seconds
+            state = step(
+                state,
+                plant.window(),
+                waiting=round(waiting),
+                now=float(t),
+                config=CONFIG,
+                admitted_per_minute=admitted,
+            )
+            steps.append((state.rate, str(state.decision)))
+    return steps
+
+
+def test_a_rate_far_above_the_arrivals_is_cut_from_what_was_admitted():
+    # 10x too high, with three times what fits arriving: cutting the rate itself would take
+    # four cuts (40 s) before one bound; cut from the admissions, the first one binds.
+    steps = drive_with_demand(10 * FITS, 3 * FITS, 120)
+    first_cut = next(rate for rate, decision in steps if decision == "cut")
+    assert first_cut == pytest.approx(0.7 * 3 * FITS)
+    rates = [rate for rate, _ in steps]
+    assert max(rates[5:]) <= 1.2 * FITS  # what fits 30 s after the start (60 s from the rate)
+    # Not asserted: the flood let in before the first cut keeps the path slow for the funnel's
+    # length, so later cuts still undershoot (to about 0.2x of what fits in this plant, as
+    # cutting from the rate alone does); the probe then climbs back additively.
+
+
+@pytest.mark.parametrize(
+    ("admitted", "cut_to"),
+    [
+        (3_600.0, 2_520.0),  # fewer arrived than the rate allowed: from the admissions
+        (20_000.0, 7_000.0),  # more than the rate (it was just cut): from the rate
+        (0.0, 7_000.0),  # nobody admitted in the window: nothing to go by but the rate
+        (None, 7_000.0),
+    ],
+)
+def test_a_cut_starts_from_the_lower_of_the_rate_and_the_admissions(admitted, cut_to):
+    state = ControlState.initial(10_000, CONFIG, now=0.0)
+    assert cut_rate(state, admitted) == pytest.approx(cut_to)
+    stepped = step(
+        state,
+        figures(500, slow=400),
+        waiting=0,
+        now=5.0,
+        config=CONFIG,
+        admitted_per_minute=admitted,
+    )
+    assert (stepped.decision, stepped.rate) == (Decision.CUT, pytest.approx(cut_to))
 
 
 def test_starting_ten_times_too_high_the_rate_comes_down_and_stays_near_what_fits():

@@ -119,6 +119,28 @@ def test_the_admit_step_uses_the_controllers_rate(app, clock):
         assert (view.state.decision, view.rate) == (Decision.CUT, 2)
 
 
+def test_a_cut_starts_from_the_admissions_the_queue_logged_when_fewer(build, clock):
+    # The rate allows 600 a minute, but only three came in the window (18 a minute): a cut of
+    # the rate (to 420) would let the same people in; a cut from the admissions binds.
+    app = build(**{**TUNED, "QUEUE_ADMIT_PER_MINUTE": 600})
+    add_slots(app, clock(), 50)
+    client = app.test_client()
+    assert [api_join(client)["state"] for _ in range(3)] == ["admitted"] * 3
+    with app.app_context():
+        queue = get_queue()
+        for _ in range(40):
+            health.record(
+                queue.redis,
+                queue.prefix,
+                ended_at=clock().timestamp() - 1,
+                latency_ms=3000,
+                error=False,
+                target_ms=500,
+            )
+        view = queue.control.view(600, now=clock().timestamp() + 6)
+        assert (view.state.decision, view.rate) == (Decision.CUT, 12)  # 18 x 0.7
+
+
 def admin_page(admin):
     page = admin.get("/admin/queue")
     assert page.status_code == 200
