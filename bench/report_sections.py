@@ -54,7 +54,8 @@ def _layout(results: dict[str, Any]) -> list[str]:
             f"{gunicorn} pools: the waiting room with {served.get('waiting_workers')} workers, "
             f"booking and everything else with {served.get('booking_workers')}. "
             "The generator connects to nginx only and plays the load balancer in front of it: "
-            "`FAIRSLOT_PROXY_COUNT=2`, `FAIRSLOT_TRUST_REQUEST_START=true`.",
+            "`FAIRSLOT_PROXY_COUNT=2`, `FAIRSLOT_TRUST_REQUEST_START=true`. "
+            f"{_cache_setting(served)}",
         ]
     return [
         f"- Layout **none** (no proxy): two {gunicorn} app servers, "
@@ -62,6 +63,16 @@ def _layout(results: dict[str, Any]) -> list[str]:
         "on a refused connection the generator fails over to the other server, as a load "
         "balancer would.",
     ]
+
+
+def _cache_setting(served: dict[str, Any]) -> str:
+    """What nginx's cache of public availability was allowed to do in this run."""
+    age = served.get("availability_max_age")
+    if age is None:
+        return "Searches and slot lists: the app's default `FAIRSLOT_AVAILABILITY_MAX_AGE`."
+    if int(age) <= 0:
+        return "Searches and slot lists: **not cached** (`FAIRSLOT_AVAILABILITY_MAX_AGE=0`)."
+    return f"Searches and slot lists cached by nginx for {age} s (`FAIRSLOT_AVAILABILITY_MAX_AGE`)."
 
 
 def _setup(results: dict[str, Any]) -> list[str]:

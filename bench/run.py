@@ -173,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         help="FAIRSLOT_FAST_POLLS for the app servers (off: Flask answers every poll)",
     )
     parser.add_argument(
+        "--availability-max-age",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="FAIRSLOT_AVAILABILITY_MAX_AGE for the app servers (0: nginx caches no search; "
+        "default: the app's own, 2)",
+    )
+    parser.add_argument(
         "--proxy",
         choices=["nginx", "none"],
         default="nginx",
@@ -219,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.app_env["FAIRSLOT_PROXY_COUNT"] = "2"
         stack.app_env["FAIRSLOT_TRUST_REQUEST_START"] = "true"
     stack.app_env["FAIRSLOT_FAST_POLLS"] = "true" if args.fast_polls == "on" else "false"
+    if args.availability_max_age is not None:
+        stack.app_env["FAIRSLOT_AVAILABILITY_MAX_AGE"] = str(args.availability_max_age)
+        served["availability_max_age"] = args.availability_max_age
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

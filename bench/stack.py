@@ -98,6 +98,15 @@ class Stack:
         return [self.proxy_port] if self.proxy == "nginx" else list(self.app_ports)
 
     @property
+    def booking_port(self) -> int:
+        """The app server that answers search and booking: behind nginx, the booking pool.
+
+        What measures the app's own search goes here, past nginx's short cache of public
+        availability, which would otherwise answer every repeat of the same search itself.
+        """
+        return self.app_ports[1] if self.proxy == "nginx" else self.app_ports[0]
+
+    @property
     def database_url(self) -> str:
         """SQLAlchemy URL of the bench's own database."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/fairslot"

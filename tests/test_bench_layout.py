@@ -91,6 +91,11 @@ def test_the_report_names_the_layout_nginx_version_and_pool_sizes():
     assert "Layout: nginx nginx/1.22.1 (the shipped site)" in text
     assert "waiting-room pool of 1 and a booking pool of 3 gunicorn workers" in text
     assert "Layout **nginx**" in text and "`FAIRSLOT_PROXY_COUNT=2`" in text
+    assert "the app's default `FAIRSLOT_AVAILABILITY_MAX_AGE`" in text
+    uncached = report.render({**base, "layout": {**served, "availability_max_age": 0}})
+    assert "Searches and slot lists: **not cached**" in uncached
+    cached = report.render({**base, "layout": {**served, "availability_max_age": 2}})
+    assert "Searches and slot lists cached by nginx for 2 s" in cached
     old = report.render({**base, "layout": {"proxy": "none"}})
     assert "Layout: no proxy, two gunicorn app servers" in old
     assert "2 workers each, `FAIRSLOT_PROXY_COUNT=1`" in old
