@@ -20,8 +20,12 @@ from bench.stack import Stack
 BARE_SLOTS = 10_000
 
 
+def _address(i: int) -> str:
+    return f"10.{200 + (i >> 16) % 50}.{(i >> 8) & 255}.{i & 255}"
+
+
 def _xff(i: int) -> dict[str, str]:
-    return {"X-Forwarded-For": f"10.{200 + (i >> 16) % 50}.{(i >> 8) & 255}.{i & 255}"}
+    return {"X-Forwarded-For": _address(i)}
 
 
 def _loop(make: Any, profile: Profile) -> dict[str, float]:
@@ -111,9 +115,19 @@ def _fairslot_setup(stack: Stack, redis: Any) -> tuple[list[str], list[int]]:
 
 
 def _makers(
-    stack: Stack, bare_ports: tuple[int, ...], tickets: list[str], slot_ids: list[int]
+    stack: Stack,
+    bare_ports: tuple[int, ...],
+    tickets: list[str],
+    slot_ids: list[int],
+    ports: list[int] | None = None,
 ) -> dict[str, Any]:
-    ports = stack.front_ports  # nginx, or the app servers themselves
+    """The loops' request makers; FairSlot's through ``ports`` (default: where clients go)."""
+    ports = ports or stack.front_ports  # nginx, or the app servers themselves
+    direct = ports != stack.front_ports  # straight to the pools: add nginx's XFF entry
+
+    def _xff(i: int) -> dict[str, str]:
+        address = _address(i)
+        return {"X-Forwarded-For": f"{address}, 127.0.0.1" if direct else address}
 
     async def hello(session: Any, i: int) -> bool:
         async with session.get(f"http://127.0.0.1:{bare_ports[i % 2]}/hello") as r:
@@ -181,12 +195,19 @@ def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str
             stack.start_app(i, app="bench.bare_app:create_app()", name="bare")
         stack.app_ports, stack.app_env = saved_ports, saved_env
         makers = _makers(stack, bare_ports, tickets, slot_ids)
+        if stack.proxy == "nginx":
+            # The bare app runs on two servers of two workers, reached directly; FairSlot's
+            # two pools together have as many workers. Straight to them, nginx's hop and the
+            # pools' split aside, the ratios compare like with like.
+            same = _makers(stack, bare_ports, tickets, slot_ids, ports=list(stack.app_ports))
+            makers["fairslot_polls_direct"] = same["fairslot_polls"]
+            makers["fairslot_bookings_direct"] = same["fairslot_bookings"]
         for _round in range(rounds):
             for key, make in makers.items():
-                if key == "fairslot_polls":
+                if key.startswith("fairslot_polls"):
                     scenario.set_queue_mode(redis, "always", admit_per_minute=1, max_active=1)
                     time.sleep(3)
-                elif key == "fairslot_bookings":
+                elif key.startswith("fairslot_bookings"):
                     scenario.set_queue_mode(redis, "off")
                     time.sleep(3)
                 measured.setdefault(key, []).append(_loop(make, profile))
@@ -229,6 +250,8 @@ def _where(stack: Stack) -> str:
         waiting, booking = stack.pool_workers
         return bare + (
             "FairSlot: through nginx (the shipped site), polls to the waiting-room pool "
-            f"({waiting} workers), bookings to the booking pool ({booking})."
+            f'({waiting} workers), bookings to the booking pool ({booking}); "direct": '
+            f"straight to both pools ({waiting} + {booking} workers, as many as the bare app's), "
+            "connections spread evenly over the two."
         )
     return bare + "FairSlot: the same two servers' layout, direct (no proxy)."

@@ -264,7 +264,9 @@ def _ceilings(results: dict[str, Any]) -> list[str]:
         ("hello", "Bare Flask hello"),
         ("bare_booking", "Bare Flask single-statement booking (CTE)"),
         ("fairslot_polls", "FairSlot queue-status poll (API)"),
+        ("fairslot_polls_direct", "FairSlot queue-status poll, direct to both pools"),
         ("fairslot_bookings", "FairSlot hold + confirm (confirmed bookings)"),
+        ("fairslot_bookings_direct", "FairSlot hold + confirm, direct to both pools"),
     ):
         if f"{key}_per_s" in c:
             lines.append(f"| {label} | {fmt(c[f'{key}_per_s'])} | {pct(c.get(f'{key}_cpu'))} |")
@@ -282,6 +284,14 @@ def _ceilings(results: dict[str, Any]) -> list[str]:
         f"**{pct(ratio(c.get('fairslot_bookings_per_s'), c.get('bare_booking_per_s')))}**.",
         "",
     ]
+    if "fairslot_polls_direct_per_s" in c:
+        polls = ratio(c.get("fairslot_polls_direct_per_s"), c.get("hello_per_s"))
+        books = ratio(c.get("fairslot_bookings_direct_per_s"), c.get("bare_booking_per_s"))
+        lines[-1:] = [
+            f"Direct to both pools, as many workers as the bare app: polls "
+            f"**{pct(polls)}** of hello, bookings **{pct(books)}** of the bare booking.",
+            "",
+        ]
     if c.get("note"):
         lines += [c["note"], ""]
     return lines

@@ -61,25 +61,33 @@ def crowd_rows(results: dict[str, Any]) -> list[Row]:
 def ceiling_rows(results: dict[str, Any]) -> list[Row]:
     """Polls against bare hello (>= 100%), bookings against the bare booking (>= 30%)."""
     c = results.get("ceilings") or {}
-    polls = ratio(c.get("fairslot_polls_per_s"), c.get("hello_per_s"))
-    books = ratio(c.get("fairslot_bookings_per_s"), c.get("bare_booking_per_s"))
     return [
-        (
-            "Queue-status polls/s >= 100% of bare Flask hello",
-            f"{pct(polls)} ({fmt(c.get('fairslot_polls_per_s'))} vs {fmt(c.get('hello_per_s'))})"
-            if polls is not None
-            else "n/a",
-            None if polls is None else polls >= 1.0,
+        _ceiling_row(
+            c, "Queue-status polls/s >= 100% of bare Flask hello", "fairslot_polls", "hello", 1.0
         ),
-        (
+        _ceiling_row(
+            c,
             "Confirmed bookings/s >= 30% of the bare single-statement booking",
-            f"{pct(books)} ({fmt(c.get('fairslot_bookings_per_s'))} vs "
-            f"{fmt(c.get('bare_booking_per_s'))})"
-            if books is not None
-            else "n/a",
-            None if books is None else books >= 0.3,
+            "fairslot_bookings",
+            "bare_booking",
+            0.3,
         ),
     ]
+
+
+def _ceiling_row(c: dict[str, Any], what: str, ours: str, bare: str, target: float) -> Row:
+    """One ceiling ratio. Judged on the same workers as the bare app (straight to both pools)
+    where the run measured that; the production path through nginx is shown beside it."""
+    via_nginx = ratio(c.get(f"{ours}_per_s"), c.get(f"{bare}_per_s"))
+    direct = ratio(c.get(f"{ours}_direct_per_s"), c.get(f"{bare}_per_s"))
+    judged = direct if direct is not None else via_nginx
+    if judged is None:
+        return what, "n/a", None
+    key = f"{ours}_direct" if direct is not None else ours
+    measured = f"{pct(judged)} ({fmt(c.get(f'{key}_per_s'))} vs {fmt(c.get(f'{bare}_per_s'))})"
+    if direct is not None:
+        measured += f", same workers direct; through nginx to its pool {pct(via_nginx)}"
+    return what, measured, judged >= target
 
 
 def scale_rows(results: dict[str, Any]) -> list[Row]:
