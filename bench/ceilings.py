@@ -197,8 +197,8 @@ def run(stack: Stack, redis: Any, profile: Profile, rounds: int = 2) -> dict[str
         makers = _makers(stack, bare_ports, tickets, slot_ids)
         if stack.proxy == "nginx":
             # The bare app runs on two servers of two workers, reached directly; FairSlot's
-            # two pools together have as many workers. Straight to them, nginx's hop and the
-            # pools' split aside, the ratios compare like with like.
+            # two pools together have as many workers. Straight to them (no nginx hop, no
+            # split) tells whether the layout is what keeps FairSlot under the bare app.
             same = _makers(stack, bare_ports, tickets, slot_ids, ports=list(stack.app_ports))
             makers["fairslot_polls_direct"] = same["fairslot_polls"]
             makers["fairslot_bookings_direct"] = same["fairslot_bookings"]

@@ -260,15 +260,16 @@ def test_report_states_each_target_met_or_not():
     assert "| Queue-status polls/s >= 100% of bare Flask hello | 70% (700.0 vs 1,000.0) | no |" in (
         text
     )
-    # Measured straight to both pools too (as many workers as the bare app): judged on that.
+    # Measured straight to both pools too (as many workers as the bare app): shown beside the
+    # production path, which the target is judged on.
     results["ceilings"] |= {"fairslot_polls_direct_per_s": 1100.0}
     results["ceilings"] |= {"fairslot_bookings_direct_per_s": 20.0}
     met = {what: (measured, ok) for what, measured, ok in report.targets(results)}
     assert met["Queue-status polls/s >= 100% of bare Flask hello"] == (
-        "110% (1,100.0 vs 1,000.0), same workers direct; through nginx to its pool 70%",
-        True,
+        "70% (700.0 vs 1,000.0); straight to both pools, the bare app's worker count: 110%",
+        False,
     )
-    assert met["Confirmed bookings/s >= 30% of the bare single-statement booking"][1] is False
+    assert met["Confirmed bookings/s >= 30% of the bare single-statement booking"][1] is True
     text = report.render(results)
     assert "polls **110%** of hello, bookings **20%** of the bare booking" in text
     del results["ceilings"]["fairslot_polls_direct_per_s"]
