@@ -289,9 +289,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAIRSLOT_OPENDATA_MAX_AGE", 300, int,
             "`Cache-Control: max-age` (seconds) on the open availability data."),
     Setting("FAIRSLOT_AVAILABILITY_MAX_AGE", 2, int,
-            "`Cache-Control: public, max-age` (seconds) on the API's clinic search, so nginx "
-            "(deploy/nginx/fairslot.conf) answers a crowd's repeats from its cache (slot lists "
-            "stay fresh). 0 sends no such header."),
+            "`Cache-Control: public, max-age` (seconds) on the API's clinic search and slot "
+            "lists, so nginx (deploy/nginx/fairslot.conf) answers a crowd's repeats from its "
+            "cache; a hold still checks the place itself. 0 sends no such header."),
     Setting("FAIRSLOT_OPENDATA_REFRESH_SECONDS", 60, int,
             "The open data is rebuilt at most this often, by the workers (a housekeeping job) "
             "where they run, else by the request that finds it stale; the others serve the copy "

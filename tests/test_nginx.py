@@ -208,8 +208,7 @@ def test_public_availability_is_answered_from_the_cache_with_its_own_request_id(
     assert first[1]["X-Request-ID"] == first[2]["request_id"]
     assert again[1]["X-Request-ID"] != first[1]["X-Request-ID"]
     assert correlation.accept_or_make(again[1]["X-Request-ID"]) == again[1]["X-Request-ID"]
-    # Another search is another entry; anything else under /api/v1/clinics the app marks
-    # shareable is cached the same way (the app marks only the search: tests/api).
+    # Another search is another entry; a slot list is cached the same way.
     assert answer(proxy, path + "&date=2026-12-08")[2]["calls"] == 1
     slots = "/api/v1/clinics/3/slots?date=2026-12-08"
     assert [answer(proxy, slots)[2]["calls"] for _ in range(3)] == [1, 1, 1]
