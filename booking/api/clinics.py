@@ -61,7 +61,9 @@ def _shared_cache() -> dict[str, str]:
     In a crowd every arrival searches the same few places; answered from nginx's cache, those
     searches no longer take booking workers from the admitted residents' holds and confirms. The
     answer is the same for everyone (no session, no caller), and a stale "available" costs only
-    a refused hold, which the caller is told about.
+    a refused hold, which the caller is told about. Slot lists are shared too: measured side by
+    side, a fresh list made fewer holds fail near a sell-out but was itself the slowest step of
+    the crowd (docs/performance.md, "the crowd's searches answered by nginx's cache").
     """
     seconds = int(current_app.config["AVAILABILITY_MAX_AGE"])
     return {"Cache-Control": f"public, max-age={seconds}"} if seconds > 0 else {}
