@@ -7,10 +7,13 @@ Each test walks one journey and checks every page it reaches, so one run lists e
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from booking.db import db
+from booking.services import preregistration
 from booking.web.queue_state import get_queue
 from tests.e2e.audit import Audit
 from tests.e2e.conftest import (
@@ -20,6 +23,7 @@ from tests.e2e.conftest import (
     LiveServer,
 )
 from tests.e2e.flows import choose_first_time, find_clinic, person, sign_in, submit
+from tests.preregistration.support import signup
 
 
 def test_axe_reports_a_known_problem(new_page: Any):
@@ -179,8 +183,20 @@ def test_clinic_pages(new_page: Any, live_server: LiveServer):
     page.fill("#places", "0")
     page.get_by_role("button", name="Send the offers").click()
     audit("clinic-standby-errors", screenshot=True)
+    # Three people nearby asked for short-notice offers: the offers go out, and the page then
+    # shows this clinic's invitation funnel.
+    with live_server.app.app_context():
+        db.transaction(
+            lambda session: [
+                preregistration.register(
+                    session, signup(90 + i), now=datetime.now(UTC), channel="online"
+                )
+                for i in range(3)
+            ]
+        )
     page.fill("#places", "2")
     page.get_by_role("button", name="Send the offers").click()
     page.locator("#standby-done").wait_for()
+    page.locator("#clinic-funnel").wait_for()
     audit("clinic-standby-sent", screenshot=True)
     audit.assert_clean()
