@@ -20,7 +20,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WAITING_UPSTREAM = "server 127.0.0.1:8001;"
 BOOKING_UPSTREAM = "server 127.0.0.1:8002;"
 LISTEN = "listen 80;"
-CACHE_PATH = "proxy_cache_path /var/cache/nginx/fairslot "
+CACHE_PATH = "proxy_cache_path /var/cache/nginx-fairslot "
 
 
 def site_config(

@@ -26,7 +26,7 @@ def test_the_bench_runs_the_shipped_site_with_only_its_ports_changed():
     # Every other line is the shipped one: the routing, headers and limits under test.
     changed = [a for a, b in zip(shipped.splitlines(), site.splitlines(), strict=True) if a != b]
     assert [line.strip() for line in changed] == [
-        "proxy_cache_path /var/cache/nginx/fairslot levels=1:2 keys_zone=fairslot_availability:10m",
+        "proxy_cache_path /var/cache/nginx-fairslot levels=1:2 keys_zone=fairslot_availability:10m",
         "server 127.0.0.1:8001;",
         "server 127.0.0.1:8002;",
         "listen 80;",

@@ -99,7 +99,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         shipped = shipped.replace(old, new)
     prefix = tmp_path_factory.mktemp("nginx")
     (prefix / "logs").mkdir()
-    cache_path = "proxy_cache_path /var/cache/nginx/fairslot "
+    cache_path = "proxy_cache_path /var/cache/nginx-fairslot "
     assert shipped.count(cache_path) == 1
     shipped = shipped.replace(cache_path, f"proxy_cache_path {prefix}/cache ")
     (prefix / "fairslot.conf").write_text(shipped)
