@@ -12,7 +12,6 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import timedelta
 
 import pytest
 import redis
@@ -29,9 +28,9 @@ from booking.jobs.worker import HOUSEKEEPING_LOCK, EmbeddedWorker
 from booking.models import OutboxMessage
 from booking.redis_client import redis_of
 from tests.conftest import make_app, rolled_back_app, truncate
+from tests.jobs.conftest import book_through_api
 from tests.jobs.support import book, handed_off, messages, run_jobs, servers
 from tests.jobs.test_jobs_worker import ROOT, wait_for
-from tests.support import make_clinic, make_slot, person_json
 
 
 @pytest.fixture
@@ -258,14 +257,7 @@ def test_the_embedded_worker_is_woken_by_the_commit_and_sends_at_once(
                 return get_queue().finished_job_registry.count > 0
 
         wait_for(idle, "the in-process worker's first round")
-        with app.app_context():
-            slot_id = db.transaction(
-                lambda s: make_slot(s, make_clinic(s, now), now + timedelta(days=3)).id
-            )
-        hold = client.post("/api/v1/holds", json={"slot_id": slot_id}).json
-        body = person_json(1, email="resident@example.com")
-        confirmed = client.post(f"/api/v1/holds/{hold['hold_id']}/confirm", json=body)
-        assert confirmed.status_code == 201
+        book_through_api(app, client, now)
 
         def sent():
             with app.app_context():

@@ -28,8 +28,9 @@ from booking.jobs.worker import FairSlotSimpleWorker, FairSlotWorker
 from booking.models import Reservation
 from booking.services import holds
 from tests.conftest import make_app, rolled_back_app, truncate
+from tests.jobs.conftest import book_through_api
 from tests.jobs.support import book, messages, run_jobs, servers
-from tests.support import RedisServer, make_clinic, make_slot, person_json
+from tests.support import RedisServer, make_clinic, make_slot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,14 +175,7 @@ def test_the_embedded_default_runs_a_worker_thread_that_sends_to_the_demo_outbox
     client = app.test_client()
     try:
         assert client.get("/healthz").status_code == 200  # the first request starts it
-        with app.app_context():
-            slot_id = db.transaction(
-                lambda s: make_slot(s, make_clinic(s, now), now + timedelta(days=3)).id
-            )
-        hold = client.post("/api/v1/holds", json={"slot_id": slot_id}).json
-        body = person_json(1, email="resident@example.com")
-        confirmed = client.post(f"/api/v1/holds/{hold['hold_id']}/confirm", json=body)
-        assert confirmed.status_code == 201
+        confirmed = book_through_api(app, client, now)
 
         def sent():
             rows = messages(app, kind="confirmation")
@@ -191,7 +185,7 @@ def test_the_embedded_default_runs_a_worker_thread_that_sends_to_the_demo_outbox
         page = client.get("/demo/outbox")
         assert page.status_code == 200
         html = page.get_data(as_text=True)
-        assert confirmed.json["confirmation_code_display"] in html
+        assert confirmed["confirmation_code_display"] in html
         assert "You are booked" in html and "data:image/png;base64," in html
         assert "reminder" in html.lower()  # the scheduled reminders are listed too
         # The email's HTML and its calendar file open from the page; unknown ones are 404.

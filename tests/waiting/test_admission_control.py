@@ -99,6 +99,19 @@ def test_start_stamps_are_read_in_nginx_formats_and_nonsense_is_ignored(header, 
     assert queued_seconds(header, 1_700_000_002.0) == pytest.approx(expected)
 
 
+def record_slow_window(queue, clock, requests=40):
+    """A second of booking requests all slower than the target, just before ``clock()``."""
+    for _ in range(requests):
+        health.record(
+            queue.redis,
+            queue.prefix,
+            ended_at=clock().timestamp() - 1,
+            latency_ms=3000,
+            error=False,
+            target_ms=500,
+        )
+
+
 def test_the_admit_step_uses_the_controllers_rate(app, clock):
     add_slots(app, clock(), 50)
     client = app.test_client()
@@ -106,15 +119,7 @@ def test_the_admit_step_uses_the_controllers_rate(app, clock):
     assert states.count("admitted") == 4  # the starting rate
     with app.app_context():
         queue = get_queue()
-        for _ in range(40):
-            health.record(
-                queue.redis,
-                queue.prefix,
-                ended_at=clock().timestamp() - 1,
-                latency_ms=3000,
-                error=False,
-                target_ms=500,
-            )
+        record_slow_window(queue, clock)
         view = queue.control.view(4, now=clock().timestamp() + 6)
         assert (view.state.decision, view.rate) == (Decision.CUT, 2)
 
@@ -128,15 +133,7 @@ def test_a_cut_starts_from_the_admissions_the_queue_logged_when_fewer(build, clo
     assert [api_join(client)["state"] for _ in range(3)] == ["admitted"] * 3
     with app.app_context():
         queue = get_queue()
-        for _ in range(40):
-            health.record(
-                queue.redis,
-                queue.prefix,
-                ended_at=clock().timestamp() - 1,
-                latency_ms=3000,
-                error=False,
-                target_ms=500,
-            )
+        record_slow_window(queue, clock)
         view = queue.control.view(600, now=clock().timestamp() + 6)
         assert (view.state.decision, view.rate) == (Decision.CUT, 12)  # 18 x 0.7
 
